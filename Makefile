@@ -1,0 +1,40 @@
+# Framelog: `make demo` runs the product, `make test` runs every test. Both set the machine up first if needed.
+SHELL := /bin/bash
+SWIFT ?= swift
+FRAMELOG := .build/release/framelog
+
+.PHONY: setup deps demo test build bench broker format clean
+
+## setup: apt packages, .venv (librdkafka 2.16, Tansu, playwright), release build. Idempotent.
+setup:
+	@scripts/setup.sh
+
+## deps: setup without the release build (what `make test` needs).
+deps:
+	@scripts/setup.sh --no-build
+
+build: deps
+	$(SWIFT) build -c release --product framelog
+
+## demo: the product on the embedded local broker.
+demo: setup
+	$(FRAMELOG) demo
+
+## broker: a local Tansu broker in the foreground (Ctrl-C stops it).
+broker: setup
+	$(FRAMELOG) broker
+
+## test: every test (Swift Testing), against a real local broker and librdkafka's mock cluster.
+test: deps
+	$(SWIFT) build --build-tests
+	$(SWIFT) test --skip-build
+
+## bench: the Kafka client benchmark against confluent-kafka (writes nothing; copy figures to BENCHMARKS.md).
+bench: setup
+	$(FRAMELOG) bench kafka
+
+format:
+	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
+
+clean:
+	rm -rf .build

@@ -1,0 +1,72 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// librdkafka 2.16 comes from the confluent-kafka wheel (Debian's 2.0.2 library cannot talk to current
+// brokers). `make setup` links it as .librdkafka/librdkafka.so.1; the rpath below makes every binary this
+// package builds (debug, release, tests) load it without environment variables. If the folder is missing,
+// the system library loads instead and FramelogKafka's runtime version check refuses to start.
+let rdkafkaRpath = Context.packageDirectory + "/.librdkafka"
+
+let strict: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+
+let package = Package(
+    name: "framelog",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "framelog", targets: ["framelog"]),
+        .library(name: "FramelogKafka", targets: ["FramelogKafka"]),
+        .library(name: "FramelogMedia", targets: ["FramelogMedia"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CRdKafka",
+            pkgConfig: "rdkafka",
+            providers: [.apt(["librdkafka-dev"])]
+        ),
+        .target(
+            name: "FramelogKafka",
+            dependencies: [
+                "CRdKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .target(
+            name: "FramelogMedia",
+            swiftSettings: strict
+        ),
+        .executableTarget(
+            name: "framelog",
+            dependencies: [
+                "FramelogKafka",
+                "FramelogMedia",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .testTarget(
+            name: "FramelogKafkaTests",
+            dependencies: ["FramelogKafka", "CRdKafka", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .testTarget(
+            name: "FramelogMediaTests",
+            dependencies: ["FramelogMedia"],
+            swiftSettings: strict
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

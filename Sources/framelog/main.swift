@@ -1,0 +1,2 @@
+import FramelogKafka
+print(LibrdkafkaVersion.string)

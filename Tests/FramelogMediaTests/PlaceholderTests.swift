@@ -1,0 +1,6 @@
+import FramelogMedia
+import Testing
+
+@Test func recordFormatVersionIsPositive() {
+    #expect(FramelogMedia.recordFormatVersion >= 1)
+}

