@@ -40,14 +40,21 @@ public struct TopicSpec: Sendable, Hashable {
 /// Topic administration: create, delete, list, describe.
 public final class Admin: Sendable {
     let handle: RDHandle
+    /// Serves error, log and statistics callbacks.
+    private let poller: PollThread
 
     public init(configuration: KafkaClientOptions, logger: Logger = Logger(label: "framelog.kafka")) throws {
         self.handle = try RDHandle(
             type: RD_KAFKA_PRODUCER, properties: configuration.librdkafkaProperties()
                 + configuration.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
-            context: ClientContext(logger: logger, clientID: configuration.clientID),
+            context: ClientContext(
+                logger: logger, clientID: configuration.clientID,
+                bootstrap: configuration.bootstrapServers.joined(separator: ",")),
             allowOldLibrdkafka: configuration.allowOldLibrdkafka)
+        poller = PollThread(handle: handle, name: "framelog.kafka.admin")
     }
+
+    deinit { poller.stop() }
 
     /// Creates a topic and waits until the controller accepted it.
     /// - Parameter ifNotExists: true makes an existing topic of that name a success.

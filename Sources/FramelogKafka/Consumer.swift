@@ -41,8 +41,17 @@ public final class Consumer: Sendable {
     private let queue: ConsumerQueue
     /// Serialises polls and close: librdkafka's consumer queue is served by one thread at a time.
     private let pollQueue: DispatchQueue
-    private let closed = Atomic<Bool>(false)
+    private let closed = AtomicFlag(false)
+    /// Next offset per partition as handed to the application, and the seek epoch per partition (records
+    /// fetched before a seek of their partition are dropped by the iterator).
+    private let progress = Mutex(Progress())
     private let logger: Logger
+
+    struct Progress {
+        var epoch = 0
+        var seekEpoch: [TopicPartition: Int] = [:]
+        var positions: [TopicPartition: Int64] = [:]
+    }
     private let eventsContinuation: AsyncStream<ConsumerEvent>.Continuation
 
     public init(configuration: ConsumerConfiguration, logger: Logger = Logger(label: "framelog.kafka")) throws {
@@ -52,7 +61,9 @@ public final class Consumer: Sendable {
         let rebalance = RebalanceHandler(events: eventsContinuation, logger: logger)
         self.handle = try RDHandle(
             type: RD_KAFKA_CONSUMER, properties: configuration.librdkafkaProperties(),
-            context: ClientContext(logger: logger, clientID: configuration.client.clientID, rebalance: rebalance),
+            context: ClientContext(
+                logger: logger, clientID: configuration.client.clientID,
+                bootstrap: configuration.client.bootstrapServers.joined(separator: ","), rebalance: rebalance),
             allowOldLibrdkafka: configuration.client.allowOldLibrdkafka
         ) { conf in rd_kafka_conf_set_rebalance_cb(conf, rebalanceCallback) }
         rd_kafka_poll_set_consumer(handle.pointer)
@@ -128,7 +139,15 @@ public final class Consumer: Sendable {
     /// Moves an assigned partition's read position. Records already fetched past it are discarded.
     public func seek(_ partition: TopicPartition, to position: StartPosition, timeout: Duration = .seconds(10)) async throws {
         let handle = self.handle
-        try await runBlocking {
+        // On the poll queue, so no fetch overlaps the seek and the epoch stamps batches exactly.
+        try await runBlocking(on: pollQueue) { [self] in
+            defer {
+                progress.withLock {
+                    $0.epoch += 1
+                    $0.seekEpoch[partition] = $0.epoch
+                    $0.positions[partition] = nil
+                }
+            }
             let list = TopicPartitionList([(partition, position.rawOffset)])
             let err = list.withPointer { p -> OpaquePointer? in
                 rd_kafka_seek_partitions(handle.pointer, p, Int32(clamping: timeout.milliseconds))
@@ -155,10 +174,12 @@ public final class Consumer: Sendable {
     public func lag(timeout: Duration = .seconds(5)) async throws -> [PartitionLag] {
         let partitions = try assignment()
         let handle = self.handle
+        let handed = progress.withLock { $0.positions }
         return try await runBlocking {
             let list = TopicPartitionList(partitions.map { ($0, -1001) })
             _ = list.withPointer { rd_kafka_position(handle.pointer, $0) }
-            return try list.entries().map { tp, position in
+            return try list.entries().map { tp, fetched in
+                let position = handed[tp] ?? fetched
                 var low: Int64 = 0
                 var high: Int64 = 0
                 let err = rd_kafka_query_watermark_offsets(
@@ -182,22 +203,35 @@ public final class Consumer: Sendable {
     /// Leaves the group (revoking partitions through `events`), stops fetching and ends `messages` and
     /// `events`. Idempotent.
     public func close() async {
-        guard !closed.exchange(true, ordering: .relaxed) else { return }
+        guard !closed.exchange(true) else { return }
         let handle = self.handle
         _ = try? await runBlocking(on: pollQueue) { rd_kafka_consumer_close(handle.pointer) }
         eventsContinuation.finish()
     }
 
-    var isClosed: Bool { closed.load(ordering: .relaxed) }
+    var isClosed: Bool { closed.value }
 
-    /// One trip to librdkafka: up to `batchSize` records, waiting at most 100 ms.
-    func pollBatch() async throws -> ([KafkaRecord], KafkaError?) {
+    /// One trip to librdkafka: up to `batchSize` records, waiting at most 100 ms, stamped with the seek
+    /// epoch they were fetched in.
+    func pollBatch() async throws -> (records: [KafkaRecord], error: KafkaError?, epoch: Int) {
         let queue = self.queue
         let batchSize = max(1, configuration.batchSize)
         let logger = self.logger
         return try await runBlocking(on: pollQueue) { [self] in
-            if isClosed { return ([], nil) }
-            return queue.consumeBatch(max: batchSize, timeoutMs: 100, logger: logger)
+            let epoch = progress.withLock { $0.epoch }
+            if isClosed { return ([], nil, epoch) }
+            let (records, error) = queue.consumeBatch(max: batchSize, timeoutMs: 100, logger: logger)
+            return (records, error, epoch)
+        }
+    }
+
+    /// Records that `record` reaches the application, unless a later seek of its partition made it stale.
+    func handOver(_ record: KafkaRecord, fetchedIn epoch: Int) -> Bool {
+        let tp = TopicPartition(record.topic, record.partition)
+        return progress.withLock { p in
+            if let seek = p.seekEpoch[tp], seek > epoch { return false }
+            p.positions[tp] = record.offset + 1
+            return true
         }
     }
 }
@@ -211,21 +245,26 @@ public struct ConsumerMessages: AsyncSequence, Sendable {
         let consumer: Consumer
         var buffer: [KafkaRecord] = []
         var index = 0
+        var epoch = 0
         var pendingError: KafkaError?
 
         public mutating func next() async throws -> KafkaRecord? {
-            while index >= buffer.count {
+            while true {
+                if consumer.isClosed { return nil }
+                if index < buffer.count {
+                    let record = buffer[index]
+                    index += 1
+                    if consumer.handOver(record, fetchedIn: epoch) { return record }
+                    continue
+                }
                 if let error = pendingError {
                     pendingError = nil
                     throw error
                 }
                 try Task.checkCancellation()
-                if consumer.isClosed { return nil }
-                (buffer, pendingError) = try await consumer.pollBatch()
+                (buffer, pendingError, epoch) = try await consumer.pollBatch()
                 index = 0
             }
-            defer { index += 1 }
-            return buffer[index]
         }
     }
 

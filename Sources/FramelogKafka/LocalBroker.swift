@@ -54,10 +54,11 @@ public final class LocalBroker: Service, Sendable {
         binary: String? = nil, port: Int? = nil, readyTimeout: Duration = .seconds(15),
         logger: Logger = Logger(label: "framelog.broker")
     ) async throws -> LocalBroker {
-        guard let path = binary ?? findBinary() else {
+        guard let path = binary ?? findBinary(), FileManager.default.isExecutableFile(atPath: path) else {
             throw KafkaError(
                 code: .localBroker,
-                message: "the local broker (tansu) is not installed: run `make setup` (or set FRAMELOG_TANSU)",
+                message: "the local broker (tansu) is not installed\(binary.map { " at \($0)" } ?? ""): "
+                    + "run `make setup` (or set FRAMELOG_TANSU to its path)",
                 isRetriable: false)
         }
         let port = try port ?? freeLoopbackPort()
@@ -82,15 +83,19 @@ public final class LocalBroker: Service, Sendable {
     /// executable's directory or any of their parents (so `.build/release/framelog` finds the project's
     /// venv); then `tansu` on `PATH`.
     public static func findBinary() -> String? {
-        let fm = FileManager.default
-        if let env = ProcessInfo.processInfo.environment["FRAMELOG_TANSU"], !env.isEmpty {
-            return fm.isExecutableFile(atPath: env) ? env : nil
-        }
-        var roots = [fm.currentDirectoryPath]
-        if let exe = try? fm.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+        var roots = [FileManager.default.currentDirectoryPath]
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
             roots.append((exe as NSString).deletingLastPathComponent)
         }
-        for root in roots {
+        return findBinary(environment: ProcessInfo.processInfo.environment, searchRoots: roots)
+    }
+
+    static func findBinary(environment: [String: String], searchRoots: [String]) -> String? {
+        let fm = FileManager.default
+        if let explicit = environment["FRAMELOG_TANSU"], !explicit.isEmpty {
+            return fm.isExecutableFile(atPath: explicit) ? explicit : nil
+        }
+        for root in searchRoots {
             var dir = URL(fileURLWithPath: root).standardizedFileURL
             while true {
                 let candidate = dir.appendingPathComponent(".venv/bin/tansu").path
@@ -100,7 +105,7 @@ public final class LocalBroker: Service, Sendable {
                 dir = parent
             }
         }
-        for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":") {
+        for dir in (environment["PATH"] ?? "").split(separator: ":") {
             let candidate = "\(dir)/tansu"
             if fm.isExecutableFile(atPath: candidate) { return candidate }
         }
@@ -112,27 +117,46 @@ public final class LocalBroker: Service, Sendable {
         !stopped.value && !hasExited()
     }
 
+    /// How `stop` ended the broker.
+    public enum StopOutcome: Sendable, Equatable {
+        /// It exited on SIGTERM within the grace period.
+        case terminated
+        /// It was still running after the grace period and got SIGKILL.
+        case killed
+        /// It had already exited or been stopped.
+        case alreadyStopped
+    }
+
     /// SIGTERM, then SIGKILL if it has not exited within `grace`. Idempotent.
-    public func stop(grace: Duration = .seconds(5)) async {
-        guard !stopped.exchange(true) else { return }
+    ///
+    /// Tansu answers SIGTERM by waiting up to 5 s for connected clients to leave; its storage is in memory,
+    /// so that wait protects nothing and the default grace is 1 s.
+    @discardableResult
+    public func stop(grace: Duration = .seconds(1)) async -> StopOutcome {
+        guard !stopped.exchange(true) else { return .alreadyStopped }
+        defer { unlink(logPath) }
+        if hasExited() { return .alreadyStopped }
         kill(pid, SIGTERM)
         let deadline = ContinuousClock.now + grace
         while ContinuousClock.now < deadline {
             if hasExited() { break }
-            try? await Task.sleep(for: .milliseconds(20))
+            try? await Task.sleep(for: .milliseconds(10))
         }
-        if !hasExited() {
-            logger.warning("local broker ignored SIGTERM, killing it", metadata: ["pid": "\(pid)"])
-            kill(pid, SIGKILL)
-            let pid = self.pid
-            _ = try? await runBlocking {
-                var status: Int32 = 0
-                return waitpid(pid, &status, 0)
-            }
-            reaped.value = true
+        if hasExited() {
+            logger.info("local broker stopped", metadata: ["kafka.bootstrap": "\(bootstrapServers)"])
+            return .terminated
         }
-        unlink(logPath)
-        logger.info("local broker stopped", metadata: ["kafka.bootstrap": "\(bootstrapServers)"])
+        kill(pid, SIGKILL)
+        let pid = self.pid
+        _ = try? await runBlocking {
+            var status: Int32 = 0
+            return waitpid(pid, &status, 0)
+        }
+        reaped.value = true
+        logger.info(
+            "local broker killed after the grace period (clients were still connected)",
+            metadata: ["kafka.bootstrap": "\(bootstrapServers)", "grace": "\(grace)"])
+        return .killed
     }
 
     /// Runs until graceful shutdown (or cancellation), then stops the broker. Throws if the broker dies.
@@ -172,25 +196,19 @@ public final class LocalBroker: Service, Sendable {
             }
             try await Task.sleep(for: .milliseconds(10))
         }
-        var options = KafkaClientOptions(bootstrapServers: [bootstrapServers])
-        options.clientID = "framelog-broker-probe"
-        options.properties = ["reconnect.backoff.ms": "10", "reconnect.backoff.max.ms": "100"]
-        let admin = try Admin(configuration: options, logger: Logger(label: "framelog.broker.probe"))
-        var lastError: (any Error)?
+        var lastError = "no answer"
         while ContinuousClock.now < deadline {
-            do {
-                try await admin.checkConnection(timeout: .milliseconds(500))
-                return
-            } catch {
-                lastError = error
+            switch metadataProbe(port: port, timeout: .milliseconds(500)) {
+            case .success: return
+            case .failure(let reason): lastError = reason.message
             }
             if hasExited() {
                 throw KafkaError(code: .localBroker, message: "the local broker exited at start: \(logTail())")
             }
+            try await Task.sleep(for: .milliseconds(10))
         }
         throw KafkaError(
-            code: .localBroker,
-            message: "the local broker did not answer a metadata request within \(timeout): \(lastError.map { "\($0)" } ?? "")")
+            code: .localBroker, message: "the local broker did not answer a metadata request within \(timeout): \(lastError)")
     }
 
     /// The last lines the broker printed.
@@ -222,16 +240,61 @@ func freeLoopbackPort() throws -> Int {
 
 /// True if something accepts TCP connections on 127.0.0.1:port.
 func canConnect(port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
+    guard let fd = connectLoopback(port: port) else { return false }
+    close(fd)
+    return true
+}
+
+/// A connected, close-on-exec TCP socket to 127.0.0.1:port, or nil.
+private func connectLoopback(port: Int) -> Int32? {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    guard fd >= 0 else { return nil }
     var addr = sockaddr_in()
     addr.sin_family = sa_family_t(AF_INET)
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = UInt16(port).bigEndian
-    return withUnsafePointer(to: &addr) { p in
+    let ok = withUnsafePointer(to: &addr) { p in
         p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
     }
+    if !ok { close(fd) }
+    return ok ? fd : nil
+}
+
+/// Sends one Kafka Metadata v0 request (all topics) on a fresh connection and waits for the response with
+/// the same correlation id. The connection is closed before this returns, so the probe leaves no client
+/// behind (Tansu delays its shutdown while clients are connected).
+func metadataProbe(port: Int, timeout: Duration) -> Result<Void, KafkaError> {
+    func failure(_ why: String) -> Result<Void, KafkaError> { .failure(KafkaError(code: .localBroker, message: why)) }
+    guard let fd = connectLoopback(port: port) else { return failure("connection refused") }
+    defer { close(fd) }
+    var tv = timeval(tv_sec: Int(timeout.milliseconds / 1000), tv_usec: Int(timeout.milliseconds % 1000) * 1000)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+    let clientID = Array("framelog-probe".utf8)
+    var body: [UInt8] = []
+    func int16(_ v: Int16) { withUnsafeBytes(of: v.bigEndian) { body += $0 } }
+    func int32(_ v: Int32) { withUnsafeBytes(of: v.bigEndian) { body += $0 } }
+    let correlationID: Int32 = 0x4672_6d6c
+    int16(3)  // api key: Metadata
+    int16(0)  // api version
+    int32(correlationID)
+    int16(Int16(clientID.count))
+    body += clientID
+    int32(0)  // v0: an empty topic list means all topics
+    var request: [UInt8] = []
+    withUnsafeBytes(of: Int32(body.count).bigEndian) { request += $0 }
+    request += body
+    guard request.withUnsafeBytes({ send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }) == request.count else {
+        return failure("cannot send the metadata request")
+    }
+    var header = [UInt8](repeating: 0, count: 8)
+    var got = 0
+    while got < header.count {
+        let n = header.withUnsafeMutableBytes { recv(fd, $0.baseAddress! + got, $0.count - got, 0) }
+        guard n > 0 else { return failure("no metadata response") }
+        got += n
+    }
+    let echoed = header[4..<8].reduce(Int32(0)) { $0 << 8 | Int32($1) }
+    return echoed == correlationID ? .success(()) : failure("unexpected metadata response")
 }
 
 /// Starts `path` with `arguments`, stdin from /dev/null and stdout+stderr appended to `output`.
@@ -242,12 +305,41 @@ func spawn(_ path: String, _ arguments: [String], output: String) throws -> pid_
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
     posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    markDescriptorsCloseOnExec()
+    // The child gets default signal handling and an empty mask: a parent that ignores or blocks SIGTERM
+    // (signal handlers of a service runner, the test harness) must not make the broker unstoppable.
+    var attributes = posix_spawnattr_t()
+    posix_spawnattr_init(&attributes)
+    defer { posix_spawnattr_destroy(&attributes) }
+    var noSignals = sigset_t()
+    sigemptyset(&noSignals)
+    posix_spawnattr_setsigmask(&attributes, &noSignals)
+    var defaults = sigset_t()
+    sigemptyset(&defaults)
+    for sig in [SIGTERM, SIGINT, SIGHUP, SIGPIPE, SIGQUIT, SIGCHLD] { sigaddset(&defaults, sig) }
+    posix_spawnattr_setsigdefault(&attributes, &defaults)
+    posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
     let argv = ([path] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
-    let rc = posix_spawn(&pid, path, &actions, nil, argv, environ)
+    let rc = posix_spawn(&pid, path, &actions, &attributes, argv, environ)
     guard rc == 0 else {
         throw KafkaError(code: .localBroker, message: "cannot start \(path): \(String(cString: strerror(rc)))")
     }
     return pid
+}
+
+/// Sets FD_CLOEXEC on every descriptor above stderr, so a spawned child inherits none of them. Without this a
+/// broker holds copies of this process's sockets (its clients' connections, other brokers' listeners) and
+/// those connections cannot close, which stalls shutdowns and confuses other brokers.
+func markDescriptorsCloseOnExec() {
+    guard let dir = opendir("/proc/self/fd") else { return }
+    defer { closedir(dir) }
+    let own = dirfd(dir)
+    while let entry = readdir(dir) {
+        let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        guard let fd = Int32(name), fd > 2, fd != own else { continue }
+        let flags = fcntl(fd, F_GETFD)
+        if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+    }
 }

@@ -20,7 +20,7 @@ public final class MockCluster: Sendable {
         // The mock cluster lives inside a client instance of its own that nothing else uses.
         let host = try RDHandle(
             type: RD_KAFKA_PRODUCER, properties: [("client.id", "framelog-mock-host")],
-            context: ClientContext(logger: logger, clientID: "framelog-mock-host"), allowOldLibrdkafka: false)
+            context: ClientContext(logger: logger, clientID: "framelog-mock-host", bootstrap: ""), allowOldLibrdkafka: false)
         guard let mc = rd_kafka_mock_cluster_new(host.pointer, Int32(brokers)) else {
             throw KafkaError(code: .invalidArgument, message: "cannot create a mock cluster of \(brokers) brokers")
         }

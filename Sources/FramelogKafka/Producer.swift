@@ -39,7 +39,9 @@ public final class Producer: Sendable {
         self.deliveryReports = DeliveryReports(flow: flow)
         self.handle = try RDHandle(
             type: RD_KAFKA_PRODUCER, properties: configuration.librdkafkaProperties(),
-            context: ClientContext(logger: logger, clientID: configuration.client.clientID),
+            context: ClientContext(
+                logger: logger, clientID: configuration.client.clientID,
+                bootstrap: configuration.client.bootstrapServers.joined(separator: ",")),
             allowOldLibrdkafka: configuration.client.allowOldLibrdkafka
         ) { conf in rd_kafka_conf_set_dr_msg_cb(conf, deliveryCallback) }
         self.poller = PollThread(handle: handle, name: "framelog.kafka.producer")

@@ -21,15 +21,18 @@ func runBlocking<T: Sendable>(
 final class ClientContext: Sendable {
     let logger: Logger
     let clientID: String
+    /// The bootstrap servers, for error messages.
+    let bootstrap: String
     let statistics: StatisticsGauges
     /// The most recent client-level error (connection refused, all brokers down, …), for messages.
     let lastError = Mutex<KafkaError?>(nil)
     /// Where a consumer's rebalance callback reports; nil for producers and admin clients.
     let rebalance: RebalanceHandler?
 
-    init(logger: Logger, clientID: String, rebalance: RebalanceHandler? = nil) {
+    init(logger: Logger, clientID: String, bootstrap: String, rebalance: RebalanceHandler? = nil) {
         self.logger = logger
         self.clientID = clientID
+        self.bootstrap = bootstrap
         self.statistics = StatisticsGauges(clientID: clientID)
         self.rebalance = rebalance
     }
@@ -116,7 +119,7 @@ final class RDHandle: @unchecked Sendable {
     /// A timeout or transport error, explained with the last connection error librdkafka reported.
     func unreachableError(_ err: rd_kafka_resp_err_t, timeout: Duration) -> KafkaError {
         let last = context.lastError.withLock { $0 }
-        var message = "no answer from the Kafka cluster within \(timeout)"
+        var message = "no answer from the Kafka cluster at \(context.bootstrap) within \(timeout)"
         if let last { message += " (last error: \(last.message))" }
         if err != RD_KAFKA_RESP_ERR__TIMED_OUT { return KafkaError(err, message) }
         return KafkaError(code: .timedOut, message: message, isRetriable: true)

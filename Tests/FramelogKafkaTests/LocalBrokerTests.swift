@@ -1,0 +1,135 @@
+import Foundation
+import Testing
+
+@testable import FramelogKafka
+
+@Suite("Embedded local broker")
+struct LocalBrokerTests {
+    @Test func startsAnswersAndStopsOnSIGTERM() async throws {
+        let broker = try await LocalBroker.start(logger: quietLogger)
+        #expect(broker.isRunning)
+        #expect(broker.bootstrapServers == "127.0.0.1:\(broker.port)")
+        #expect(throws: Never.self) { try metadataProbe(port: broker.port, timeout: .seconds(2)).get() }
+        // No client connected: the broker obeys SIGTERM well within the grace period.
+        var outcome = LocalBroker.StopOutcome.alreadyStopped
+        let took = await elapsed { outcome = await broker.stop(grace: .seconds(5)) }
+        #expect(outcome == .terminated)
+        #expect(took < .seconds(2), "stop took \(took)")
+        #expect(!broker.isRunning)
+        #expect(kill(broker.pid, 0) != 0, "process is gone")
+        #expect(!canConnect(port: broker.port))
+        #expect(await broker.stop() == .alreadyStopped)
+    }
+
+    @Test func stopIsBoundedWhileClientsAreConnected() async throws {
+        let broker = try await LocalBroker.start(logger: quietLogger)
+        let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+        try await admin.checkConnection(timeout: .seconds(2))
+        // Tansu would wait 5 s for this client; stop ends it after the grace period instead.
+        let took = await elapsed { await broker.stop(grace: .milliseconds(300)) }
+        #expect(took < .seconds(2), "stop took \(took)")
+        #expect(!broker.isRunning)
+        #expect(!canConnect(port: broker.port))
+    }
+
+    @Test func twoBrokersGetDifferentPorts() async throws {
+        let a = try await LocalBroker.start(logger: quietLogger)
+        let b = try await LocalBroker.start(logger: quietLogger)
+        #expect(a.port != b.port)
+        await a.stop()
+        #expect(b.isRunning)
+        await b.stop()
+    }
+
+    @Test func missingBinarySaysToRunMakeSetup() async throws {
+        let error = await #expect(throws: KafkaError.self) {
+            _ = try await LocalBroker.start(binary: "/nonexistent/tansu", logger: quietLogger)
+        }
+        #expect(error?.code == .localBroker)
+        #expect(error?.message.contains("make setup") == true)
+        #expect(LocalBroker.findBinary(environment: ["FRAMELOG_TANSU": "/nonexistent/tansu"], searchRoots: []) == nil)
+        #expect(LocalBroker.findBinary(environment: ["PATH": "/nonexistent"], searchRoots: ["/"]) == nil)
+    }
+
+    @Test func findsTheProjectVenvFromASubdirectory() throws {
+        let found = LocalBroker.findBinary(environment: [:], searchRoots: [#filePath])
+        #expect(found?.hasSuffix("/.venv/bin/tansu") == true)
+    }
+
+    @Test func runEndsWithAnErrorWhenTheBrokerDies() async throws {
+        let broker = try await LocalBroker.start(logger: quietLogger)
+        kill(broker.pid, SIGKILL)
+        await #expect(throws: KafkaError.self) { try await broker.run() }
+        #expect(!broker.isRunning)
+    }
+}
+
+@Suite("Bad input gets clear errors")
+struct BadInputTests {
+    @Test func unreachableBootstrapFailsWithinBoundedTime() async throws {
+        var options = KafkaClientOptions(bootstrapServers: ["127.0.0.1:1"])
+        options.clientID = "unreachable"
+        let admin = try Admin(configuration: options, logger: quietLogger)
+        var caught: KafkaError?
+        let took = await elapsed {
+            do { try await admin.checkConnection(timeout: .seconds(2)) } catch let e as KafkaError { caught = e } catch {}
+        }
+        #expect(took < .seconds(5))
+        #expect(caught?.code == .timedOut || caught?.code == .transport || caught?.code == .allBrokersDown)
+        #expect(caught?.message.contains("127.0.0.1:1") == true, "names the address: \(caught?.message ?? "-")")
+        #expect(caught?.message.contains("Connection refused") == true, "says why: \(caught?.message ?? "-")")
+
+        var config = ProducerConfiguration(client: options)
+        config.deliveryTimeout = .seconds(2)
+        let producer = try Producer(configuration: config, logger: quietLogger)
+        var sendError: KafkaError?
+        let sendTook = await elapsed {
+            do { try await producer.send(topic: "x", value: [1]) } catch let e as KafkaError { sendError = e } catch {}
+        }
+        #expect(sendTook < .seconds(6))
+        #expect(sendError?.code == .messageTimedOut)
+        await producer.close(timeout: .seconds(1))
+    }
+
+    @Test func unknownPropertyIsNamed() throws {
+        var config = ProducerConfiguration(bootstrapServers: ["127.0.0.1:9092"])
+        config.client.properties["no.such.property"] = "1"
+        let error = #expect(throws: KafkaError.self) { _ = try Producer(configuration: config, logger: quietLogger) }
+        #expect(error?.code == .invalidConfiguration)
+        #expect(error?.message.contains("no.such.property") == true)
+
+        var consumerConfig = ConsumerConfiguration(bootstrapServers: ["127.0.0.1:9092"])
+        consumerConfig.client.properties["fetch.wait.max.ms"] = "soon"
+        let badValue = #expect(throws: KafkaError.self) { _ = try Consumer(configuration: consumerConfig, logger: quietLogger) }
+        #expect(badValue?.message.contains("fetch.wait.max.ms") == true)
+    }
+
+    @Test func oversizedRecordIsRejectedAtOnce() async throws {
+        try await withLocalBroker { broker in
+            let producer = try Producer(configuration: producerConfig(broker.bootstrapServers), logger: quietLogger)
+            var caught: KafkaError?
+            let took = await elapsed {
+                do {
+                    try await producer.send(topic: uniqueTopic("big"), value: [UInt8](repeating: 7, count: 2_000_000))
+                } catch let e as KafkaError { caught = e } catch {}
+            }
+            #expect(caught?.code == .messageTooLarge)
+            #expect(caught?.message.contains("maxMessageBytes") == true)
+            #expect(took < .seconds(1))
+            // The producer is still usable afterwards.
+            try await producer.send(topic: uniqueTopic("small"), value: [1])
+            await producer.close()
+        }
+    }
+
+    @Test func missingTopicIsReported() async throws {
+        try await withLocalBroker { broker in
+            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            let missing = uniqueTopic("missing")
+            let error = await #expect(throws: KafkaError.self) { _ = try await admin.describeTopic(missing) }
+            #expect(error?.code == .unknownTopicOrPartition)
+            #expect(error?.message.contains(missing) == true)
+            await #expect(throws: KafkaError.self) { try await admin.deleteTopic(missing) }
+        }
+    }
+}
