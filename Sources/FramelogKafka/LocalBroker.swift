@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -61,22 +62,31 @@ public final class LocalBroker: Service, Sendable {
                     + "run `make setup` (or set FRAMELOG_TANSU to its path)",
                 isRetriable: false)
         }
-        let port = try port ?? freeLoopbackPort()
-        let logPath = NSTemporaryDirectory() + "framelog-tansu-\(port)-\(getpid()).log"
-        let url = "tcp://127.0.0.1:\(port)"
-        let pid = try spawn(
-            path,
-            ["broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
-            output: logPath)
-        let broker = LocalBroker(port: port, pid: pid, logPath: logPath, logger: logger)
-        do {
-            try await broker.waitUntilReady(timeout: readyTimeout)
-        } catch {
-            await broker.stop()
-            throw error
+        // A port picked here can still be taken by someone else before Tansu binds it; Tansu then exits
+        // (with status 0). Retry with another port, unless the caller chose it.
+        let attempts = port == nil ? 5 : 1
+        var lastError: KafkaError?
+        for _ in 0..<attempts {
+            let port = try port ?? freeLoopbackPort()
+            let logPath = NSTemporaryDirectory() + "framelog-tansu-\(getpid())-\(port)-\(nextLogID()).log"
+            let url = "tcp://127.0.0.1:\(port)"
+            let pid = try spawn(
+                path,
+                ["broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                output: logPath)
+            let broker = LocalBroker(port: port, pid: pid, logPath: logPath, logger: logger)
+            do {
+                try await broker.waitUntilReady(timeout: readyTimeout)
+                logger.info("local broker started", metadata: ["kafka.bootstrap": "\(broker.bootstrapServers)", "pid": "\(pid)"])
+                return broker
+            } catch let error as KafkaError {
+                let portTaken = broker.logTail().contains("AddrInUse")
+                await broker.stop()
+                lastError = portTaken ? KafkaError(code: .localBroker, message: "port \(port) is already in use") : error
+                if !portTaken { break }
+            }
         }
-        logger.info("local broker started", metadata: ["kafka.bootstrap": "\(broker.bootstrapServers)", "pid": "\(pid)"])
-        return broker
+        throw lastError ?? KafkaError(code: .localBroker, message: "the local broker did not start")
     }
 
     /// Where `start` looks for Tansu: `$FRAMELOG_TANSU`; `.venv/bin/tansu` in the current directory, the
@@ -199,7 +209,12 @@ public final class LocalBroker: Service, Sendable {
         var lastError = "no answer"
         while ContinuousClock.now < deadline {
             switch metadataProbe(port: port, timeout: .milliseconds(500)) {
-            case .success: return
+            case .success:
+                // Someone else may be answering on this port while our process failed to bind it.
+                guard !hasExited() else {
+                    throw KafkaError(code: .localBroker, message: "the local broker exited at start: \(logTail())")
+                }
+                return
             case .failure(let reason): lastError = reason.message
             }
             if hasExited() {
@@ -219,8 +234,24 @@ public final class LocalBroker: Service, Sendable {
     }
 }
 
-/// A port on 127.0.0.1 that was free a moment ago (the kernel picks it).
+/// Ports this process handed out already: the kernel may offer a just-released port again, and two
+/// brokers started at the same moment must not race for it.
+private let handedOutPorts = Mutex<Set<Int>>([])
+private let logCounter = Atomic<Int>(0)
+
+private func nextLogID() -> Int { logCounter.add(1, ordering: .relaxed).newValue }
+
+/// A port on 127.0.0.1 that was free a moment ago (the kernel picks it) and that this process has not
+/// handed out before.
 func freeLoopbackPort() throws -> Int {
+    for _ in 0..<50 {
+        let port = try kernelFreePort()
+        if handedOutPorts.withLock({ $0.insert(port).inserted }) { return port }
+    }
+    throw KafkaError(code: .localBroker, message: "cannot find a free loopback port")
+}
+
+private func kernelFreePort() throws -> Int {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     guard fd >= 0 else { throw KafkaError(code: .localBroker, message: "socket() failed: errno \(errno)") }
     defer { close(fd) }

@@ -433,6 +433,7 @@ final class PollThread: Sendable {
         thread.start()
     }
 
+
     func stop() { running.value = false }
 
     func stopAndWait() async {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import FramelogKafka
 
-@Suite("Real broker (Tansu)")
+@Suite("Real broker (Tansu)", .timeLimit(.minutes(2)))
 struct BrokerTests {
     @Test func runtimeLibrdkafkaIsAtLeast2_10() throws {
         #expect(LibrdkafkaVersion.number >= 0x020a_0000, "loaded librdkafka \(LibrdkafkaVersion.string)")

@@ -4,7 +4,7 @@ import Testing
 
 @testable import FramelogKafka
 
-@Suite("Consumer on a real broker (Tansu)")
+@Suite("Consumer on a real broker (Tansu)", .timeLimit(.minutes(2)))
 struct ConsumerTests {
     /// Produces `count` records numbered from `start` round-robin over `partitions` partitions.
     func produceNumbered(_ bootstrap: String, topic: String, count: Int, start: Int = 0, partitions: Int32 = 1) async throws {

@@ -3,7 +3,7 @@ import Testing
 
 @testable import FramelogKafka
 
-@Suite("Embedded local broker")
+@Suite("Embedded local broker", .timeLimit(.minutes(2)))
 struct LocalBrokerTests {
     @Test func startsAnswersAndStopsOnSIGTERM() async throws {
         let broker = try await LocalBroker.start(logger: quietLogger)
@@ -41,6 +41,17 @@ struct LocalBrokerTests {
         await b.stop()
     }
 
+    @Test func aTakenPortIsReportedNotMistakenForOurBroker() async throws {
+        let first = try await LocalBroker.start(logger: quietLogger)
+        // The probe on that port would be answered by `first`; the second broker itself must not "start".
+        let error = await #expect(throws: KafkaError.self) {
+            _ = try await LocalBroker.start(port: first.port, logger: quietLogger)
+        }
+        #expect(error?.message.contains("port \(first.port) is already in use") == true, "\(error?.message ?? "-")")
+        #expect(first.isRunning)
+        await first.stop()
+    }
+
     @Test func missingBinarySaysToRunMakeSetup() async throws {
         let error = await #expect(throws: KafkaError.self) {
             _ = try await LocalBroker.start(binary: "/nonexistent/tansu", logger: quietLogger)
@@ -64,7 +75,7 @@ struct LocalBrokerTests {
     }
 }
 
-@Suite("Bad input gets clear errors")
+@Suite("Bad input gets clear errors", .timeLimit(.minutes(2)))
 struct BadInputTests {
     @Test func unreachableBootstrapFailsWithinBoundedTime() async throws {
         var options = KafkaClientOptions(bootstrapServers: ["127.0.0.1:1"])
