@@ -196,8 +196,9 @@ public final class LocalBroker: Service, Sendable {
 
     private func waitUntilReady(timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        // First the port (cheap), then a real metadata answer.
-        while !canConnect(port: port) {
+        // First our own process listening on the port (not someone else who holds it), then a real
+        // metadata answer.
+        while !isListening(pid: pid, port: port) {
             if hasExited() {
                 throw KafkaError(code: .localBroker, message: "the local broker exited at start: \(logTail())")
             }
@@ -209,12 +210,7 @@ public final class LocalBroker: Service, Sendable {
         var lastError = "no answer"
         while ContinuousClock.now < deadline {
             switch metadataProbe(port: port, timeout: .milliseconds(500)) {
-            case .success:
-                // Someone else may be answering on this port while our process failed to bind it.
-                guard !hasExited() else {
-                    throw KafkaError(code: .localBroker, message: "the local broker exited at start: \(logTail())")
-                }
-                return
+            case .success: return
             case .failure(let reason): lastError = reason.message
             }
             if hasExited() {
@@ -372,5 +368,25 @@ func markDescriptorsCloseOnExec() {
         guard let fd = Int32(name), fd > 2, fd != own else { continue }
         let flags = fcntl(fd, F_GETFD)
         if flags >= 0 && flags & FD_CLOEXEC == 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
+    }
+}
+
+/// True if process `pid` owns a TCP socket listening on `port` (matched through socket inodes in
+/// /proc/net/tcp and /proc/PID/fd).
+func isListening(pid: pid_t, port: Int) -> Bool {
+    guard let table = try? String(contentsOfFile: "/proc/net/tcp", encoding: .utf8) else { return false }
+    let portHex = String(format: ":%04X", port)
+    var inodes = Set<String>()
+    for line in table.split(separator: "\n").dropFirst() {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+        guard fields.count > 9, fields[1].hasSuffix(portHex), fields[3] == "0A" else { continue }
+        inodes.insert("socket:[\(fields[9])]")
+    }
+    guard !inodes.isEmpty, let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd") else {
+        return false
+    }
+    return fds.contains { fd in
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")).map(inodes.contains) ?? false
     }
 }
