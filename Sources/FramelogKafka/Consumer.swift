@@ -287,7 +287,18 @@ final class ConsumerQueue: @unchecked Sendable {
     func consumeBatch(max: Int, timeoutMs: Int32, logger: Logger) -> ([KafkaRecord], KafkaError?) {
         let slots = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: max)
         defer { slots.deallocate() }
-        let n = rd_kafka_consume_batch_queue(pointer, timeoutMs, slots, max)
+        // consume_batch_queue waits until the batch is *full* or the timeout passes, which would hold a lone
+        // live record back. So: take what is ready without waiting; if nothing is, wait for one record only,
+        // then take whatever else is ready.
+        var n = rd_kafka_consume_batch_queue(pointer, 0, slots, max)
+        if n == 0, let first = rd_kafka_consume_queue(pointer, timeoutMs) {
+            slots[0] = first
+            n = 1
+            if max > 1 {
+                let more = rd_kafka_consume_batch_queue(pointer, 0, slots + 1, max - 1)
+                if more > 0 { n += more }
+            }
+        }
         guard n > 0 else { return ([], nil) }
         var records: [KafkaRecord] = []
         records.reserveCapacity(n)

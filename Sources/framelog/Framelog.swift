@@ -1,0 +1,45 @@
+import ArgumentParser
+import FramelogKafka
+import Foundation
+import Logging
+
+@main
+struct Framelog: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "framelog",
+        abstract: "Live video streaming through Apache Kafka.",
+        discussion: """
+            Encoders publish CMAF parts to Kafka topics (`framelog ingest`, coming next); origins serve them to \
+            viewers as LL-HLS, HLS, DASH and a sub-second WebSocket feed (`framelog origin`, coming next).
+
+            Every command that talks to Kafka takes --brokers host:port[,host:port…]. Without it, it uses \
+            $FRAMELOG_BROKERS, else the broker started by `framelog broker` on this machine.
+            """,
+        version: "0.1.0",
+        subcommands: [BrokerCommand.self, DemoCommand.self, BenchCommand.self]
+    )
+}
+
+/// Logging flags every subcommand shares.
+struct LoggingOptions: ParsableArguments {
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: Logger.Level = .info
+
+    func bootstrap() -> Logger {
+        let level = logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        return Logger(label: "framelog")
+    }
+}
+
+extension Logger.Level: @retroactive ExpressibleByArgument {}
+
+/// A failure the CLI reports as one line on stderr with a non-zero exit.
+struct CLIError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}

@@ -1,2 +1,0 @@
-import FramelogKafka
-print(LibrdkafkaVersion.string)
