@@ -63,6 +63,11 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),
         .testTarget(
+            // Runs the built `framelog` executable (swift build --build-tests builds it too).
+            name: "FramelogCLITests",
+            swiftSettings: strict
+        ),
+        .testTarget(
             name: "FramelogMediaTests",
             dependencies: ["FramelogMedia"],
             swiftSettings: strict

@@ -49,7 +49,7 @@ struct KafkaBench: AsyncParsableCommand {
         let recordSize = recordKB * 1000
         let count = totalMB * 1_000_000 / recordSize
         let total = count * recordSize
-        print("Workload: \(count) records x \(recordSize) bytes = \(total / 1_000_000) MB, one partition")
+        say("Workload: \(count) records x \(recordSize) bytes = \(total / 1_000_000) MB, one partition")
 
         guard rounds >= 1 else { throw CLIError("--rounds must be at least 1") }
         // Alternate which side goes first, so neither always gets the cooler machine.
@@ -60,23 +60,23 @@ struct KafkaBench: AsyncParsableCommand {
                 if side == "swift" {
                     let r = try await runSwift(count: count, recordSize: recordSize, logger: logger)
                     swiftRuns.append(r)
-                    print(r.line("round \(round) Swift  (FramelogKafka)  "))
+                    say(r.line("round \(round) Swift  (FramelogKafka)  "))
                 } else if !swiftOnly {
                     let r = try await runPython(count: count, recordSize: recordSize, logger: logger)
                     pythonRuns.append(r)
-                    print(r.line("round \(round) Python (confluent-kafka)"))
+                    say(r.line("round \(round) Python (confluent-kafka)"))
                 }
             }
         }
         let swift = Result.median(swiftRuns)
-        print(swift.line("median  Swift  (FramelogKafka)  "))
+        say(swift.line("median  Swift  (FramelogKafka)  "))
         guard !swiftOnly else { return }
         let python = Result.median(pythonRuns)
-        print(python.line("median  Python (confluent-kafka)"))
+        say(python.line("median  Python (confluent-kafka)"))
         let produceRatio = swift.produceMBps / python.produceMBps
         let consumeRatio = swift.consumeMBps / python.consumeMBps
         func verdict(_ ok: Bool) -> String { ok ? "meets target" : "BELOW TARGET" }
-        print(String(format: "Ratio Swift/Python: produce %.2f (%@), consume %.2f (%@); Swift producer RSS %.0f MB (%@, target < 200)",
+        say(String(format: "Ratio Swift/Python: produce %.2f (%@), consume %.2f (%@); Swift producer RSS %.0f MB (%@, target < 200)",
             produceRatio, verdict(produceRatio >= 0.9), consumeRatio, verdict(consumeRatio >= 0.9),
             swift.producerRSSMB, verdict(swift.producerRSSMB < 200)))
     }
@@ -243,7 +243,7 @@ struct KafkaBenchWorker: AsyncParsableCommand {
             "records": count, "bytes": count * recordBytes, "produce_seconds": produceTime.seconds,
             "consume_seconds": consumeTime.seconds, "producer_peak_rss_mb": producerRSS,
         ]
-        print(String(decoding: try JSONSerialization.data(withJSONObject: result), as: UTF8.self))
+        say(String(decoding: try JSONSerialization.data(withJSONObject: result), as: UTF8.self))
     }
 }
 

@@ -41,9 +41,9 @@ struct BrokerCommand: AsyncParsableCommand {
         let record = RunningBroker(bootstrapServers: broker.bootstrapServers, pid: getpid())
         if RunningBroker.read() == nil { try? record.write() }
         defer { record.remove() }
-        print("Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)")
-        print("Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)")
-        print("Ctrl-C stops it.")
+        say("Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)")
+        say("Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)")
+        say("Ctrl-C stops it.")
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: broker)], gracefulShutdownSignals: [.sigint, .sigterm],
@@ -54,7 +54,7 @@ struct BrokerCommand: AsyncParsableCommand {
             throw CLIError(error.message)
         }
         await broker.stop()
-        print("Broker stopped.")
+        say("Broker stopped.")
     }
 }
 
@@ -77,8 +77,8 @@ struct DemoCommand: AsyncParsableCommand {
         } catch let error as KafkaError {
             throw CLIError(error.message)
         }
-        print("Framelog demo: local Kafka broker on \(broker.bootstrapServers).")
-        print("Ingest and origin (and the watch URL) are not built yet; this demo stops here. Ctrl-C to quit.")
+        say("Framelog demo: local Kafka broker on \(broker.bootstrapServers).")
+        say("Ingest and origin (and the watch URL) are not built yet; this demo stops here. Ctrl-C to quit.")
         let group = ServiceGroup(
             configuration: .init(
                 services: [.init(service: broker)], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))

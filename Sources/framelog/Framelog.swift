@@ -16,7 +16,7 @@ struct Framelog: AsyncParsableCommand {
             $FRAMELOG_BROKERS, else the broker started by `framelog broker` on this machine.
             """,
         version: "0.1.0",
-        subcommands: [BrokerCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [BrokerCommand.self, CheckCommand.self, DemoCommand.self, BenchCommand.self]
     )
 }
 
@@ -42,4 +42,10 @@ extension Logger.Level: @retroactive ExpressibleByArgument {}
 struct CLIError: Error, CustomStringConvertible {
     var description: String
     init(_ description: String) { self.description = description }
+}
+
+/// Prints a status line to stdout at once. `print` is block-buffered when stdout is a pipe, so a supervisor,
+/// a test or `| tee` would not see the line until much later.
+func say(_ line: String) {
+    FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }

@@ -104,6 +104,31 @@ struct ConsumerTests {
         }
     }
 
+    @Test func aLoneRecordIsHandedOverWithoutWaitingForAFullBatch() async throws {
+        try await withLocalBroker { broker in
+            let topic = uniqueTopic("lone")
+            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            try await admin.createTopic(TopicSpec(name: topic))
+            let consumer = try Consumer(configuration: consumerConfig(broker.bootstrapServers), logger: quietLogger)
+            try consumer.assign([TopicPartition(topic, 0): .beginning])
+            let producer = try Producer(configuration: producerConfig(broker.bootstrapServers), logger: quietLogger)
+            var it = consumer.messages.makeAsyncIterator()
+            var delays: [Duration] = []
+            for i in 0..<10 {
+                let sent = ContinuousClock.now
+                try await producer.send(topic: topic, value: Array("\(i)".utf8))
+                let record = try await it.next()
+                delays.append(ContinuousClock.now - sent)
+                #expect(record.map(number) == i)
+            }
+            await producer.close()
+            await consumer.close()
+            // Waiting for a full batch of 256 would hold each record until the 100 ms poll timeout.
+            let median = delays.sorted()[delays.count / 2]
+            #expect(median < .milliseconds(60), "produce-to-consume delays: \(delays)")
+        }
+    }
+
     @Test func statisticsArePublished() async throws {
         try await withLocalBroker { broker in
             var config = producerConfig(broker.bootstrapServers)
