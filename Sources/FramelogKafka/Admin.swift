@@ -45,8 +45,7 @@ public final class Admin: Sendable {
 
     public init(configuration: KafkaClientOptions, logger: Logger = Logger(label: "framelog.kafka")) throws {
         self.handle = try RDHandle(
-            type: RD_KAFKA_PRODUCER, properties: configuration.librdkafkaProperties()
-                + configuration.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) },
+            type: RD_KAFKA_PRODUCER, properties: configuration.librdkafkaProperties(),
             context: ClientContext(
                 logger: logger, clientID: configuration.clientID,
                 bootstrap: configuration.bootstrapServers.joined(separator: ",")),

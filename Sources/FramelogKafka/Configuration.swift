@@ -17,13 +17,15 @@ public struct KafkaClientOptions: Sendable {
         self.bootstrapServers = bootstrapServers
     }
 
-    func librdkafkaProperties() -> [(String, String)] {
+    /// The shared properties, then a client type's `typed` ones, then the pass-through `properties` (last,
+    /// so they win).
+    func librdkafkaProperties(adding typed: [(String, String)] = []) -> [(String, String)] {
         var out: [(String, String)] = [
             ("bootstrap.servers", bootstrapServers.joined(separator: ",")),
             ("client.id", clientID),
         ]
         if let statisticsInterval { out.append(("statistics.interval.ms", "\(statisticsInterval.milliseconds)")) }
-        return out
+        return out + typed + properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
     }
 }
 
@@ -62,8 +64,7 @@ public struct ProducerConfiguration: Sendable {
     }
 
     func librdkafkaProperties() -> [(String, String)] {
-        var out = client.librdkafkaProperties()
-        out += [
+        client.librdkafkaProperties(adding: [
             ("enable.idempotence", idempotent ? "true" : "false"),
             ("acks", acks.rawValue),
             ("linger.ms", "\(linger.milliseconds)"),
@@ -72,8 +73,7 @@ public struct ProducerConfiguration: Sendable {
             ("queue.buffering.max.messages", "\(maxBufferedMessages)"),
             ("message.max.bytes", "\(maxMessageBytes)"),
             ("compression.codec", compression.rawValue),
-        ]
-        return out + client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        ])
     }
 }
 
@@ -113,8 +113,7 @@ public struct ConsumerConfiguration: Sendable {
     }
 
     func librdkafkaProperties() -> [(String, String)] {
-        var out = client.librdkafkaProperties()
-        out += [
+        client.librdkafkaProperties(adding: [
             ("group.id", groupID ?? "framelog-unused-\(client.clientID)"),
             ("enable.auto.commit", autoCommit && groupID != nil ? "true" : "false"),
             ("auto.commit.interval.ms", "\(autoCommitInterval.milliseconds)"),
@@ -126,8 +125,7 @@ public struct ConsumerConfiguration: Sendable {
             ("fetch.max.bytes", "\(max(maxPartitionFetchBytes, 52_428_800))"),
             ("receive.message.max.bytes", "\(max(maxPartitionFetchBytes, 52_428_800) + 1_000_000)"),
             ("enable.partition.eof", "false"),
-        ]
-        return out + client.properties.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        ])
     }
 }
 
