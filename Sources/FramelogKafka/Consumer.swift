@@ -220,7 +220,10 @@ public final class Consumer: Sendable {
         return try await runBlocking(on: pollQueue) { [self] in
             let epoch = progress.withLock { $0.epoch }
             if isClosed { return ([], nil, epoch) }
-            let (records, error) = queue.consumeBatch(max: batchSize, timeoutMs: 100, logger: logger)
+            var (records, error) = queue.consumeBatch(max: batchSize, timeoutMs: 100, logger: logger)
+            if error == nil {
+                error = handle.context.consumerErrors.withLock { $0.isEmpty ? nil : $0.removeFirst() }
+            }
             return (records, error, epoch)
         }
     }
@@ -309,7 +312,7 @@ final class ConsumerQueue: @unchecked Sendable {
             switch Self.record(from: message) {
             case .success(let record): records.append(record)
             case .failure(let error):
-                if error.isRetriable && error.code != .unknownTopicOrPartition {
+                if !error.mustReachConsumer {
                     logger.info("consumer error, retrying", metadata: ["kafka.error": "\(error)"])
                 } else if firstError == nil {
                     firstError = error

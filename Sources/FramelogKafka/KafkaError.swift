@@ -83,6 +83,11 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "\(message) [\(code)]" }
 
+    /// A consumer cannot make progress past this on its own: it ends the `messages` sequence. Retriable
+    /// errors (a broker briefly down) are only logged while librdkafka retries; an unknown topic is
+    /// retriable for Kafka but means a wrong name or a deleted stream here.
+    var mustReachConsumer: Bool { !isRetriable || code == .unknownTopicOrPartition || code == .unknownTopic }
+
     static func closed(_ what: String) -> KafkaError {
         KafkaError(code: .closed, message: "\(what) is closed", isRetriable: false)
     }

@@ -141,6 +141,19 @@ struct BadInputTests {
             #expect(error?.code == .unknownTopicOrPartition)
             #expect(error?.message.contains(missing) == true)
             await #expect(throws: KafkaError.self) { try await admin.deleteTopic(missing) }
+
+            // A consumer assigned to a topic that does not exist is told so instead of waiting forever.
+            var config = consumerConfig(broker.bootstrapServers)
+            // librdkafka waits this long (default 30 s) for a new topic to propagate before calling it missing.
+            config.client.properties["topic.metadata.propagation.max.ms"] = "1000"
+            let consumer = try Consumer(configuration: config, logger: quietLogger)
+            try consumer.assign([TopicPartition(missing, 0): .beginning])
+            let consumeError = await #expect(throws: KafkaError.self) {
+                for try await _ in consumer.messages { Issue.record("no record expected") }
+            }
+            #expect(consumeError?.code == .unknownTopicOrPartition)
+            #expect(consumeError?.message.contains(missing) == true, "\(consumeError?.message ?? "-")")
+            await consumer.close()
         }
     }
 }

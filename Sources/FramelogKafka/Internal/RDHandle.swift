@@ -28,6 +28,9 @@ final class ClientContext: Sendable {
     let lastError = Mutex<KafkaError?>(nil)
     /// Where a consumer's rebalance callback reports; nil for producers and admin clients.
     let rebalance: RebalanceHandler?
+    /// Consumers only: client errors the application must see (unknown topic, non-retriable), handed to
+    /// the `messages` sequence, which throws them.
+    let consumerErrors = Mutex<[KafkaError]>([])
 
     init(logger: Logger, clientID: String, bootstrap: String, rebalance: RebalanceHandler? = nil) {
         self.logger = logger
@@ -174,6 +177,9 @@ private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<
         }
         let error = KafkaError(code: KafkaError.Code(err), message: text, isFatal: fatal)
         context.lastError.withLock { $0 = error }
+        if context.rebalance != nil, error.mustReachConsumer {
+            context.consumerErrors.withLock { $0.append(error) }
+        }
         context.logger.log(
             level: fatal ? .critical : .warning, "Kafka client error",
             metadata: ["kafka.error": "\(error)", "kafka.client": "\(context.clientID)"])
