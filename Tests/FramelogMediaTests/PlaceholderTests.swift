@@ -1,6 +1,0 @@
-import FramelogMedia
-import Testing
-
-@Test func recordFormatVersionIsPositive() {
-    #expect(FramelogMedia.recordFormatVersion >= 1)
-}
