@@ -93,11 +93,7 @@ public final class LocalBroker: Service, Sendable {
     /// executable's directory or any of their parents (so `.build/release/framelog` finds the project's
     /// venv); then `tansu` on `PATH`.
     public static func findBinary() -> String? {
-        var roots = [FileManager.default.currentDirectoryPath]
-        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            roots.append((exe as NSString).deletingLastPathComponent)
-        }
-        return findBinary(environment: ProcessInfo.processInfo.environment, searchRoots: roots)
+        findBinary(environment: ProcessInfo.processInfo.environment, searchRoots: defaultSearchRoots)
     }
 
     static func findBinary(environment: [String: String], searchRoots: [String]) -> String? {
@@ -105,19 +101,37 @@ public final class LocalBroker: Service, Sendable {
         if let explicit = environment["FRAMELOG_TANSU"], !explicit.isEmpty {
             return fm.isExecutableFile(atPath: explicit) ? explicit : nil
         }
-        for root in searchRoots {
-            var dir = URL(fileURLWithPath: root).standardizedFileURL
-            while true {
-                let candidate = dir.appendingPathComponent(".venv/bin/tansu").path
-                if fm.isExecutableFile(atPath: candidate) { return candidate }
-                let parent = dir.deletingLastPathComponent()
-                if parent.path == dir.path { break }
-                dir = parent
-            }
+        if let inVenv = findUpward(".venv/bin/tansu", from: searchRoots), fm.isExecutableFile(atPath: inVenv) {
+            return inVenv
         }
         for dir in (environment["PATH"] ?? "").split(separator: ":") {
             let candidate = "\(dir)/tansu"
             if fm.isExecutableFile(atPath: candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// The current directory and the running executable's directory.
+    public static var defaultSearchRoots: [String] {
+        var roots = [FileManager.default.currentDirectoryPath]
+        if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
+            roots.append((exe as NSString).deletingLastPathComponent)
+        }
+        return roots
+    }
+
+    /// `relative` under any of `roots` or any of their parents, nearest first (how a binary in
+    /// `.build/release/` finds the project's `.venv/`).
+    public static func findUpward(_ relative: String, from roots: [String] = defaultSearchRoots) -> String? {
+        for root in roots {
+            var dir = URL(fileURLWithPath: root).standardizedFileURL
+            while true {
+                let candidate = dir.appendingPathComponent(relative).path
+                if FileManager.default.fileExists(atPath: candidate) { return candidate }
+                let parent = dir.deletingLastPathComponent()
+                if parent.path == dir.path { break }
+                dir = parent
+            }
         }
         return nil
     }

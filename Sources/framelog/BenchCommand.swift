@@ -122,10 +122,10 @@ struct KafkaBench: AsyncParsableCommand {
     }
 
     func runPython(count: Int, recordSize: Int, logger: Logger) async throws -> Result {
-        guard let python = python ?? findUpward(".venv/bin/python") else {
+        guard let python = python ?? LocalBroker.findUpward(".venv/bin/python") else {
             throw CLIError("no Python with confluent-kafka found: run `make setup` or pass --python")
         }
-        guard let script = script ?? findUpward("bench/kafka_python.py") else {
+        guard let script = script ?? LocalBroker.findUpward("bench/kafka_python.py") else {
             throw CLIError("bench/kafka_python.py not found: run from the project or pass --script")
         }
         // On an early exit the broker's deinit kills it.
@@ -245,25 +245,6 @@ struct KafkaBenchWorker: AsyncParsableCommand {
         ]
         say(String(decoding: try JSONSerialization.data(withJSONObject: result), as: UTF8.self))
     }
-}
-
-/// `relative` under the current directory, the executable's directory, or any parent of either.
-func findUpward(_ relative: String) -> String? {
-    var roots = [FileManager.default.currentDirectoryPath]
-    if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-        roots.append((exe as NSString).deletingLastPathComponent)
-    }
-    for root in roots {
-        var dir = URL(fileURLWithPath: root).standardizedFileURL
-        while true {
-            let candidate = dir.appendingPathComponent(relative).path
-            if FileManager.default.fileExists(atPath: candidate) { return candidate }
-            let parent = dir.deletingLastPathComponent()
-            if parent.path == dir.path { break }
-            dir = parent
-        }
-    }
-    return nil
 }
 
 /// Resets the kernel's peak-RSS counter (VmHWM) of this process.

@@ -74,14 +74,10 @@ final class RDHandle: @unchecked Sendable {
     }
 
     deinit {
-        // rd_kafka_destroy waits for librdkafka's threads: keep it off whatever thread dropped the last
-        // reference. The context must stay alive until the handle is gone, so the closure holds it.
-        nonisolated(unsafe) let rk = pointer  // destroyed exactly once, after its last user released it
-        let context = context
-        blockingQueue.async {
-            rd_kafka_destroy(rk)
-            _ = context
-        }
+        // Synchronous on purpose: handing this to another thread let the process exit (and tear down
+        // what librdkafka's threads still use) before the destroy finished, which crashed at exit. It
+        // blocks only while librdkafka joins its threads, after the owner has flushed or closed.
+        rd_kafka_destroy(pointer)
     }
 
     /// Cluster metadata (blocking: call through `runBlocking`). `topic` nil lists all topics.
