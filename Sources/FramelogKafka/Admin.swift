@@ -112,7 +112,7 @@ public final class Admin: Sendable {
     /// All topics with their partitions, leaders and replicas, sorted by name.
     public func listTopics(timeout: Duration = .seconds(10)) async throws -> [TopicDescription] {
         let handle = self.handle
-        return try await runBlocking { try handle.metadata(topic: nil, timeout: timeout) }
+        return try await runBlocking { try handle.metadata(timeout: timeout) }
             .filter { $0.error == nil }.sorted { $0.name < $1.name }
     }
 
@@ -162,7 +162,7 @@ public final class Admin: Sendable {
 
     /// Asks the cluster for metadata, to fail fast on a wrong or unreachable bootstrap address.
     public func checkConnection(timeout: Duration = .seconds(10)) async throws {
-        _ = try await listTopics(timeout: timeout)
+        try await handle.checkConnection(timeout: timeout)
     }
 
     /// Runs one admin request and waits for its result event (blocking: call inside `runBlocking`).

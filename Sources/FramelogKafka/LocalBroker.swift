@@ -279,13 +279,6 @@ private func kernelFreePort() throws -> Int {
     return Int(UInt16(bigEndian: addr.sin_port))
 }
 
-/// True if something accepts TCP connections on 127.0.0.1:port.
-func canConnect(port: Int) -> Bool {
-    guard let fd = connectLoopback(port: port) else { return false }
-    close(fd)
-    return true
-}
-
 /// A connected, close-on-exec TCP socket to 127.0.0.1:port, or nil.
 private func connectLoopback(port: Int) -> Int32? {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)

@@ -215,8 +215,7 @@ public final class Producer: Sendable {
 
     /// Asks the cluster for metadata, to fail fast on a wrong or unreachable bootstrap address.
     public func checkConnection(timeout: Duration = .seconds(10)) async throws {
-        let handle = self.handle
-        _ = try await runBlocking { try handle.metadata(topic: nil, timeout: timeout) }
+        try await handle.checkConnection(timeout: timeout)
     }
 }
 

@@ -77,6 +77,18 @@ struct MockClusterTests {
         return (ids, duplicates)
     }
 
+    /// Every record was acknowledged and every id 0..<count reads back (duplicates are only counted).
+    func expectNothingLost(
+        _ reports: [DeliveryReport], count n: Int, cluster: MockCluster, topic: String, label: String
+    ) async throws {
+        #expect(reports.count == n)
+        let failed = reports.filter { (try? $0.result.get()) == nil }
+        #expect(failed.isEmpty, "failed deliveries: \(failed.prefix(3))")
+        let (ids, duplicates) = try await readBack(cluster.bootstrapServers, topic: topic, atLeast: n)
+        #expect(ids == Set(0..<n), "lost: \(Set(0..<n).subtracting(ids).sorted().prefix(10))")
+        print("\(label): \(n) records, \(n - ids.count) lost, \(duplicates) duplicates")
+    }
+
     @Test func partitionLeaderMovesMidStreamLoseNothing() async throws {
         let topic = uniqueTopic("leader")
         let cluster = try makeCluster(topic: topic)
@@ -87,12 +99,7 @@ struct MockClusterTests {
             if i == 2000 { try cluster.setLeader(topic: topic, partition: 0, broker: 3) }
         }
         await producer.close()
-        #expect(reports.count == n)
-        let failed = reports.filter { (try? $0.result.get()) == nil }
-        #expect(failed.isEmpty, "failed deliveries: \(failed.prefix(3))")
-        let (ids, duplicates) = try await readBack(cluster.bootstrapServers, topic: topic, atLeast: n)
-        #expect(ids == Set(0..<n), "lost: \(Set(0..<n).subtracting(ids).sorted().prefix(10))")
-        print("leader moves: \(n) records, 0 lost, \(duplicates) duplicates")
+        try await expectNothingLost(reports, count: n, cluster: cluster, topic: topic, label: "leader moves")
     }
 
     @Test func brokerDownFiveSecondsThenUpDeliversEverything() async throws {
@@ -112,11 +119,7 @@ struct MockClusterTests {
         }
         await producer.close()
         #expect(outstandingWhileDown.value >= 500, "records buffered while the leader was down")
-        #expect(reports.count == n)
-        #expect(reports.allSatisfy { (try? $0.result.get()) != nil }, "every record delivered")
-        let (ids, duplicates) = try await readBack(cluster.bootstrapServers, topic: topic, atLeast: n)
-        #expect(ids == Set(0..<n), "lost: \(Set(0..<n).subtracting(ids).sorted().prefix(10))")
-        print("broker down 5 s: \(n) records, 0 lost, \(duplicates) duplicates")
+        try await expectNothingLost(reports, count: n, cluster: cluster, topic: topic, label: "broker down 5 s")
     }
 
     @Test func retriableProduceErrorsAreRetriedAndDelivered() async throws {

@@ -80,20 +80,11 @@ final class RDHandle: @unchecked Sendable {
         rd_kafka_destroy(pointer)
     }
 
-    /// Cluster metadata (blocking: call through `runBlocking`). `topic` nil lists all topics.
-    func metadata(topic: String?, timeout: Duration) throws(KafkaError) -> [TopicDescription] {
+    /// Metadata of all topics (blocking: call through `runBlocking`). All, never one by name: asking for a
+    /// single topic makes brokers with auto-creation create it.
+    func metadata(timeout: Duration) throws(KafkaError) -> [TopicDescription] {
         var meta: UnsafePointer<rd_kafka_metadata>?
-        let timeoutMs = Int32(clamping: timeout.milliseconds)
-        let err: rd_kafka_resp_err_t
-        if let topic {
-            guard let rkt = rd_kafka_topic_new(pointer, topic, nil) else {
-                throw KafkaError(code: .invalidArgument, message: "invalid topic name \"\(topic)\"")
-            }
-            defer { rd_kafka_topic_destroy(rkt) }
-            err = rd_kafka_metadata(pointer, 0, rkt, &meta, timeoutMs)
-        } else {
-            err = rd_kafka_metadata(pointer, 1, nil, &meta, timeoutMs)
-        }
+        let err = rd_kafka_metadata(pointer, 1, nil, &meta, Int32(clamping: timeout.milliseconds))
         guard err == RD_KAFKA_RESP_ERR_NO_ERROR, let meta else {
             throw unreachableError(err, timeout: timeout)
         }
@@ -113,6 +104,11 @@ final class RDHandle: @unchecked Sendable {
                 name: String(cString: t.topic), partitions: partitions,
                 error: t.err == RD_KAFKA_RESP_ERR_NO_ERROR ? nil : KafkaError.Code(t.err))
         }
+    }
+
+    /// Asks the cluster for metadata, to fail fast on a wrong or unreachable bootstrap address.
+    func checkConnection(timeout: Duration) async throws {
+        _ = try await runBlocking { [self] in try metadata(timeout: timeout) }
     }
 
     /// A timeout or transport error, explained with the last connection error librdkafka reported.
