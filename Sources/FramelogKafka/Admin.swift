@@ -59,7 +59,8 @@ public final class Admin: Sendable {
     /// - Parameter ifNotExists: true makes an existing topic of that name a success.
     /// - Throws: `.topicAlreadyExists` (unless `ifNotExists`), `.invalidConfiguration`-like broker errors
     ///   naming the topic, `.timedOut` when the cluster does not answer.
-    public func createTopic(_ spec: TopicSpec, ifNotExists: Bool = false, timeout: Duration = .seconds(10)) async throws {
+    public func createTopic(_ spec: TopicSpec, ifNotExists: Bool = false, timeout: Duration = .seconds(10)) async throws
+    {
         let handle = self.handle
         try await runBlocking {
             var errstr = [CChar](repeating: 0, count: 512)
@@ -76,7 +77,9 @@ public final class Admin: Sendable {
                 guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "topic config \(key)=\(value)") }
             }
             var topics: [OpaquePointer?] = [topic]
-            try Self.perform(handle, op: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout: timeout, what: "create topic \(spec.name)") {
+            try Self.perform(
+                handle, op: RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout: timeout, what: "create topic \(spec.name)"
+            ) {
                 rd_kafka_CreateTopics(handle.pointer, &topics, 1, $0, $1)
             } result: { event in
                 let result = rd_kafka_event_CreateTopics_result(event)
@@ -98,7 +101,8 @@ public final class Admin: Sendable {
             }
             defer { rd_kafka_DeleteTopic_destroy(topic) }
             var topics: [OpaquePointer?] = [topic]
-            try Self.perform(handle, op: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout: timeout, what: "delete topic \(name)") {
+            try Self.perform(handle, op: RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout: timeout, what: "delete topic \(name)")
+            {
                 rd_kafka_DeleteTopics(handle.pointer, &topics, 1, $0, $1)
             } result: { event in
                 let result = rd_kafka_event_DeleteTopics_result(event)
@@ -119,7 +123,8 @@ public final class Admin: Sendable {
     /// One topic. Throws `.unknownTopicOrPartition` if it does not exist.
     public func describeTopic(_ name: String, timeout: Duration = .seconds(10)) async throws -> TopicDescription {
         guard let topic = try await listTopics(timeout: timeout).first(where: { $0.name == name }) else {
-            throw KafkaError(code: .unknownTopicOrPartition, message: "topic \(name) does not exist", isRetriable: false)
+            throw KafkaError(
+                code: .unknownTopicOrPartition, message: "topic \(name) does not exist", isRetriable: false)
         }
         return topic
     }
@@ -134,12 +139,15 @@ public final class Admin: Sendable {
             defer { rd_kafka_ConfigResource_destroy(resource) }
             var resources: [OpaquePointer?] = [resource]
             var configs: [String: String] = [:]
-            try Self.perform(handle, op: RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout: timeout, what: "describe configs of \(name)") {
+            try Self.perform(
+                handle, op: RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout: timeout, what: "describe configs of \(name)"
+            ) {
                 rd_kafka_DescribeConfigs(handle.pointer, &resources, 1, $0, $1)
             } result: { event in
                 let result = rd_kafka_event_DescribeConfigs_result(event)
                 var count = 0
-                guard let res = rd_kafka_DescribeConfigs_result_resources(result, &count), count > 0, let r = res[0] else {
+                guard let res = rd_kafka_DescribeConfigs_result_resources(result, &count), count > 0, let r = res[0]
+                else {
                     throw KafkaError(code: .unknownTopicOrPartition, message: "no configs returned for \(name)")
                 }
                 let err = rd_kafka_ConfigResource_error(r)

@@ -31,7 +31,11 @@ public struct KafkaClientOptions: Sendable {
 
 /// Producer settings. Defaults favour no loss (idempotent, acks=all) and low latency (5 ms linger).
 public struct ProducerConfiguration: Sendable {
-    public enum Acks: String, Sendable { case none = "0", leader = "1", all = "all" }
+    public enum Acks: String, Sendable {
+        case none = "0"
+        case leader = "1"
+        case all = "all"
+    }
     public enum Compression: String, Sendable { case none, gzip, snappy, lz4, zstd }
 
     public var client: KafkaClientOptions

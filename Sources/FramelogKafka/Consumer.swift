@@ -57,7 +57,8 @@ public final class Consumer: Sendable {
     public init(configuration: ConsumerConfiguration, logger: Logger = Logger(label: "framelog.kafka")) throws {
         self.configuration = configuration
         self.logger = logger
-        (events, eventsContinuation) = AsyncStream.makeStream(of: ConsumerEvent.self, bufferingPolicy: .bufferingNewest(1000))
+        (events, eventsContinuation) = AsyncStream.makeStream(
+            of: ConsumerEvent.self, bufferingPolicy: .bufferingNewest(1000))
         let rebalance = RebalanceHandler(events: eventsContinuation, logger: logger)
         self.handle = try RDHandle(
             type: RD_KAFKA_CONSUMER, properties: configuration.librdkafkaProperties(),
@@ -85,7 +86,9 @@ public final class Consumer: Sendable {
     public func assign(_ partitions: [TopicPartition: StartPosition]) throws {
         let list = TopicPartitionList(partitions.sorted { $0.key < $1.key }.map { ($0.key, $0.value.rawOffset) })
         let err = list.withPointer { rd_kafka_assign(handle.pointer, $0) }
-        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "cannot assign \(partitions.keys.sorted())") }
+        guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+            throw KafkaError(err, "cannot assign \(partitions.keys.sorted())")
+        }
     }
 
     /// Consumer-group mode: joins `configuration.groupID` and reads the partitions the group gives this
@@ -126,7 +129,9 @@ public final class Consumer: Sendable {
     }
 
     /// The group's committed next-offset for each partition (-1001 when none).
-    public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws -> [TopicPartition: Int64] {
+    public func committed(_ partitions: [TopicPartition], timeout: Duration = .seconds(10)) async throws
+        -> [TopicPartition: Int64]
+    {
         let handle = self.handle
         return try await runBlocking {
             let list = TopicPartitionList(partitions.map { ($0, -1001) })
@@ -137,7 +142,9 @@ public final class Consumer: Sendable {
     }
 
     /// Moves an assigned partition's read position. Records already fetched past it are discarded.
-    public func seek(_ partition: TopicPartition, to position: StartPosition, timeout: Duration = .seconds(10)) async throws {
+    public func seek(_ partition: TopicPartition, to position: StartPosition, timeout: Duration = .seconds(10))
+        async throws
+    {
         let handle = self.handle
         // On the poll queue, so no fetch overlaps the seek and the epoch stamps batches exactly.
         try await runBlocking(on: pollQueue) { [self] in
@@ -184,11 +191,47 @@ public final class Consumer: Sendable {
                 var high: Int64 = 0
                 let err = rd_kafka_query_watermark_offsets(
                     handle.pointer, tp.topic, tp.partition, &low, &high, Int32(clamping: timeout.milliseconds))
-                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else { throw KafkaError(err, "cannot read watermarks of \(tp)") }
+                guard err == RD_KAFKA_RESP_ERR_NO_ERROR else {
+                    throw KafkaError(err, "cannot read watermarks of \(tp)")
+                }
                 let from = position >= 0 ? position : low
-                return PartitionLag(topicPartition: tp, position: position, highWatermark: high, lag: max(0, high - from))
+                return PartitionLag(
+                    topicPartition: tp, position: position, highWatermark: high, lag: max(0, high - from))
             }
         }
+    }
+
+    /// Reads the assigned partitions up to what is stored now, handing each record to `body`, and returns.
+    ///
+    /// "Now" is not taken from the high watermark alone, which some brokers under-report: reading stops
+    /// once every partition's reported high watermark is reached *and* no record arrived for `idle`, or
+    /// at once when all partitions are empty. `limit` bounds the whole read.
+    public func readToEnd(
+        idle: Duration = .milliseconds(400), limit: Duration = .seconds(60), _ body: (KafkaRecord) throws -> Void
+    ) async throws {
+        let ends = try await lag()
+        if ends.allSatisfy({ $0.lag == 0 }) { return }
+        var remaining = Dictionary(uniqueKeysWithValues: ends.map { ($0.topicPartition, $0.highWatermark) })
+        remaining = remaining.filter { $0.value > 0 }
+        let clock = ContinuousClock()
+        let deadline = clock.now + limit
+        var lastRecord = clock.now
+        while clock.now < deadline {
+            try Task.checkCancellation()
+            let (records, error, epoch) = try await pollBatch()
+            for record in records where handOver(record, fetchedIn: epoch) {
+                lastRecord = clock.now
+                let tp = TopicPartition(record.topic, record.partition)
+                if let end = remaining[tp], record.offset + 1 >= end { remaining[tp] = nil }
+                try body(record)
+            }
+            if let error { throw error }
+            let quiet = clock.now - lastRecord
+            // A partition whose last records vanished (retention) never reaches its mark: give up on it later.
+            if quiet >= idle && (remaining.isEmpty || quiet >= max(idle * 5, .seconds(2))) { return }
+        }
+        throw KafkaError(
+            RD_KAFKA_RESP_ERR__TIMED_OUT, "could not read \(ends.map(\.topicPartition)) to the end within \(limit)")
     }
 
     /// The latest librdkafka statistics (nil until the first interval passes, or when disabled).
@@ -369,37 +412,39 @@ final class RebalanceHandler: Sendable {
     }
 }
 
-private let rebalanceCallback: @convention(c) (
-    OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?, UnsafeMutableRawPointer?
-) -> Void = { rk, err, partitions, _ in
-    guard let rk, let handler = ClientContext.from(rk)?.rebalance else { return }
-    let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
-    let list = partitions.map { TopicPartitionList.entries($0).map(\.0).sorted() } ?? []
-    switch err {
-    case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-        if cooperative {
-            if let error = rd_kafka_incremental_assign(rk, partitions) {
-                handler.events.yield(.rebalanceFailed(KafkaError(consuming: error, "incremental assign failed")))
-                return
+private let rebalanceCallback:
+    @convention(c) (
+        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
+        UnsafeMutableRawPointer?
+    ) -> Void = { rk, err, partitions, _ in
+        guard let rk, let handler = ClientContext.from(rk)?.rebalance else { return }
+        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
+        let list = partitions.map { TopicPartitionList.entries($0).map(\.0).sorted() } ?? []
+        switch err {
+        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
+            if cooperative {
+                if let error = rd_kafka_incremental_assign(rk, partitions) {
+                    handler.events.yield(.rebalanceFailed(KafkaError(consuming: error, "incremental assign failed")))
+                    return
+                }
+            } else {
+                rd_kafka_assign(rk, partitions)
             }
-        } else {
-            rd_kafka_assign(rk, partitions)
-        }
-        handler.logger.info("partitions assigned", metadata: ["kafka.partitions": "\(list)"])
-        handler.events.yield(.assigned(list))
-    case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-        handler.events.yield(.revoked(list))
-        if cooperative {
-            if let error = rd_kafka_incremental_unassign(rk, partitions) { rd_kafka_error_destroy(error) }
-        } else {
+            handler.logger.info("partitions assigned", metadata: ["kafka.partitions": "\(list)"])
+            handler.events.yield(.assigned(list))
+        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
+            handler.events.yield(.revoked(list))
+            if cooperative {
+                if let error = rd_kafka_incremental_unassign(rk, partitions) { rd_kafka_error_destroy(error) }
+            } else {
+                rd_kafka_assign(rk, nil)
+            }
+            handler.logger.info("partitions revoked", metadata: ["kafka.partitions": "\(list)"])
+        default:
             rd_kafka_assign(rk, nil)
+            handler.events.yield(.rebalanceFailed(KafkaError(err, "rebalance failed")))
         }
-        handler.logger.info("partitions revoked", metadata: ["kafka.partitions": "\(list)"])
-    default:
-        rd_kafka_assign(rk, nil)
-        handler.events.yield(.rebalanceFailed(KafkaError(err, "rebalance failed")))
     }
-}
 
 /// Owns an `rd_kafka_topic_partition_list_t`; the pointer leaves only inside `withPointer`.
 final class TopicPartitionList {

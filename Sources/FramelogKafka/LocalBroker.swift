@@ -72,17 +72,23 @@ public final class LocalBroker: Service, Sendable {
             let url = "tcp://127.0.0.1:\(port)"
             let pid = try spawn(
                 path,
-                ["broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+                [
+                    "broker", "--listener-url", url, "--advertised-listener-url", url, "--storage-engine",
+                    "memory://tansu/",
+                ],
                 output: logPath)
             let broker = LocalBroker(port: port, pid: pid, logPath: logPath, logger: logger)
             do {
                 try await broker.waitUntilReady(timeout: readyTimeout)
-                logger.info("local broker started", metadata: ["kafka.bootstrap": "\(broker.bootstrapServers)", "pid": "\(pid)"])
+                logger.info(
+                    "local broker started",
+                    metadata: ["kafka.bootstrap": "\(broker.bootstrapServers)", "pid": "\(pid)"])
                 return broker
             } catch let error as KafkaError {
                 let portTaken = broker.logTail().contains("AddrInUse")
                 await broker.stop()
-                lastError = portTaken ? KafkaError(code: .localBroker, message: "port \(port) is already in use") : error
+                lastError =
+                    portTaken ? KafkaError(code: .localBroker, message: "port \(port) is already in use") : error
                 if !portTaken { break }
             }
         }
@@ -217,7 +223,8 @@ public final class LocalBroker: Service, Sendable {
                 throw KafkaError(code: .localBroker, message: "the local broker exited at start: \(logTail())")
             }
             guard ContinuousClock.now < deadline else {
-                throw KafkaError(code: .localBroker, message: "the local broker did not open port \(port) within \(timeout)")
+                throw KafkaError(
+                    code: .localBroker, message: "the local broker did not open port \(port) within \(timeout)")
             }
             try await Task.sleep(for: .milliseconds(10))
         }
@@ -233,13 +240,15 @@ public final class LocalBroker: Service, Sendable {
             try await Task.sleep(for: .milliseconds(10))
         }
         throw KafkaError(
-            code: .localBroker, message: "the local broker did not answer a metadata request within \(timeout): \(lastError)")
+            code: .localBroker,
+            message: "the local broker did not answer a metadata request within \(timeout): \(lastError)")
     }
 
     /// The last lines the broker printed.
     func logTail(maxBytes: Int = 2000) -> String {
         guard let data = FileManager.default.contents(atPath: logPath) else { return "(no output)" }
-        let text = String(decoding: data.suffix(maxBytes), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let text = String(decoding: data.suffix(maxBytes), as: UTF8.self).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         return text.isEmpty ? "(no output)" : text
     }
 }
@@ -288,7 +297,9 @@ private func connectLoopback(port: Int) -> Int32? {
     addr.sin_addr.s_addr = inet_addr("127.0.0.1")
     addr.sin_port = UInt16(port).bigEndian
     let ok = withUnsafePointer(to: &addr) { p in
-        p.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0 }
+        p.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) == 0
+        }
     }
     if !ok { close(fd) }
     return ok ? fd : nil
@@ -394,6 +405,7 @@ func isListening(pid: pid_t, port: Int) -> Bool {
         return false
     }
     return fds.contains { fd in
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")).map(inodes.contains) ?? false
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/\(pid)/fd/\(fd)")).map(inodes.contains)
+            ?? false
     }
 }

@@ -7,8 +7,15 @@ import Logging
 public final class MockCluster: Sendable {
     /// Kafka protocol API keys that errors can be injected into.
     public enum API: Int16, Sendable {
-        case produce = 0, fetch = 1, listOffsets = 2, metadata = 3, offsetCommit = 8, findCoordinator = 10
-        case joinGroup = 11, heartbeat = 12, initProducerID = 22
+        case produce = 0
+        case fetch = 1
+        case listOffsets = 2
+        case metadata = 3
+        case offsetCommit = 8
+        case findCoordinator = 10
+        case joinGroup = 11
+        case heartbeat = 12
+        case initProducerID = 22
     }
 
     private let cluster: MockClusterPointer
@@ -20,7 +27,8 @@ public final class MockCluster: Sendable {
         // The mock cluster lives inside a client instance of its own that nothing else uses.
         let host = try RDHandle(
             type: RD_KAFKA_PRODUCER, properties: [("client.id", "framelog-mock-host")],
-            context: ClientContext(logger: logger, clientID: "framelog-mock-host", bootstrap: ""), allowOldLibrdkafka: false)
+            context: ClientContext(logger: logger, clientID: "framelog-mock-host", bootstrap: ""),
+            allowOldLibrdkafka: false)
         guard let mc = rd_kafka_mock_cluster_new(host.pointer, Int32(brokers)) else {
             throw KafkaError(code: .invalidArgument, message: "cannot create a mock cluster of \(brokers) brokers")
         }
@@ -29,12 +37,16 @@ public final class MockCluster: Sendable {
     }
 
     public func createTopic(_ name: String, partitions: Int, replicationFactor: Int) throws {
-        try check(rd_kafka_mock_topic_create(cluster.pointer, name, Int32(partitions), Int32(replicationFactor)), "create topic \(name)")
+        try check(
+            rd_kafka_mock_topic_create(cluster.pointer, name, Int32(partitions), Int32(replicationFactor)),
+            "create topic \(name)")
     }
 
     /// Moves a partition's leadership to `broker` (-1: no leader).
     public func setLeader(topic: String, partition: Int32, broker: Int32) throws {
-        try check(rd_kafka_mock_partition_set_leader(cluster.pointer, topic, partition, broker), "set leader of \(topic)/\(partition)")
+        try check(
+            rd_kafka_mock_partition_set_leader(cluster.pointer, topic, partition, broker),
+            "set leader of \(topic)/\(partition)")
     }
 
     /// Takes a broker down: its connections close and it refuses new ones until `setBrokerUp`.
@@ -48,7 +60,9 @@ public final class MockCluster: Sendable {
 
     /// Adds round-trip delay to a broker's responses.
     public func setRTT(broker: Int32, _ rtt: Duration) throws {
-        try check(rd_kafka_mock_broker_set_rtt(cluster.pointer, broker, Int32(rtt.milliseconds)), "set RTT of broker \(broker)")
+        try check(
+            rd_kafka_mock_broker_set_rtt(cluster.pointer, broker, Int32(rtt.milliseconds)),
+            "set RTT of broker \(broker)")
     }
 
     /// The next `errors.count` requests of `api` (to any broker) fail with these codes, in order.

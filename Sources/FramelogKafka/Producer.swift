@@ -165,7 +165,8 @@ public final class Producer: Sendable {
         switch err {
         case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
             return KafkaError(
-                err, "record of \(size) bytes for topic \(topic) exceeds maxMessageBytes "
+                err,
+                "record of \(size) bytes for topic \(topic) exceeds maxMessageBytes "
                     + "(\(configuration.maxMessageBytes))")
         case RD_KAFKA_RESP_ERR__FATAL:
             var buf = [CChar](repeating: 0, count: 512)
@@ -252,22 +253,25 @@ final class DeliveryTicket: Sendable {
     }
 }
 
-private let deliveryCallback: @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void =
-    { _, message, _ in
-        guard let message, let raw = message.pointee._private else { return }
-        let ticket = Unmanaged<DeliveryTicket>.fromOpaque(raw).takeRetainedValue()
-        let m = message.pointee
-        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
-            var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-            let ts = rd_kafka_message_timestamp(message, &type)
-            ticket.complete(
-                .success(RecordMetadata(topic: topic, partition: m.partition, offset: m.offset, timestamp: ts >= 0 ? ts : nil)))
-        } else {
-            let size = m.len + m.key_len
-            ticket.complete(.failure(KafkaError(m.err, "delivery of a \(size)-byte record to \(topic) failed")))
+private let deliveryCallback:
+    @convention(c) (OpaquePointer?, UnsafePointer<rd_kafka_message_t>?, UnsafeMutableRawPointer?) -> Void =
+        { _, message, _ in
+            guard let message, let raw = message.pointee._private else { return }
+            let ticket = Unmanaged<DeliveryTicket>.fromOpaque(raw).takeRetainedValue()
+            let m = message.pointee
+            let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
+            if m.err == RD_KAFKA_RESP_ERR_NO_ERROR {
+                var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
+                let ts = rd_kafka_message_timestamp(message, &type)
+                ticket.complete(
+                    .success(
+                        RecordMetadata(
+                            topic: topic, partition: m.partition, offset: m.offset, timestamp: ts >= 0 ? ts : nil)))
+            } else {
+                let size = m.len + m.key_len
+                ticket.complete(.failure(KafkaError(m.err, "delivery of a \(size)-byte record to \(topic) failed")))
+            }
         }
-    }
 
 /// Back-pressure and delivery-report bookkeeping shared by a producer and its callbacks.
 ///
@@ -447,7 +451,10 @@ final class ProducerFlow: Sendable {
         }
     }
 
-    private enum Take { case report(DeliveryReport), finished, parked }
+    private enum Take {
+        case report(DeliveryReport)
+        case finished, parked
+    }
 
     /// The next buffered report; if there is none and `continuation` is given, parks it as the reader.
     private func takeReport(orPark continuation: CheckedContinuation<DeliveryReport?, Never>?) -> Take {
@@ -497,7 +504,6 @@ final class PollThread: Sendable {
         thread.name = name
         thread.start()
     }
-
 
     func stop() { running.value = false }
 

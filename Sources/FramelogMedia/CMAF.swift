@@ -1,6 +1,9 @@
 /// One track of a CMAF init segment.
 public struct Track: Sendable, Equatable {
-    public enum Kind: Sendable, Equatable { case video, audio, other(FourCC) }
+    public enum Kind: Sendable, Equatable {
+        case video, audio
+        case other(FourCC)
+    }
 
     public var id: UInt32
     public var kind: Kind
@@ -62,7 +65,9 @@ public struct InitSegment: Sendable, Equatable {
 
     private static func parseTrack(_ trak: BoxView) throws(MediaError) -> Track {
         let children = try BoxView.parseAll(trak.payload, parent: "trak")
-        guard let tkhd = children.first(where: { $0.type == "tkhd" }) else { throw MediaError(.missingBox, "trak without tkhd") }
+        guard let tkhd = children.first(where: { $0.type == "tkhd" }) else {
+            throw MediaError(.missingBox, "trak without tkhd")
+        }
         var r = ByteReader(tkhd.payload, context: "tkhd")
         let version = try r.u8()
         try r.skip(3 + (version == 1 ? 16 : 8))  // flags, creation and modification times
@@ -85,10 +90,13 @@ public struct InitSegment: Sendable, Equatable {
         try s.skip(4)
         guard try s.u32() >= 1 else { throw MediaError(.missingBox, "stsd of track \(id) has no sample entry") }
         let entries = try BoxView.parseAll(try child(stbl, "stsd", in: "stbl").payload.dropFirst(8), parent: "stsd")
-        guard let entry = entries.first else { throw MediaError(.missingBox, "stsd of track \(id) has no sample entry") }
+        guard let entry = entries.first else {
+            throw MediaError(.missingBox, "stsd of track \(id) has no sample entry")
+        }
 
         var track = Track(
-            id: id, kind: handler == "vide" ? .video : handler == "soun" ? .audio : .other(handler), timescale: timescale,
+            id: id, kind: handler == "vide" ? .video : handler == "soun" ? .audio : .other(handler),
+            timescale: timescale,
             sampleEntry: entry.type, codec: entry.type.description)
         switch track.kind {
         case .video:
@@ -152,7 +160,9 @@ public struct InitSegment: Sendable, Equatable {
         if flags & 0x80 != 0 { try r.skip(2) }
         if flags & 0x40 != 0 { try r.skip(Int(try r.u8())) }
         if flags & 0x20 != 0 { try r.skip(2) }
-        guard try descriptor(&r).tag == 0x04 else { throw MediaError(.unsupported, "esds without DecoderConfigDescriptor") }
+        guard try descriptor(&r).tag == 0x04 else {
+            throw MediaError(.unsupported, "esds without DecoderConfigDescriptor")
+        }
         let objectType = try r.u8()
         guard objectType == 0x40 else { return ("mp4a.\(hex(objectType))", nil) }
         try r.skip(12)
@@ -164,7 +174,10 @@ public struct InitSegment: Sendable, Equatable {
         if audioObjectType == 31 { audioObjectType = 32 + (try bits.read(6)) }
         if try bits.read(4) == 15 { _ = try bits.read(24) }
         let channelConfiguration = try bits.read(4)
-        return ("mp4a.40.\(audioObjectType)", (1...7).contains(channelConfiguration) ? [1, 2, 3, 4, 5, 6, 8][channelConfiguration - 1] : nil)
+        return (
+            "mp4a.40.\(audioObjectType)",
+            (1...7).contains(channelConfiguration) ? [1, 2, 3, 4, 5, 6, 8][channelConfiguration - 1] : nil
+        )
     }
 }
 
@@ -195,9 +208,13 @@ public struct Fragment: Sendable, Equatable {
     /// Parses a moof box (its full bytes) using `initSegment` for per-track defaults.
     public static func parse(moof bytes: ArraySlice<UInt8>, initSegment: InitSegment) throws(MediaError) -> Fragment {
         let top = try BoxView.parseAll(bytes, parent: "fragment")
-        guard let moof = top.first, moof.type == "moof" else { throw MediaError(.missingBox, "fragment does not start with moof") }
+        guard let moof = top.first, moof.type == "moof" else {
+            throw MediaError(.missingBox, "fragment does not start with moof")
+        }
         let children = try BoxView.parseAll(moof.payload, parent: "moof")
-        guard let mfhd = children.first(where: { $0.type == "mfhd" }) else { throw MediaError(.missingBox, "moof has no mfhd") }
+        guard let mfhd = children.first(where: { $0.type == "mfhd" }) else {
+            throw MediaError(.missingBox, "moof has no mfhd")
+        }
         var r = ByteReader(mfhd.payload, context: "mfhd")
         try r.skip(4)
         var fragment = Fragment(sequenceNumber: try r.u32(), tracks: [])
@@ -210,7 +227,9 @@ public struct Fragment: Sendable, Equatable {
 
     private static func parseTraf(_ traf: BoxView, initSegment: InitSegment) throws(MediaError) -> TrackRun {
         let boxes = try BoxView.parseAll(traf.payload, parent: "traf")
-        guard let tfhd = boxes.first(where: { $0.type == "tfhd" }) else { throw MediaError(.missingBox, "traf has no tfhd") }
+        guard let tfhd = boxes.first(where: { $0.type == "tfhd" }) else {
+            throw MediaError(.missingBox, "traf has no tfhd")
+        }
         var h = ByteReader(tfhd.payload, context: "tfhd")
         let tfhdFlags = try h.u32() & 0x00ff_ffff
         let trackID = try h.u32()
@@ -225,7 +244,8 @@ public struct Fragment: Sendable, Equatable {
         if tfhdFlags & 0x10 != 0 { try h.skip(4) }
         if tfhdFlags & 0x20 != 0 { defaultFlags = try h.u32() }
 
-        var run = TrackRun(trackID: trackID, baseMediaDecodeTime: 0, sampleCount: 0, duration: 0, startsWithSyncSample: false)
+        var run = TrackRun(
+            trackID: trackID, baseMediaDecodeTime: 0, sampleCount: 0, duration: 0, startsWithSyncSample: false)
         if let tfdt = boxes.first(where: { $0.type == "tfdt" }) {
             var t = ByteReader(tfdt.payload, context: "tfdt")
             let version = try t.u8()

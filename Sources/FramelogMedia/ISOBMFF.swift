@@ -14,6 +14,8 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case missingBox
         /// Well-formed but not something Framelog handles.
         case unsupported
+        /// A Kafka record's Framelog headers are missing, malformed or from an unknown format version.
+        case invalidRecord
     }
 
     public var code: Code
@@ -71,7 +73,8 @@ public struct BoxView: Sendable {
             try header.validate()
             guard header.size <= UInt64(remaining) else {
                 throw MediaError(
-                    .truncated, "box \(header.type) declares \(header.size) bytes but only \(remaining) remain in \(parent)")
+                    .truncated,
+                    "box \(header.type) declares \(header.size) bytes but only \(remaining) remain in \(parent)")
             }
             let end = offset + Int(header.size)
             boxes.append(BoxView(type: header.type, bytes: data[offset..<end], headerSize: header.headerSize))
@@ -106,7 +109,8 @@ struct BoxHeader {
             throw MediaError(.invalidBoxSize, "box \(type) has size 0 (extends to end of file), impossible in a stream")
         }
         if size < UInt64(headerSize) {
-            throw MediaError(.invalidBoxSize, "box \(type) declares \(size) bytes, less than its \(headerSize)-byte header")
+            throw MediaError(
+                .invalidBoxSize, "box \(type) declares \(size) bytes, less than its \(headerSize)-byte header")
         }
     }
 }
@@ -141,7 +145,8 @@ public struct BoxStreamReader: Sendable {
         guard let header = BoxHeader.read(buffer[start...]) else { return nil }
         try header.validate()
         guard header.size <= UInt64(maxBoxSize) else {
-            throw MediaError(.boxTooLarge, "box \(header.type) of \(header.size) bytes exceeds the \(maxBoxSize)-byte limit")
+            throw MediaError(
+                .boxTooLarge, "box \(header.type) of \(header.size) bytes exceeds the \(maxBoxSize)-byte limit")
         }
         let size = Int(header.size)
         guard buffer.count - start >= size else { return nil }

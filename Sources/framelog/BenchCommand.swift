@@ -1,6 +1,6 @@
 import ArgumentParser
-import FramelogKafka
 import Foundation
+import FramelogKafka
 import Logging
 
 struct BenchCommand: AsyncParsableCommand {
@@ -13,7 +13,8 @@ struct BenchCommand: AsyncParsableCommand {
 struct KafkaBench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kafka",
-        abstract: "Produce then consume N bytes with FramelogKafka and with confluent-kafka (Python), each on a fresh local broker.",
+        abstract:
+            "Produce then consume N bytes with FramelogKafka and with confluent-kafka (Python), each on a fresh local broker.",
         discussion: """
             Both clients use librdkafka 2.16 with identical properties (idempotent, acks=all, linger 5 ms, \
             64 MiB producer queue). Each side gets a fresh Tansu broker, since a broker reused across gigabytes \
@@ -76,9 +77,12 @@ struct KafkaBench: AsyncParsableCommand {
         let produceRatio = swift.produceMBps / python.produceMBps
         let consumeRatio = swift.consumeMBps / python.consumeMBps
         func verdict(_ ok: Bool) -> String { ok ? "meets target" : "BELOW TARGET" }
-        say(String(format: "Ratio Swift/Python: produce %.2f (%@), consume %.2f (%@); Swift producer RSS %.0f MB (%@, target < 200)",
-            produceRatio, verdict(produceRatio >= 0.9), consumeRatio, verdict(consumeRatio >= 0.9),
-            swift.producerRSSMB, verdict(swift.producerRSSMB < 200)))
+        say(
+            String(
+                format:
+                    "Ratio Swift/Python: produce %.2f (%@), consume %.2f (%@); Swift producer RSS %.0f MB (%@, target < 200)",
+                produceRatio, verdict(produceRatio >= 0.9), consumeRatio, verdict(consumeRatio >= 0.9),
+                swift.producerRSSMB, verdict(swift.producerRSSMB < 200)))
     }
 
     struct Result {
@@ -87,7 +91,8 @@ struct KafkaBench: AsyncParsableCommand {
         var producerRSSMB: Double
 
         func line(_ label: String) -> String {
-            String(format: "%@: produce %6.1f MB/s  consume %6.1f MB/s  producer peak RSS %4.0f MB",
+            String(
+                format: "%@: produce %6.1f MB/s  consume %6.1f MB/s  producer peak RSS %4.0f MB",
                 label, produceMBps, consumeMBps, producerRSSMB)
         }
 
@@ -115,7 +120,8 @@ struct KafkaBench: AsyncParsableCommand {
 
     /// One Swift round in a fresh `framelog bench kafka-worker` process, so its peak RSS is its own.
     func runSwift(count: Int, recordSize: Int, logger: Logger) async throws -> Result {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return try await runSide(
             label: "Swift", executable: exe, arguments: ["bench", "kafka-worker"], topic: "bench-swift", count: count,
             recordSize: recordSize, logger: logger)
@@ -143,14 +149,17 @@ struct KafkaBench: AsyncParsableCommand {
         // On an early exit the broker's deinit kills it.
         let broker = try await LocalBroker.start(logger: logger)
         func json(_ d: [String: String]) -> String {
-            (try? JSONSerialization.data(withJSONObject: d, options: [.sortedKeys])).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+            (try? JSONSerialization.data(withJSONObject: d, options: [.sortedKeys])).map {
+                String(decoding: $0, as: UTF8.self)
+            } ?? "{}"
         }
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments + [
-            broker.bootstrapServers, topic, "\(count * recordSize)", "\(recordSize)",
-            json(Self.producerProperties), json(Self.consumerProperties),
-        ]
+        process.arguments =
+            arguments + [
+                broker.bootstrapServers, topic, "\(count * recordSize)", "\(recordSize)",
+                json(Self.producerProperties), json(Self.consumerProperties),
+            ]
         let out = Pipe()
         process.standardOutput = out
         try process.run()
@@ -162,7 +171,9 @@ struct KafkaBench: AsyncParsableCommand {
             let produce = result["produce_seconds"] as? Double, let consume = result["consume_seconds"] as? Double,
             let rss = result["producer_peak_rss_mb"] as? Double
         else {
-            throw CLIError("the \(label) side failed (exit \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))")
+            throw CLIError(
+                "the \(label) side failed (exit \(process.terminationStatus)): \(String(decoding: data, as: UTF8.self))"
+            )
         }
         let mb = Double(count * recordSize) / 1_000_000
         return Result(produceMBps: mb / produce, consumeMBps: mb / consume, producerRSSMB: rss)

@@ -1,6 +1,6 @@
 import ArgumentParser
-import FramelogKafka
 import Foundation
+import FramelogKafka
 import Logging
 import ServiceLifecycle
 
@@ -42,7 +42,9 @@ struct BrokerCommand: AsyncParsableCommand {
         if RunningBroker.read() == nil { try? record.write() }
         defer { record.remove() }
         say("Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)")
-        say("Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)")
+        say(
+            "Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)"
+        )
         say("Ctrl-C stops it.")
         let group = ServiceGroup(
             configuration: .init(

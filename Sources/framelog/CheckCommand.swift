@@ -1,6 +1,6 @@
 import ArgumentParser
-import FramelogKafka
 import Foundation
+import FramelogKafka
 
 struct CheckCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,6 +1,6 @@
 import ArgumentParser
-import FramelogKafka
 import Foundation
+import FramelogKafka
 import Logging
 
 @main
@@ -9,14 +9,14 @@ struct Framelog: AsyncParsableCommand {
         commandName: "framelog",
         abstract: "Live video streaming through Apache Kafka.",
         discussion: """
-            Encoders publish CMAF parts to Kafka topics (`framelog ingest`, coming next); origins serve them to \
+            Encoders publish CMAF parts to Kafka topics (`framelog ingest`); origins serve them to \
             viewers as LL-HLS, HLS, DASH and a sub-second WebSocket feed (`framelog origin`, coming next).
 
             Every command that talks to Kafka takes --brokers host:port[,host:port…]. Without it, it uses \
             $FRAMELOG_BROKERS, else the broker started by `framelog broker` on this machine.
             """,
         version: "0.1.0",
-        subcommands: [BrokerCommand.self, CheckCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [IngestCommand.self, BrokerCommand.self, CheckCommand.self, DemoCommand.self, BenchCommand.self]
     )
 }
 

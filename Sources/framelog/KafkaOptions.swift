@@ -1,6 +1,6 @@
 import ArgumentParser
-import FramelogKafka
 import Foundation
+import FramelogKafka
 
 /// How a command reaches Kafka. Resolution order: --brokers, $FRAMELOG_BROKERS, the broker that
 /// `framelog broker` runs on this machine.

@@ -7,7 +7,8 @@ import Testing
 struct CLITests {
     /// .build/debug/framelog, next to this test bundle.
     static let binary: String = {
-        let exe = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+        let exe =
+            (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("framelog").path
     }()
 
@@ -31,20 +32,25 @@ struct CLITests {
         process.executableURL = URL(fileURLWithPath: binary)
         process.arguments = arguments
         process.environment = environment
-        let out = Pipe(), err = Pipe()
+        let out = Pipe()
+        let err = Pipe()
         process.standardOutput = out
         process.standardError = err
         try process.run()
         let o = out.fileHandleForReading.readDataToEndOfFile()
         let e = err.fileHandleForReading.readDataToEndOfFile()
         process.waitUntilExit()
-        return Run(status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
+        return Run(
+            status: process.terminationStatus, stdout: String(decoding: o, as: UTF8.self),
+            stderr: String(decoding: e, as: UTF8.self))
     }
 
     @Test func helpExplainsTheCommands() throws {
         let r = try Self.run(["--help"], environment: Self.isolatedEnvironment())
         #expect(r.status == 0)
-        for word in ["broker", "demo", "bench", "--brokers"] { #expect(r.stdout.contains(word), "help mentions \(word)") }
+        for word in ["broker", "demo", "bench", "--brokers"] {
+            #expect(r.stdout.contains(word), "help mentions \(word)")
+        }
     }
 
     @Test func brokerStartsRecordsItselfAndStopsOnCtrlC() async throws {
@@ -100,7 +106,8 @@ struct CLITests {
     }
 
     @Test func missingBrokerBinarySaysToRunMakeSetupInOneLine() throws {
-        let r = try Self.run(["broker"], environment: Self.isolatedEnvironment(["FRAMELOG_TANSU": "/nonexistent/tansu"]))
+        let r = try Self.run(
+            ["broker"], environment: Self.isolatedEnvironment(["FRAMELOG_TANSU": "/nonexistent/tansu"]))
         #expect(r.status != 0)
         let lines = r.stderr.split(separator: "\n").filter { !$0.isEmpty }
         #expect(lines.count == 1, "one line: \(r.stderr)")
@@ -121,7 +128,8 @@ struct CLITests {
 
     @Test func checkReportsAnUnreachableClusterQuickly() throws {
         let start = ContinuousClock.now
-        let r = try Self.run(["check", "--brokers", "127.0.0.1:1", "--timeout", "2"], environment: Self.isolatedEnvironment())
+        let r = try Self.run(
+            ["check", "--brokers", "127.0.0.1:1", "--timeout", "2"], environment: Self.isolatedEnvironment())
         #expect(ContinuousClock.now - start < .seconds(8))
         #expect(r.status != 0)
         #expect(r.stderr.contains("127.0.0.1:1"))

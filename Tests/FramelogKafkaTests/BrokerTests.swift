@@ -13,7 +13,8 @@ struct BrokerTests {
     @Test func tenThousandRecordsComeBackInOrderAndIntact() async throws {
         try await withLocalBroker { broker in
             let topic = uniqueTopic("order")
-            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            let admin = try Admin(
+                configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
             try await admin.createTopic(TopicSpec(name: topic, partitions: 1))
             let producer = try Producer(configuration: producerConfig(broker.bootstrapServers), logger: quietLogger)
             let n = 10_000
@@ -46,7 +47,8 @@ struct BrokerTests {
                 guard r.key == Array("key-\(i)".utf8), r.value == payload(i), r.header("seq")?.stringValue == "\(i)",
                     r.headers.count == 2, r.header("empty")?.value == nil, r.offset == Int64(i)
                 else {
-                    Issue.record("record \(i) differs: offset \(r.offset), key \(String(decoding: r.key ?? [], as: UTF8.self))")
+                    Issue.record(
+                        "record \(i) differs: offset \(r.offset), key \(String(decoding: r.key ?? [], as: UTF8.self))")
                     return
                 }
             }
@@ -56,7 +58,8 @@ struct BrokerTests {
     @Test func recordsOf900KBRoundTrip() async throws {
         try await withLocalBroker { broker in
             let topic = uniqueTopic("large")
-            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            let admin = try Admin(
+                configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
             try await admin.createTopic(TopicSpec(name: topic, configs: ["max.message.bytes": "2097152"]))
             var config = producerConfig(broker.bootstrapServers)
             config.maxMessageBytes = 2 << 20
@@ -77,7 +80,8 @@ struct BrokerTests {
 
     @Test func topicConfigsAreApplied() async throws {
         try await withLocalBroker { broker in
-            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            let admin = try Admin(
+                configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
             let topic = uniqueTopic("cfg")
             var spec = TopicSpec(name: topic, partitions: 3)
             spec.retention = .seconds(3600)

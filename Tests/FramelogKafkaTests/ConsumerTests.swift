@@ -7,7 +7,9 @@ import Testing
 @Suite("Consumer on a real broker (Tansu)", .timeLimit(.minutes(2)))
 struct ConsumerTests {
     /// Produces `count` records numbered from `start` round-robin over `partitions` partitions.
-    func produceNumbered(_ bootstrap: String, topic: String, count: Int, start: Int = 0, partitions: Int32 = 1) async throws {
+    func produceNumbered(_ bootstrap: String, topic: String, count: Int, start: Int = 0, partitions: Int32 = 1)
+        async throws
+    {
         let producer = try Producer(configuration: producerConfig(bootstrap), logger: quietLogger)
         for i in start..<(start + count) {
             try await producer.send(topic: topic, partition: Int32(i) % partitions, value: Array("\(i)".utf8))
@@ -20,15 +22,19 @@ struct ConsumerTests {
     @Test func twoGroupMembersSplitFourPartitionsAndTheSurvivorTakesOver() async throws {
         try await withLocalBroker { broker in
             let topic = uniqueTopic("group")
-            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            let admin = try Admin(
+                configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
             try await admin.createTopic(TopicSpec(name: topic, partitions: 4))
             let group = uniqueTopic("g")
-            let a = try Consumer(configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
-            let b = try Consumer(configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
+            let a = try Consumer(
+                configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
+            let b = try Consumer(
+                configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
             try a.subscribe(topics: [topic])
             try b.subscribe(topics: [topic])
             // Both must poll for the group to form; run their loops until told to stop.
-            let seenA = RecordLog(), seenB = RecordLog()
+            let seenA = RecordLog()
+            let seenB = RecordLog()
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { for try await r in a.messages { seenA.add(r) } }
                 tasks.addTask { for try await r in b.messages { seenB.add(r) } }
@@ -64,14 +70,16 @@ struct ConsumerTests {
             try await produceNumbered(broker.bootstrapServers, topic: topic, count: 100)
             let tp = TopicPartition(topic, 0)
 
-            let first = try Consumer(configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
+            let first = try Consumer(
+                configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
             try first.assign([tp: .committed])
             let firstBatch = try await collect(first, count: 60)
             try await first.commit(firstBatch[59])
             #expect(try await first.committed([tp]) == [tp: 60])
             await first.close()
 
-            let second = try Consumer(configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
+            let second = try Consumer(
+                configuration: consumerConfig(broker.bootstrapServers, group: group), logger: quietLogger)
             try second.assign([tp: .committed])
             let rest = try await collect(second, count: 40)
             await second.close()
@@ -107,7 +115,8 @@ struct ConsumerTests {
     @Test func aLoneRecordIsHandedOverWithoutWaitingForAFullBatch() async throws {
         try await withLocalBroker { broker in
             let topic = uniqueTopic("lone")
-            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            let admin = try Admin(
+                configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
             try await admin.createTopic(TopicSpec(name: topic))
             let consumer = try Consumer(configuration: consumerConfig(broker.bootstrapServers), logger: quietLogger)
             try consumer.assign([TopicPartition(topic, 0): .beginning])
@@ -152,7 +161,9 @@ final class RecordLog: Sendable {
 }
 
 /// Polls `condition` every 50 ms until true; fails after `timeout`.
-func eventually(timeout: Duration, _ condition: () async throws -> Bool, sourceLocation: SourceLocation = #_sourceLocation) async throws {
+func eventually(
+    timeout: Duration, _ condition: () async throws -> Bool, sourceLocation: SourceLocation = #_sourceLocation
+) async throws {
     let deadline = ContinuousClock.now + timeout
     while ContinuousClock.now < deadline {
         if try await condition() { return }

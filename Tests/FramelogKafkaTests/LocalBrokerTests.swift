@@ -83,7 +83,8 @@ struct BadInputTests {
         let admin = try Admin(configuration: options, logger: quietLogger)
         var caught: KafkaError?
         let took = await elapsed {
-            do { try await admin.checkConnection(timeout: .seconds(2)) } catch let e as KafkaError { caught = e } catch {}
+            do { try await admin.checkConnection(timeout: .seconds(2)) } catch let e as KafkaError { caught = e } catch
+            {}
         }
         #expect(took < .seconds(5))
         #expect(caught?.code == .timedOut || caught?.code == .transport || caught?.code == .allBrokersDown)
@@ -111,7 +112,9 @@ struct BadInputTests {
 
         var consumerConfig = ConsumerConfiguration(bootstrapServers: ["127.0.0.1:9092"])
         consumerConfig.client.properties["fetch.wait.max.ms"] = "soon"
-        let badValue = #expect(throws: KafkaError.self) { _ = try Consumer(configuration: consumerConfig, logger: quietLogger) }
+        let badValue = #expect(throws: KafkaError.self) {
+            _ = try Consumer(configuration: consumerConfig, logger: quietLogger)
+        }
         #expect(badValue?.message.contains("fetch.wait.max.ms") == true)
     }
 
@@ -135,7 +138,8 @@ struct BadInputTests {
 
     @Test func missingTopicIsReported() async throws {
         try await withLocalBroker { broker in
-            let admin = try Admin(configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            let admin = try Admin(
+                configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
             let missing = uniqueTopic("missing")
             let error = await #expect(throws: KafkaError.self) { _ = try await admin.describeTopic(missing) }
             #expect(error?.code == .unknownTopicOrPartition)

@@ -53,9 +53,13 @@ struct MockClusterTests {
     }
 
     /// Reads the whole topic back; returns (distinct ids, duplicates).
-    func readBack(_ bootstrap: String, topic: String, partitions: Int32 = 1, atLeast count: Int) async throws -> (Set<Int>, Int) {
+    func readBack(_ bootstrap: String, topic: String, partitions: Int32 = 1, atLeast count: Int) async throws -> (
+        Set<Int>, Int
+    ) {
         let consumer = try Consumer(configuration: consumerConfig(bootstrap), logger: quietLogger)
-        try consumer.assign(Dictionary(uniqueKeysWithValues: (0..<partitions).map { (TopicPartition(topic, $0), StartPosition.beginning) }))
+        try consumer.assign(
+            Dictionary(
+                uniqueKeysWithValues: (0..<partitions).map { (TopicPartition(topic, $0), StartPosition.beginning) }))
         var ids = Set<Int>()
         var duplicates = 0
         try await withThrowingTaskGroup(of: Void.self) { group in

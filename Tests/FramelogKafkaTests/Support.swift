@@ -19,7 +19,8 @@ func withLocalBroker<T>(_ body: (LocalBroker) async throws -> T) async throws ->
 
 let quietLogger: Logger = {
     var logger = Logger(label: "test")
-    logger.logLevel = ProcessInfo.processInfo.environment["FRAMELOG_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+    logger.logLevel =
+        ProcessInfo.processInfo.environment["FRAMELOG_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
     return logger
 }()
 

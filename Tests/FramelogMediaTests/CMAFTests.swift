@@ -48,7 +48,12 @@ struct CMAFTests {
             Issue.record("first unit is the init segment")
             return
         }
-        #expect(initBytes.starts(with: [0, 0, 0]) && FourCC(rawValue: UInt32(initBytes[4]) << 24 | UInt32(initBytes[5]) << 16 | UInt32(initBytes[6]) << 8 | UInt32(initBytes[7])) == "ftyp")
+        #expect(
+            initBytes.starts(with: [0, 0, 0])
+                && FourCC(
+                    rawValue: UInt32(initBytes[4]) << 24 | UInt32(initBytes[5]) << 16 | UInt32(initBytes[6]) << 8
+                        | UInt32(initBytes[7])) == "ftyp"
+        )
         let video = try #require(initSegment.video)
         let audio = try #require(initSegment.audio)
         #expect(video.width == 320 && video.height == 240)
@@ -81,7 +86,9 @@ struct CMAFTests {
         let priming = (UInt64(video.timescale) * 1024 + 24000) / 48000  // rounded, as ffmpeg does
         #expect(expected == 2 * UInt64(video.timescale) + priming)
         // A keyframe every second: the fragments starting at frame 0 and frame 30 start with a sync sample.
-        let syncStarts = fragments.filter { $0.0.track(video.id)!.startsWithSyncSample }.map { $0.0.track(video.id)!.baseMediaDecodeTime }
+        let syncStarts = fragments.filter { $0.0.track(video.id)!.startsWithSyncSample }.map {
+            $0.0.track(video.id)!.baseMediaDecodeTime
+        }
         #expect(syncStarts == [0, 30 * oneFrame + priming])
         // Nothing lost: the units add up to the input.
         let total = units.reduce(0) { sum, unit in
@@ -147,7 +154,9 @@ struct MalformedInputTests {
     }
 
     @Test func missingAndUnknownBoxes() {
-        let error = #expect(throws: MediaError.self) { try InitSegment.parse(box("ftyp", Array("isom".utf8)) + box("zzzz", [])) }
+        let error = #expect(throws: MediaError.self) {
+            try InitSegment.parse(box("ftyp", Array("isom".utf8)) + box("zzzz", []))
+        }
         #expect(error?.code == .missingBox)
         // Unknown top-level boxes before a fragment are carried along, not fatal.
         var splitter = CMAFSplitter()

@@ -155,35 +155,37 @@ private let logCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CC
             metadata: ["kafka.facility": "\(facility.map { String(cString: $0) } ?? "")"])
     }
 
-private let errorCallback: @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void =
-    { rk, code, reason, _ in
-        guard let context = ClientContext.from(rk) else { return }
-        var err = rd_kafka_resp_err_t(rawValue: code)
-        var text = reason.map { String(cString: $0) } ?? ""
-        var fatal = false
-        if err == RD_KAFKA_RESP_ERR__FATAL, let rk {
-            var buf = [CChar](repeating: 0, count: 512)
-            err = rd_kafka_fatal_error(rk, &buf, buf.count)
-            text = cString(buf)
-            fatal = true
+private let errorCallback:
+    @convention(c) (OpaquePointer?, Int32, UnsafePointer<CChar>?, UnsafeMutableRawPointer?) -> Void =
+        { rk, code, reason, _ in
+            guard let context = ClientContext.from(rk) else { return }
+            var err = rd_kafka_resp_err_t(rawValue: code)
+            var text = reason.map { String(cString: $0) } ?? ""
+            var fatal = false
+            if err == RD_KAFKA_RESP_ERR__FATAL, let rk {
+                var buf = [CChar](repeating: 0, count: 512)
+                err = rd_kafka_fatal_error(rk, &buf, buf.count)
+                text = cString(buf)
+                fatal = true
+            }
+            let error = KafkaError(code: KafkaError.Code(err), message: text, isFatal: fatal)
+            context.lastError.withLock { $0 = error }
+            if context.rebalance != nil, error.mustReachConsumer {
+                context.consumerErrors.withLock { $0.append(error) }
+            }
+            context.logger.log(
+                level: fatal ? .critical : .warning, "Kafka client error",
+                metadata: ["kafka.error": "\(error)", "kafka.client": "\(context.clientID)"])
         }
-        let error = KafkaError(code: KafkaError.Code(err), message: text, isFatal: fatal)
-        context.lastError.withLock { $0 = error }
-        if context.rebalance != nil, error.mustReachConsumer {
-            context.consumerErrors.withLock { $0.append(error) }
-        }
-        context.logger.log(
-            level: fatal ? .critical : .warning, "Kafka client error",
-            metadata: ["kafka.error": "\(error)", "kafka.client": "\(context.clientID)"])
-    }
 
-private let statsCallback: @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 =
-    { rk, json, length, _ in
-        guard let context = ClientContext.from(rk), let json else { return 0 }
-        let bytes = UnsafeRawBufferPointer(start: json, count: length)
-        context.statistics.update(json: Array(bytes))
-        return 0  // librdkafka frees the JSON
-    }
+private let statsCallback:
+    @convention(c) (OpaquePointer?, UnsafeMutablePointer<CChar>?, Int, UnsafeMutableRawPointer?) -> Int32 =
+        { rk, json, length, _ in
+            guard let context = ClientContext.from(rk), let json else { return 0 }
+            let bytes = UnsafeRawBufferPointer(start: json, count: length)
+            context.statistics.update(json: Array(bytes))
+            return 0  // librdkafka frees the JSON
+        }
 
 /// Text of a NUL-terminated C buffer.
 func cString(_ buffer: [CChar]) -> String {

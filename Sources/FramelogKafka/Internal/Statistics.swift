@@ -50,13 +50,13 @@ final class StatisticsGauges: Sendable {
         s.queuedBytes = root["msg_size"] as? Int ?? 0
         s.bytesSent = root["tx_bytes"] as? Int ?? 0
         s.bytesReceived = root["rx_bytes"] as? Int ?? 0
-        for case let (name, broker as [String: Any]) in root["brokers"] as? [String: Any] ?? [:] {
+        for case (let name, let broker as [String: Any]) in root["brokers"] as? [String: Any] ?? [:] {
             guard let nodeID = broker["nodeid"] as? Int, nodeID >= 0,
                 let rtt = (broker["rtt"] as? [String: Any])?["avg"] as? Int
             else { continue }
             s.brokerRTT[name] = Double(rtt) / 1_000_000
         }
-        for case let (topic, t as [String: Any]) in root["topics"] as? [String: Any] ?? [:] {
+        for case (let topic, let t as [String: Any]) in root["topics"] as? [String: Any] ?? [:] {
             for case let (partition, p as [String: Any]) in t["partitions"] as? [String: Any] ?? [:]
             where partition != "-1" {
                 if let lag = p["consumer_lag"] as? Int { s.consumerLag["\(topic)/\(partition)"] = lag }

@@ -1,0 +1,177 @@
+import FramelogKafka
+import FramelogMedia
+
+/// Where the media comes from.
+public enum IngestSource: Sendable, Hashable {
+    /// A generated moving pattern with a tone; frame number and wall-clock are burned in.
+    case testPattern
+    /// A media file read at its native rate (`loop`: forever).
+    case file(path: String, loop: Bool)
+    /// Listen for an RTMP publisher (OBS, ffmpeg) at this URL, e.g. `rtmp://127.0.0.1:1935/live/KEY`.
+    case rtmpListen(url: String)
+    /// Listen for an SRT caller at this URL, e.g. `srt://127.0.0.1:9000`.
+    case srtListen(url: String)
+    /// A V4L2 capture device, e.g. `/dev/video0`.
+    case v4l2(device: String)
+    /// MPEG-TS or FLV on this process's standard input.
+    case standardInput
+
+    /// Sources whose end is the end of the broadcast (rather than an interruption to retry).
+    var isFinite: Bool {
+        switch self {
+        case .file(_, let loop): !loop
+        case .standardInput: true
+        default: false
+        }
+    }
+
+    /// Sources ffmpeg generates or reads in real time from a start it controls, so capture time = start + pts.
+    var isRealTimeGenerated: Bool {
+        switch self {
+        case .testPattern, .file: true
+        default: false
+        }
+    }
+
+    /// A short description for status lines.
+    public var summary: String {
+        switch self {
+        case .testPattern: "test pattern"
+        case .file(let path, let loop): "file \(path)\(loop ? " (looped)" : "")"
+        case .rtmpListen(let url): "RTMP listener \(url)"
+        case .srtListen(let url): "SRT listener \(url)"
+        case .v4l2(let device): "V4L2 device \(device)"
+        case .standardInput: "standard input"
+        }
+    }
+}
+
+/// Everything `IngestService` needs. Defaults suit a 720p30 broadcast with ~200 ms parts.
+public struct IngestConfiguration: Sendable {
+    /// Video size for encoding, e.g. 1280×720.
+    public struct VideoSize: Sendable, Hashable, CustomStringConvertible {
+        public var width: Int
+        public var height: Int
+        public init(width: Int, height: Int) {
+            self.width = width
+            self.height = height
+        }
+        /// Parses `WIDTHxHEIGHT`.
+        public init?(_ text: String) {
+            let parts = text.lowercased().split(separator: "x")
+            guard parts.count == 2, let w = Int(parts[0]), let h = Int(parts[1]) else { return nil }
+            self.init(width: w, height: h)
+        }
+        public var description: String { "\(width)x\(height)" }
+    }
+
+    /// Kafka connection; the producer settings below are derived from it.
+    public var kafka: KafkaClientOptions
+    /// Stream id: 1–64 of `A–Z a–z 0–9 . _ -`. The media goes to topic `framelog.stream.<id>`.
+    public var streamID: String
+    /// Title shown by origins and players; defaults to the stream id.
+    public var title: String?
+    public var source: IngestSource
+    /// Target duration of one part (one Kafka record). Default 200 ms.
+    public var partDuration: Duration = .milliseconds(200)
+    /// Target duration of one segment = keyframe interval. Default 2 s.
+    public var segmentDuration: Duration = .seconds(2)
+    /// Video bitrate in bits per second (encoding only). Default 3 Mbit/s.
+    public var videoBitrate: Int = 3_000_000
+    /// Audio bitrate in bits per second (encoding only). Default 128 kbit/s.
+    public var audioBitrate: Int = 128_000
+    /// Output size (encoding only). Default 1280×720.
+    public var size: VideoSize = VideoSize(width: 1280, height: 720)
+    /// Output frame rate (encoding only). Default 30.
+    public var frameRate: Int = 30
+    /// Remux H.264/AAC input without re-encoding (segments then follow the input's keyframes).
+    public var copy: Bool = false
+    /// The largest part published; a larger one is reported, counted and dropped (the stream continues at
+    /// the next keyframe after a discontinuity record). Default 4 MiB.
+    public var maxPartBytes: Int = 4 << 20
+    /// How long the stream topic keeps media (the DVR window): its retention.ms. Default 1 hour.
+    public var retention: Duration = .seconds(3600)
+    /// Replication factor for topics this ingest creates; -1 = the broker's default.
+    public var replicationFactor: Int = -1
+    /// How often the registry entry is rewritten while live. Default 2 s.
+    public var heartbeatInterval: Duration = .seconds(2)
+    /// First and longest wait before restarting a failed encoder or a lost live input.
+    public var restartBackoff: ClosedRange<Duration> = .milliseconds(500) ... .seconds(10)
+    /// How often progress is reported (status line and the `progress` callback). Default 2 s.
+    public var progressInterval: Duration = .seconds(2)
+    /// The ffmpeg executable: a path, or a name looked up on PATH.
+    public var ffmpeg: String = "ffmpeg"
+    /// Host name recorded in the registry.
+    public var host: String = IngestConfiguration.defaultHost()
+
+    public init(kafka: KafkaClientOptions, streamID: String, source: IngestSource) {
+        self.kafka = kafka
+        self.streamID = streamID
+        self.source = source
+    }
+
+    var partMilliseconds: Int {
+        Int(partDuration.components.seconds * 1000 + partDuration.components.attoseconds / 1_000_000_000_000_000)
+    }
+    var segmentMilliseconds: Int {
+        Int(segmentDuration.components.seconds * 1000 + segmentDuration.components.attoseconds / 1_000_000_000_000_000)
+    }
+
+    /// Checks values and their combinations; the error names the flag-level setting.
+    public func validate() throws(IngestError) {
+        do { try StreamNames.validate(streamID: streamID) } catch {
+            throw IngestError(.invalidConfiguration, error.message)
+        }
+        guard (50...10_000).contains(partMilliseconds) else {
+            throw IngestError(.invalidConfiguration, "part duration must be 50–10000 ms, got \(partMilliseconds) ms")
+        }
+        guard segmentMilliseconds >= partMilliseconds, segmentMilliseconds <= 60_000 else {
+            throw IngestError(
+                .invalidConfiguration,
+                "segment duration must be at least the part duration (\(partMilliseconds) ms) and at most 60 s, got \(segmentMilliseconds) ms"
+            )
+        }
+        guard segmentMilliseconds % partMilliseconds == 0 else {
+            throw IngestError(
+                .invalidConfiguration,
+                "segment duration (\(segmentMilliseconds) ms) must be a whole number of parts (\(partMilliseconds) ms)")
+        }
+        guard (1...240).contains(frameRate) else {
+            throw IngestError(.invalidConfiguration, "frame rate must be 1–240, got \(frameRate)")
+        }
+        guard segmentMilliseconds * frameRate % 1000 == 0 else {
+            throw IngestError(
+                .invalidConfiguration,
+                "a \(segmentMilliseconds) ms segment is not a whole number of frames at \(frameRate) fps")
+        }
+        guard size.width >= 16, size.height >= 16, size.width <= 7680, size.height <= 4320, size.width % 2 == 0,
+            size.height % 2 == 0
+        else {
+            throw IngestError(.invalidConfiguration, "size must be even and between 16x16 and 7680x4320, got \(size)")
+        }
+        guard (50_000...100_000_000).contains(videoBitrate) else {
+            throw IngestError(
+                .invalidConfiguration, "video bitrate must be 50 kbit/s to 100 Mbit/s, got \(videoBitrate) bit/s")
+        }
+        guard (16_000...512_000).contains(audioBitrate) else {
+            throw IngestError(.invalidConfiguration, "audio bitrate must be 16–512 kbit/s, got \(audioBitrate) bit/s")
+        }
+        guard (16 << 10...64 << 20).contains(maxPartBytes) else {
+            throw IngestError(
+                .invalidConfiguration, "the part size limit must be 16 KiB to 64 MiB, got \(maxPartBytes) bytes")
+        }
+        if let title, title.utf8.count > 200 {
+            throw IngestError(.invalidConfiguration, "title must be at most 200 bytes")
+        }
+    }
+
+    static func defaultHost() -> String {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count) == 0 else { return "unknown" }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
+
+#if canImport(Glibc)
+    import Glibc
+#endif

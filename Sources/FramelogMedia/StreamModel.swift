@@ -1,0 +1,109 @@
+/// One stream's entry in the registry topic `framelog.streams` (JSON, schema in docs/stream-registry.schema.json).
+public struct StreamInfo: Codable, Sendable, Hashable {
+    /// Version of this JSON schema.
+    public static let schemaVersion = 1
+
+    public enum State: String, Codable, Sendable, Hashable {
+        /// Media is flowing.
+        case live
+        /// The input stopped or the encoder died; ingest is retrying.
+        case interrupted
+        /// The broadcast ended (end record written).
+        case ended
+    }
+
+    public var schema: Int = StreamInfo.schemaVersion
+    /// Record format version of the stream topic.
+    public var recordFormat: Int = FramelogMedia.recordFormatVersion
+    public var stream: String
+    public var title: String
+    public var state: State
+    /// The media topic (`framelog.stream.<id>`).
+    public var topic: String
+    /// RFC 6381 codec strings of all tracks, comma-separated; empty until the encoder produced an init.
+    public var codecs: String
+    public var width: Int?
+    public var height: Int?
+    public var frameRate: Double?
+    public var audioSampleRate: Int?
+    public var audioChannels: Int?
+    /// Peak bits per second (HLS BANDWIDTH): the configured bitrate until measured, then the highest
+    /// segment bitrate seen.
+    public var bandwidth: Int
+    public var partTargetMs: Int
+    public var segmentTargetMs: Int
+    /// When this ingest started, ms since the epoch.
+    public var startedAtMs: Int64
+    /// When this entry was written (heartbeat), ms since the epoch.
+    public var updatedAtMs: Int64
+    /// Host name of the ingest.
+    public var host: String
+    /// Process id of the ingest on that host.
+    public var pid: Int32
+    /// Last sequence number and segment produced, if any.
+    public var lastSequence: UInt64?
+    public var lastSegment: UInt64?
+
+    public init(
+        stream: String, title: String, state: State, topic: String, codecs: String, bandwidth: Int,
+        partTargetMs: Int, segmentTargetMs: Int, startedAtMs: Int64, updatedAtMs: Int64, host: String, pid: Int32
+    ) {
+        self.stream = stream
+        self.title = title
+        self.state = state
+        self.topic = topic
+        self.codecs = codecs
+        self.bandwidth = bandwidth
+        self.partTargetMs = partTargetMs
+        self.segmentTargetMs = segmentTargetMs
+        self.startedAtMs = startedAtMs
+        self.updatedAtMs = updatedAtMs
+        self.host = host
+        self.pid = pid
+    }
+}
+
+/// Where one segment starts in a stream topic, published to `framelog.index` (key = stream id) once the
+/// segment's first part is acknowledged. Consumers seek by time with it instead of the broker's
+/// offsetsForTimes or high watermark.
+public struct SegmentIndexEntry: Codable, Sendable, Hashable {
+    public static let schemaVersion = 1
+
+    public var schema: Int = SegmentIndexEntry.schemaVersion
+    public var stream: String
+    public var topic: String
+    public var partition: Int32
+    /// HLS media sequence number of the segment.
+    public var segment: UInt64
+    /// Sequence number and offset of the segment's first part.
+    public var sequence: UInt64
+    public var offset: Int64
+    /// Offset and id of the init segment the segment needs.
+    public var initOffset: Int64
+    public var initID: String
+    /// Decode time of the first part, ms, and its wall-clock capture time, ms since the epoch.
+    public var ptsMs: Double
+    public var captureMs: Int64
+    /// The segment starts with a keyframe.
+    public var independent: Bool
+    /// A discontinuity precedes this segment.
+    public var discontinuity: Bool
+
+    public init(
+        stream: String, topic: String, partition: Int32, segment: UInt64, sequence: UInt64, offset: Int64,
+        initOffset: Int64, initID: String, ptsMs: Double, captureMs: Int64, independent: Bool, discontinuity: Bool
+    ) {
+        self.stream = stream
+        self.topic = topic
+        self.partition = partition
+        self.segment = segment
+        self.sequence = sequence
+        self.offset = offset
+        self.initOffset = initOffset
+        self.initID = initID
+        self.ptsMs = ptsMs
+        self.captureMs = captureMs
+        self.independent = independent
+        self.discontinuity = discontinuity
+    }
+}

@@ -1,0 +1,263 @@
+/// Names shared by every producer and consumer of Framelog streams (docs/record-format.md).
+public enum StreamNames {
+    /// Compacted topic with one JSON `StreamInfo` per stream (key = stream id).
+    public static let registryTopic = "framelog.streams"
+    /// Topic with one JSON `SegmentIndexEntry` per segment of every stream (key = stream id).
+    public static let indexTopic = "framelog.index"
+    /// Prefix of the per-stream media topic.
+    public static let streamTopicPrefix = "framelog.stream."
+
+    /// The media topic of a stream: `framelog.stream.<id>`.
+    public static func streamTopic(_ id: String) -> String { streamTopicPrefix + id }
+
+    /// Checks a stream id: 1–64 characters from `A–Z a–z 0–9 . _ -`, starting with a letter or digit.
+    /// The id becomes part of a topic name and of URLs, so nothing else is accepted.
+    public static func validate(streamID id: String) throws(MediaError) {
+        guard !id.isEmpty, id.utf8.count <= 64 else {
+            throw MediaError(.invalidRecord, "stream id must be 1 to 64 characters, got \(id.utf8.count)")
+        }
+        for (i, c) in id.utf8.enumerated() {
+            let alnum = (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x5A) || (c >= 0x61 && c <= 0x7A)
+            if alnum || (i > 0 && (c == 0x2E || c == 0x5F || c == 0x2D)) { continue }
+            throw MediaError(
+                .invalidRecord,
+                "stream id \"\(id)\" may only hold letters, digits, '.', '_' and '-', and must start with a letter or digit"
+            )
+        }
+    }
+}
+
+/// The Framelog headers of one record of a stream topic (docs/record-format.md, format version 1).
+///
+/// Every value travels as ASCII text so that any Kafka tool can read it.
+public struct StreamRecordHeader: Sendable, Hashable {
+    public enum Kind: String, Sendable, Hashable {
+        /// Value: an init segment (ftyp + moov).
+        case initSegment = "init"
+        /// Value: one CMAF fragment (moof + mdat).
+        case part
+        /// Value empty: the broadcast ended cleanly.
+        case end
+        /// Value empty: the media before and after do not follow on (encoder restart, dropped part).
+        case discontinuity
+    }
+
+    /// Header keys.
+    public enum Key {
+        public static let version = "fl-version"
+        public static let kind = "fl-kind"
+        public static let sequence = "fl-seq"
+        public static let segment = "fl-segment"
+        public static let part = "fl-part"
+        public static let independent = "fl-independent"
+        public static let pts = "fl-pts"
+        public static let timescale = "fl-timescale"
+        public static let duration = "fl-duration"
+        public static let ptsMs = "fl-pts-ms"
+        public static let durationMs = "fl-duration-ms"
+        public static let captureMs = "fl-capture-ms"
+        public static let initID = "fl-init"
+    }
+
+    public var version: Int = FramelogMedia.recordFormatVersion
+    public var kind: Kind
+    /// Strictly increasing per stream, across ingest restarts.
+    public var sequence: UInt64
+    /// HLS media sequence number of the segment this record belongs to (for init: the next segment).
+    public var segment: UInt64
+    /// Index of the part within its segment (0 for the first; 0 for non-part records).
+    public var part: Int
+    /// The part starts with a keyframe.
+    public var independent: Bool
+    /// Decode time of the part's first video sample (tfdt), in `timescale` ticks.
+    public var pts: Int64
+    /// Ticks per second of `pts` and `duration` (the video track's timescale).
+    public var timescale: UInt32
+    /// Duration of the part's video samples, in `timescale` ticks.
+    public var duration: Int64
+    /// Wall-clock capture time of the part's first frame, in ms since the Unix epoch.
+    public var captureMs: Int64
+    /// Id of the init segment this record needs (for init records: its own id).
+    public var initID: String
+
+    public init(
+        kind: Kind, sequence: UInt64, segment: UInt64, part: Int = 0, independent: Bool = false, pts: Int64 = 0,
+        timescale: UInt32 = 1000, duration: Int64 = 0, captureMs: Int64, initID: String
+    ) {
+        self.kind = kind
+        self.sequence = sequence
+        self.segment = segment
+        self.part = part
+        self.independent = independent
+        self.pts = pts
+        self.timescale = timescale
+        self.duration = duration
+        self.captureMs = captureMs
+        self.initID = initID
+    }
+
+    /// `pts` in milliseconds.
+    public var ptsMs: Double { Double(pts) * 1000 / Double(max(timescale, 1)) }
+    /// `duration` in milliseconds.
+    public var durationMs: Double { Double(duration) * 1000 / Double(max(timescale, 1)) }
+
+    /// The headers as (key, ASCII value) pairs, in a fixed order.
+    public func encoded() -> [(key: String, value: String)] {
+        [
+            (Key.version, String(version)), (Key.kind, kind.rawValue), (Key.sequence, String(sequence)),
+            (Key.segment, String(segment)), (Key.part, String(part)), (Key.independent, independent ? "1" : "0"),
+            (Key.pts, String(pts)), (Key.timescale, String(timescale)), (Key.duration, String(duration)),
+            (Key.ptsMs, Self.milliseconds(ptsMs)), (Key.durationMs, Self.milliseconds(durationMs)),
+            (Key.captureMs, String(captureMs)), (Key.initID, initID),
+        ]
+    }
+
+    /// Reads the headers of a record. Unknown keys are ignored; a missing or malformed Framelog key, or
+    /// another format version, is an `invalidRecord` error.
+    public init(decoding headers: some Sequence<(key: String, value: [UInt8]?)>) throws(MediaError) {
+        var values: [String: String] = [:]
+        for (key, value) in headers where key.hasPrefix("fl-") {
+            values[key] = value.map { String(decoding: $0, as: UTF8.self) } ?? ""
+        }
+        func text(_ key: String) throws(MediaError) -> String {
+            guard let value = values[key] else { throw MediaError(.invalidRecord, "record has no \(key) header") }
+            return value
+        }
+        func number<T: FixedWidthInteger>(_ key: String, _: T.Type) throws(MediaError) -> T {
+            let value = try text(key)
+            guard let parsed = T(value) else {
+                throw MediaError(.invalidRecord, "header \(key)=\"\(value)\" is not a number")
+            }
+            return parsed
+        }
+        let version = try number(Key.version, Int.self)
+        guard version == FramelogMedia.recordFormatVersion else {
+            throw MediaError(
+                .invalidRecord,
+                "record format version \(version); this build reads \(FramelogMedia.recordFormatVersion)")
+        }
+        let kindText = try text(Key.kind)
+        guard let kind = Kind(rawValue: kindText) else {
+            throw MediaError(.invalidRecord, "unknown record kind \"\(kindText)\"")
+        }
+        self.init(
+            kind: kind, sequence: try number(Key.sequence, UInt64.self), segment: try number(Key.segment, UInt64.self),
+            part: try number(Key.part, Int.self), independent: try text(Key.independent) == "1",
+            pts: try number(Key.pts, Int64.self), timescale: try number(Key.timescale, UInt32.self),
+            duration: try number(Key.duration, Int64.self), captureMs: try number(Key.captureMs, Int64.self),
+            initID: try text(Key.initID))
+        self.version = version
+    }
+
+    private static func milliseconds(_ value: Double) -> String {
+        let thousandths = Int64((value * 1000).rounded())
+        let whole = thousandths / 1000
+        let fraction = abs(thousandths % 1000)
+        let padded = String(fraction)
+        return
+            "\(thousandths < 0 && whole == 0 ? "-" : "")\(whole).\(String(repeating: "0", count: 3 - padded.count))\(padded)"
+    }
+}
+
+/// A content id for an init segment: 16 hex digits of its FNV-1a 64-bit hash. The same encoder settings
+/// give the same id, so a consumer can tell a restart with an unchanged init from a real change.
+public func initSegmentID(_ bytes: [UInt8]) -> String {
+    var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+    for byte in bytes {
+        hash ^= UInt64(byte)
+        hash &*= 0x0000_0100_0000_01b3
+    }
+    let hex = String(hash, radix: 16)
+    return String(repeating: "0", count: 16 - hex.count) + hex
+}
+
+/// Numbers the records of one stream: sequence numbers, segments (a new one at a keyframe part once the
+/// current segment has reached its target duration) and part indexes.
+///
+/// Pure state: the caller supplies capture times. Start it from the last sequence and segment a previous
+/// ingest wrote so that both continue across restarts.
+public struct StreamNumbering: Sendable {
+    public private(set) var nextSequence: UInt64
+    /// The number the next new segment gets.
+    public private(set) var nextSegment: UInt64
+    public let segmentTargetMs: Int
+    public let partTargetMs: Int
+
+    private var segment: UInt64?
+    private var segmentStartPts: Int64 = 0
+    private var partIndex = 0
+
+    public init(nextSequence: UInt64 = 0, nextSegment: UInt64 = 0, segmentTargetMs: Int, partTargetMs: Int) {
+        self.nextSequence = nextSequence
+        self.nextSegment = nextSegment
+        self.segmentTargetMs = segmentTargetMs
+        self.partTargetMs = partTargetMs
+    }
+
+    private mutating func takeSequence() -> UInt64 {
+        defer { nextSequence += 1 }
+        return nextSequence
+    }
+
+    /// An init, end or discontinuity record. Init and discontinuity close the current segment: the next
+    /// part starts a new one.
+    public mutating func marker(_ kind: StreamRecordHeader.Kind, captureMs: Int64, initID: String) -> StreamRecordHeader
+    {
+        precondition(kind != .part, "use part(…) for parts")
+        if kind != .end { segment = nil }
+        return StreamRecordHeader(
+            kind: kind, sequence: takeSequence(), segment: segment ?? nextSegment, captureMs: captureMs, initID: initID)
+    }
+
+    /// Numbers a part. `pts`, `duration` are in the video track's `timescale`.
+    public mutating func part(
+        pts: Int64, duration: Int64, timescale: UInt32, independent: Bool, captureMs: Int64, initID: String
+    ) -> StreamRecordHeader {
+        let elapsedMs = (pts - segmentStartPts) * 1000 / Int64(max(timescale, 1))
+        let full = elapsedMs >= Int64(segmentTargetMs - partTargetMs / 2)
+        if segment == nil || (independent && full) {
+            segment = nextSegment
+            nextSegment += 1
+            segmentStartPts = pts
+            partIndex = 0
+        } else {
+            partIndex += 1
+        }
+        return StreamRecordHeader(
+            kind: .part, sequence: takeSequence(), segment: segment!, part: partIndex, independent: independent,
+            pts: pts, timescale: timescale, duration: duration, captureMs: captureMs, initID: initID)
+    }
+}
+
+/// Derives each part's capture wall-clock from its timestamps.
+///
+/// `anchorMs` is the wall-clock of the first part's pts. Sources generated in real time (test pattern, a
+/// file read at native rate) anchor it at the moment the encoder started. Live inputs anchor it at the first
+/// part's arrival minus its duration and keep lowering it whenever a part arrives earlier than the anchor
+/// predicts, so the estimate never runs ahead of the real capture time and never drifts with a slow pipeline.
+public struct CaptureClock: Sendable {
+    public private(set) var anchorMs: Int64?
+    private var firstPts: Int64?
+    private let fixedAnchor: Bool
+
+    /// - Parameter startedAtMs: when a real-time generator started; nil for live inputs.
+    public init(startedAtMs: Int64?) {
+        anchorMs = startedAtMs
+        fixedAnchor = startedAtMs != nil
+    }
+
+    /// The capture time of a part whose first sample has `pts` and whose samples after the first span
+    /// `tailTicks`, arriving at `arrivalMs`.
+    public mutating func captureMs(pts: Int64, tailTicks: Int64, timescale: UInt32, arrivalMs: Int64) -> Int64 {
+        let first = firstPts ?? pts
+        firstPts = first
+        let scale = Int64(max(timescale, 1))
+        let offsetMs = (pts - first) * 1000 / scale
+        if !fixedAnchor {
+            // The last frame cannot have been captured after the part arrived.
+            let latest = arrivalMs - tailTicks * 1000 / scale - offsetMs
+            anchorMs = min(anchorMs ?? latest, latest)
+        }
+        return anchorMs! + offsetMs
+    }
+}

@@ -1,0 +1,402 @@
+import Foundation
+import FramelogKafka
+import FramelogMedia
+import Synchronization
+import Testing
+
+@testable import FramelogIngest
+
+/// What a stream topic held, after checking the invariants of docs/record-format.md.
+struct StreamCheck {
+    var records: [(header: StreamRecordHeader, record: KafkaRecord)]
+    /// Decoded video frames per encoder run (ffprobe), and their keyframe pts.
+    var framesPerRun: [Int] = []
+    var parts: [(header: StreamRecordHeader, record: KafkaRecord)] { records.filter { $0.header.kind == .part } }
+    func kinds() -> [StreamRecordHeader.Kind] { records.map(\.header.kind) }
+}
+
+/// Checks sequence, segment and part numbering, timestamps and decodability of every encoder run.
+func checkStream(_ raw: [KafkaRecord], fps: Int, partMs: Int, directory: String, exactClock: Bool = true) throws
+    -> StreamCheck
+{
+    var check = StreamCheck(records: try raw.map { (try header($0), $0) })
+    let headers = check.records.map(\.header)
+    // Sequence: 0, 1, 2, … with no gap; offsets in the same order.
+    #expect(headers.map(\.sequence) == Array(0..<UInt64(headers.count)))
+    #expect(headers.first?.kind == .initSegment)
+
+    // Split into runs: each starts at an init record.
+    var runs: [[(header: StreamRecordHeader, record: KafkaRecord)]] = []
+    for entry in check.records {
+        if entry.header.kind == .initSegment { runs.append([]) }
+        if !runs.isEmpty { runs[runs.count - 1].append(entry) }
+    }
+    var lastSegment: UInt64?
+    for (n, run) in runs.enumerated() {
+        let initRecord = run[0]
+        let parts = run.filter { $0.header.kind == .part }
+        try #require(!parts.isEmpty, "run \(n) has no parts")
+        #expect(parts[0].header.part == 0 && parts[0].header.independent, "a run starts with a keyframe part")
+        for (a, b) in zip(parts, parts.dropFirst()) {
+            #expect(b.header.pts == a.header.pts + a.header.duration, "pts continue within a run")
+            if b.header.part == 0 {
+                #expect(b.header.segment == a.header.segment + 1)
+                #expect(b.header.independent, "every segment starts with a keyframe")
+            } else {
+                #expect(b.header.segment == a.header.segment && b.header.part == a.header.part + 1)
+                #expect(!b.header.independent, "keyframes only at segment starts when encoding")
+            }
+            // Capture time advances with the media clock (live sources may lower their anchor early on).
+            let step = b.header.captureMs - a.header.captureMs
+            if exactClock {
+                #expect(
+                    step == Int64(a.header.durationMs.rounded(.down)) || step == Int64(a.header.durationMs.rounded(.up))
+                )
+            } else {
+                #expect(step <= Int64(a.header.durationMs.rounded(.up)))
+            }
+        }
+        if let lastSegment { #expect(parts[0].header.segment == lastSegment + 1, "segments continue across runs") }
+        lastSegment = parts.last!.header.segment
+        for part in parts { #expect(part.header.initID == initRecordID(initRecord.record)) }
+
+        // Decode init + parts with ffmpeg: no errors, the exact frame count, keyframes at segment starts.
+        let file = directory + "/run\(n).mp4"
+        var bytes = initRecord.record.value
+        for part in parts { bytes += part.record.value }
+        try Data(bytes).write(to: URL(fileURLWithPath: file))
+        let decode = try runProgram(ffmpegPath, ["-v", "error", "-i", file, "-f", "null", "-"])
+        #expect(decode.status == 0 && decode.stderr.isEmpty, "ffmpeg decode errors: \(decode.stderr)")
+        let probe = try runProgram(
+            ffprobePath,
+            ["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts,key_frame", "-of", "json", file])
+        let json = try JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any]
+        let frames = (json?["frames"] as? [[String: Any]]) ?? []
+        let expectedFrames = try parts.reduce(0) { sum, part in
+            var splitter = CMAFSplitter()
+            splitter.append(initRecord.record.value + part.record.value)
+            _ = try splitter.next()
+            guard case .fragment(let fragment, _)? = try splitter.next() else {
+                throw MediaError(.missingBox, "no fragment")
+            }
+            let video = fragment.track(1)!
+            // Whole parts hold exactly part duration × fps frames (the last one may be cut short by the stop).
+            if part.header.sequence != parts.last!.header.sequence && part.header.part > 0 {
+                #expect(video.sampleCount == partMs * fps / 1000)
+            }
+            return sum + video.sampleCount
+        }
+        #expect(frames.count == expectedFrames, "decoded frames vs samples published")
+        let pts = frames.compactMap { $0["pts"] as? Int }
+        #expect(pts == pts.sorted() && Set(pts).count == pts.count, "monotonic frame timestamps")
+        let keyPts = Set(frames.filter { ($0["key_frame"] as? Int) == 1 }.compactMap { $0["pts"] as? Int })
+        let segmentStarts = Set(parts.filter { $0.header.part == 0 }.map { Int($0.header.pts) })
+        #expect(keyPts == segmentStarts, "keyframes exactly at segment starts")
+        check.framesPerRun.append(frames.count)
+    }
+    return check
+}
+
+func initRecordID(_ record: KafkaRecord) -> String { initSegmentID(record.value) }
+
+/// Latest registry value for a stream, decoded.
+func registryEntries(_ bootstrap: String, stream: String) async throws -> [StreamInfo] {
+    try await readAll(bootstrap, topic: StreamNames.registryTopic).filter { $0.key == Array(stream.utf8) }.map {
+        try JSONDecoder().decode(StreamInfo.self, from: Data($0.value))
+    }
+}
+
+func indexEntries(_ bootstrap: String, stream: String) async throws -> [SegmentIndexEntry] {
+    try await readAll(bootstrap, topic: StreamNames.indexTopic).filter { $0.key == Array(stream.utf8) }.map {
+        try JSONDecoder().decode(SegmentIndexEntry.self, from: Data($0.value))
+    }
+}
+
+/// Validates JSON values against a schema in docs/ with Python's jsonschema (from the project venv).
+func validateAgainstSchema(_ values: [[UInt8]], schema: String) throws {
+    let python = projectRoot + "/.venv/bin/python"
+    let script = """
+        import json, sys, jsonschema
+        schema = json.load(open(sys.argv[1]))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        v = jsonschema.Draft202012Validator(schema)
+        bad = 0
+        for line in sys.stdin:
+            for e in v.iter_errors(json.loads(line)):
+                bad += 1; print(e.message)
+        sys.exit(1 if bad else 0)
+        """
+    let input = values.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n") + "\n"
+    let result = try runProgram(python, ["-c", script, projectRoot + "/docs/" + schema], stdin: Data(input.utf8))
+    #expect(result.status == 0, "\(schema): \(result.stdout)\(result.stderr)")
+}
+
+@Suite("ingest on a real broker", .serialized, .timeLimit(.minutes(3)))
+struct IngestTests {
+    @Test("a test pattern becomes a decodable stream with registry, index and end record; a restart continues it")
+    func testPatternAndRestart() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = uniqueStream("pattern")
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            var c = smallConfiguration(b, stream: stream)
+            c.title = "Test pattern"
+            let first = try await runIngest(c) { $0.parts >= 16 }
+            #expect(first?.oversizedParts == 0 && first?.failedDeliveries == 0)
+
+            let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
+            let check = try checkStream(records, fps: 30, partMs: 200, directory: dir)
+            #expect(check.kinds().last == .end, "graceful stop writes an end record")
+            #expect(check.parts.count >= 16)
+            #expect(
+                check.parts.allSatisfy {
+                    $0.record.key == Array(stream.utf8) && $0.record.timestamp == $0.header.captureMs
+                })
+
+            // Registry: live first, ended last, matching the stream; every value fits the schema.
+            let registryRecords = try await readAll(b, topic: StreamNames.registryTopic).filter {
+                $0.key == Array(stream.utf8)
+            }
+            try validateAgainstSchema(registryRecords.map(\.value), schema: "stream-registry.schema.json")
+            let registry = try await registryEntries(b, stream: stream)
+            let initSegment = try InitSegment.parse(records[0].value)
+            #expect(registry.first?.state == .live && registry.last?.state == .ended)
+            let last = try #require(registry.last)
+            #expect(
+                last.title == "Test pattern" && last.codecs == initSegment.codecs
+                    && last.topic == StreamNames.streamTopic(stream))
+            #expect(last.width == 320 && last.height == 180 && last.partTargetMs == 200 && last.segmentTargetMs == 1000)
+            #expect(last.lastSequence == check.records.last!.header.sequence)
+            #expect(last.bandwidth > 200_000 && last.bandwidth < 1_000_000)
+
+            // Index: one entry per segment, pointing at its first part and its init.
+            let indexRecords = try await readAll(b, topic: StreamNames.indexTopic).filter {
+                $0.key == Array(stream.utf8)
+            }
+            try validateAgainstSchema(indexRecords.map(\.value), schema: "segment-index.schema.json")
+            let index = try await indexEntries(b, stream: stream)
+            let segmentStarts = check.parts.filter { $0.header.part == 0 }
+            #expect(index.map(\.segment) == segmentStarts.map(\.header.segment))
+            for (entry, part) in zip(index, segmentStarts) {
+                #expect(entry.offset == part.record.offset && entry.sequence == part.header.sequence)
+                #expect(
+                    entry.initOffset == 0 && entry.initID == part.header.initID
+                        && entry.captureMs == part.header.captureMs)
+                #expect(!entry.discontinuity)
+            }
+
+            // A new ingest of the same stream continues sequence and segment numbers after a discontinuity.
+            try await runIngest(c) { $0.parts >= 6 }
+            let after = try await readAll(b, topic: StreamNames.streamTopic(stream))
+            let both = try checkStream(after, fps: 30, partMs: 200, directory: dir)
+            let resumed = both.records.dropFirst(records.count).map(\.header)
+            #expect(resumed.first?.kind == .discontinuity && resumed.dropFirst().first?.kind == .initSegment)
+            #expect(resumed.first?.sequence == check.records.last!.header.sequence + 1)
+            #expect(both.framesPerRun.count == 2)
+            let newIndex = try await indexEntries(b, stream: stream).filter {
+                $0.segment > check.parts.last!.header.segment
+            }
+            #expect(newIndex.first?.discontinuity == true)
+            #expect(newIndex.first?.initOffset == Int64(records.count + 1))
+        }
+    }
+
+    @Test("an ffmpeg client pushing RTMP into --rtmp-listen arrives; its end marks the stream interrupted")
+    func rtmpPush() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = uniqueStream("rtmp")
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let port = try freePort()
+            let url = "rtmp://127.0.0.1:\(port)/live/\(stream)"
+            let c = smallConfiguration(b, stream: stream, source: .rtmpListen(url: url))
+            let pushed = Mutex(false)
+            try await runIngest(
+                c,
+                during: {
+                    // The listener needs a moment to bind: retry the push until it connects.
+                    for _ in 0..<50 {
+                        let push = try runProgram(
+                            ffmpegPath,
+                            [
+                                "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f",
+                                "lavfi",
+                                "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:v", "libx264", "-preset",
+                                "veryfast", "-g", "30", "-c:a", "aac", "-f", "flv", url,
+                            ])
+                        if push.status == 0 {
+                            pushed.withLock { $0 = true }
+                            return
+                        }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                },
+                until: { p in pushed.withLock { $0 } && p.restarts >= 1 })
+            #expect(pushed.withLock { $0 })
+            let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
+            let check = try checkStream(records, fps: 30, partMs: 200, directory: dir, exactClock: false)
+            #expect(check.parts.count >= 10, "3 s pushed = about 15 parts")
+            let states = try await registryEntries(b, stream: stream).map(\.state)
+            #expect(states.contains(.interrupted), "publisher gone: interrupted while waiting for the next one")
+            #expect(states.last == .ended)
+        }
+    }
+
+    @Test("a killed encoder is restarted and the stream continues after a discontinuity")
+    func encoderDeath() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = uniqueStream("crash")
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let c = smallConfiguration(b, stream: stream)
+            let killed = Mutex(false)
+            let progress = try await runIngest(c) { p in
+                if p.parts >= 6 && !killed.withLock({ $0 }) {
+                    let victims = childProcesses(named: "ffmpeg")
+                    for pid in victims { kill(pid, SIGKILL) }
+                    killed.withLock { $0 = !victims.isEmpty }
+                }
+                return p.restarts >= 1 && p.parts >= 14
+            }
+            #expect(progress?.restarts == 1)
+            let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
+            let check = try checkStream(records, fps: 30, partMs: 200, directory: dir)
+            let kinds = check.kinds()
+            let discontinuity = try #require(kinds.firstIndex(of: .discontinuity))
+            #expect(kinds[discontinuity + 1] == .initSegment && check.framesPerRun.count == 2)
+            let states = try await registryEntries(b, stream: stream).map(\.state)
+            #expect(states.contains(.interrupted))
+        }
+    }
+
+    @Test("parts over the record limit are counted and never published")
+    func oversizedParts() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = uniqueStream("big")
+            var c = smallConfiguration(b, stream: stream)
+            c.videoBitrate = 2_000_000
+            c.maxPartBytes = 16 << 10
+            let progress = try await runIngest(c) { $0.oversizedParts >= 5 }
+            #expect((progress?.oversizedParts ?? 0) >= 5 && progress?.parts == 0)
+            let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
+            #expect(try records.map { try header($0).kind } == [.initSegment, .end])
+        }
+    }
+
+    @Test("bad input fails with one clear message and publishes nothing")
+    func badInput() async throws {
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let garbage = dir + "/garbage.ts"
+        var generator = SystemRandomNumberGenerator()
+        try Data((0..<200_000).map { _ in UInt8.random(in: 0...255, using: &generator) }).write(
+            to: URL(fileURLWithPath: garbage))
+        let hevc = dir + "/hevc.mp4"
+        try runProgram(
+            ffmpegPath,
+            [
+                "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-t", "1", "-c:v", "libx265",
+                "-preset", "ultrafast", "-tag:v", "hvc1", hevc,
+            ])
+        let audioOnly = dir + "/audio.m4a"
+        try runProgram(ffmpegPath, ["-v", "error", "-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", audioOnly])
+
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let cases: [(IngestSource, Bool, String)] = [
+                (.file(path: garbage, loop: false), false, "cannot read file"),
+                (.file(path: dir + "/missing.mp4", loop: false), false, "No such file"),
+                (.file(path: hevc, loop: false), true, "drop --copy"),
+                (.file(path: audioOnly, loop: false), false, "no video track"),
+            ]
+            for (source, copy, expected) in cases {
+                let stream = uniqueStream("bad")
+                var c = smallConfiguration(b, stream: stream, source: source)
+                c.copy = copy
+                let error = await #expect(throws: IngestError.self) { try await runIngest(c) { _ in false } }
+                #expect(error?.message.contains(expected) == true, "\(source): \(error?.message ?? "no error")")
+                let topics = try await topicNames(b)
+                #expect(!topics.contains(StreamNames.streamTopic(stream)), "nothing published")
+            }
+        }
+        // An unreachable broker.
+        var c = smallConfiguration("127.0.0.1:\(try freePort())", stream: "nobroker")
+        c.kafka.properties["socket.connection.setup.timeout.ms"] = "1000"
+        let error = await #expect(throws: IngestError.self) { try await runIngest(c) { _ in false } }
+        #expect(
+            error?.code == .kafka && error?.message.contains("cannot use Kafka at") == true,
+            "\(String(describing: error))")
+    }
+
+    @Test("ffmpeg arguments: keyframe interval = segment, fragment = part, wall-clock burned into the test pattern")
+    func ffmpegArguments() throws {
+        var c = IngestConfiguration(
+            kafka: KafkaClientOptions(bootstrapServers: ["x:1"]), streamID: "a", source: .testPattern)
+        c.segmentDuration = .seconds(2)
+        c.partDuration = .milliseconds(250)
+        c.frameRate = 25
+        let args = FFmpegCommand.arguments(for: c, startedAtMs: 86_400_000 * 3 + 3_723_045)
+        let joined = args.joined(separator: " ")
+        #expect(joined.contains("-g 50 -keyint_min 50 -sc_threshold 0"))
+        #expect(joined.contains("-frag_duration 250000"))
+        #expect(joined.contains("hms\\:3723.045\\:24HH"))
+        #expect(args.last == "pipe:1" && args.contains("-nostdin"))
+        c.source = .standardInput
+        c.copy = true
+        let copy = FFmpegCommand.arguments(for: c, startedAtMs: 0)
+        #expect(
+            !copy.contains("-nostdin") && copy.contains("pipe:0") && copy.contains("copy") && !copy.contains("libx264"))
+        c.source = .srtListen(url: "srt://127.0.0.1:9000")
+        #expect(FFmpegCommand.arguments(for: c, startedAtMs: 0).contains("srt://127.0.0.1:9000?mode=listener"))
+    }
+
+    @Test("configuration is validated with messages that name the setting")
+    func configurationValidation() {
+        let base = IngestConfiguration(
+            kafka: KafkaClientOptions(bootstrapServers: ["x:1"]), streamID: "ok", source: .testPattern)
+        var c = base
+        c.streamID = "../etc"
+        #expect(throws: IngestError.self) { try c.validate() }
+        c = base
+        c.segmentDuration = .milliseconds(1100)
+        #expect { try c.validate() } throws: { ($0 as? IngestError)?.message.contains("whole number of parts") == true }
+        c = base
+        c.size = .init(width: 321, height: 180)
+        #expect { try c.validate() } throws: { ($0 as? IngestError)?.message.contains("size") == true }
+        #expect(throws: Never.self) { try base.validate() }
+    }
+}
+
+/// Pids of this process's children with the given command name.
+func childProcesses(named name: String) -> [pid_t] {
+    let me = getpid()
+    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+    return entries.compactMap { Int32($0) }.filter { pid in
+        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+            let close = stat.lastIndex(of: ")")
+        else { return false }
+        let comm = stat[stat.index(after: stat.firstIndex(of: "(")!)..<close]
+        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
+        return comm == name && fields.count > 1 && Int32(fields[1]) == me
+    }
+}
+
+/// A port nothing listens on right now.
+func freePort() throws -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var addr = sockaddr_in()
+    addr.sin_family = sa_family_t(AF_INET)
+    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+    addr.sin_port = 0
+    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
+    _ = withUnsafeMutablePointer(to: &addr) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
+    }
+    return Int(UInt16(bigEndian: addr.sin_port))
+}
