@@ -12,7 +12,8 @@ enum FFmpegCommand {
             args += ["-map", "0:v:0?", "-map", "0:a:0?"]
         }
         if c.copy {
-            args += ["-c:v", "copy", "-c:a", "copy"]
+            // ADTS (MPEG-TS input) must become an AudioSpecificConfig for MP4; the filter passes others through.
+            args += ["-c:v", "copy", "-c:a", "copy", "-bsf:a", "aac_adtstoasc"]
         } else {
             let gop = String(c.segmentMilliseconds * c.frameRate / 1000)
             args += [
@@ -24,8 +25,11 @@ enum FFmpegCommand {
                 "-c:a", "aac", "-b:a", String(c.audioBitrate), "-ar", "48000", "-ac", "2",
             ]
         }
+        // When remuxing, the codec configuration (avcC, the AAC AudioSpecificConfig) may only be known from the
+        // first packets: delay_moov writes the init segment with the first fragment, complete.
+        let flags = "+frag_keyframe+empty_moov+default_base_moof" + (c.copy ? "+delay_moov" : "")
         args += [
-            "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov+default_base_moof",
+            "-f", "mp4", "-movflags", flags,
             "-frag_duration", String(c.partMilliseconds * 1000), "-flush_packets", "1", "pipe:1",
         ]
         return args
@@ -41,15 +45,18 @@ enum FFmpegCommand {
         case .file(let path, let loop):
             return ["-re"] + (loop ? ["-stream_loop", "-1"] : []) + ["-i", path]
         case .rtmpListen(let url):
-            return ["-listen", "1", "-f", "flv", "-i", url]
+            return liveProbe + ["-listen", "1", "-f", "flv", "-i", url]
         case .srtListen(let url):
-            return ["-i", url.contains("mode=") ? url : url + (url.contains("?") ? "&" : "?") + "mode=listener"]
+            return liveProbe + ["-i", url.contains("mode=") ? url : url + (url.contains("?") ? "&" : "?") + "mode=listener"]
         case .v4l2(let device):
-            return ["-f", "v4l2", "-i", device]
+            return liveProbe + ["-f", "v4l2", "-i", device]
         case .standardInput:
-            return ["-i", "pipe:0"]
+            return liveProbe + ["-i", "pipe:0"]
         }
     }
+
+    /// ffmpeg probes up to 5 s of a live input before it starts; half a second finds H.264 and AAC.
+    private static let liveProbe = ["-fflags", "+nobuffer", "-analyzeduration", "500000", "-probesize", "1000000"]
 
     private static func videoFilter(_ c: IngestConfiguration, startedAtMs: Int64) -> String {
         let (w, h) = (c.size.width, c.size.height)

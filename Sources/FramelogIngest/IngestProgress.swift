@@ -10,6 +10,8 @@ public struct IngestProgress: Sendable {
         case interrupted
         /// Flushing and writing the end record.
         case ending
+        /// Done: the end record and the final registry entry are acknowledged (the last report).
+        case ended
     }
 
     public var state: State

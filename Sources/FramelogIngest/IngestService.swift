@@ -85,6 +85,7 @@ final class IngestSession: Sendable {
         var numbering: StreamNumbering
         /// The last lines ffmpeg wrote to stderr in the current run.
         var stderrTail: [String] = []
+        var lastSnapshot: ContinuousClock.Instant
         var initID = ""
         // Interval figures.
         var frames = 0
@@ -133,7 +134,8 @@ final class IngestSession: Sendable {
             State(
                 numbering: StreamNumbering(
                     nextSequence: history.nextSequence, nextSegment: history.nextSegment,
-                    segmentTargetMs: configuration.segmentMilliseconds, partTargetMs: configuration.partMilliseconds)))
+                    segmentTargetMs: configuration.segmentMilliseconds, partTargetMs: configuration.partMilliseconds),
+                lastSnapshot: clock.now))
     }
 
     static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
@@ -147,6 +149,8 @@ final class IngestSession: Sendable {
                 do {
                     try await self.encoderLoop()
                     try await self.finish(state: .ended)
+                    self.state.withLock { $0.phase = .ended }
+                    self.progress?(self.snapshot())
                 } catch {
                     try? await self.finish(state: .interrupted)
                     throw error
@@ -254,7 +258,7 @@ final class IngestSession: Sendable {
                     group.addTask {
                         for try await line in execution.standardError.strings() {
                             let trimmed = line.trimmingCharacters(in: .whitespacesAndNewlines)
-                            guard !trimmed.isEmpty else { continue }
+                            guard !trimmed.isEmpty, !trimmed.hasPrefix("Last message repeated") else { continue }
                             self.logger.debug("ffmpeg", metadata: ["ffmpeg.line": "\(trimmed)"])
                             self.state.withLock {
                                 $0.stderrTail.append(trimmed)
@@ -438,7 +442,7 @@ final class IngestSession: Sendable {
                 switch phase {
                 case .live: try await publishRegistry(state: .live)
                 case .interrupted: try await publishRegistry(state: .interrupted)
-                case .starting, .ending: break
+                case .starting, .ending, .ended: break
                 }
             } catch {
                 // Ending (the producer closed) or a full queue: the next beat tries again.
@@ -448,33 +452,36 @@ final class IngestSession: Sendable {
     }
 
     private func reportProgress() async {
-        var last = clock.now
         while true {
             do { try await Task.sleep(for: configuration.progressInterval) } catch { return }
-            let now = clock.now
-            let elapsed = (now - last).components
+            progress?(snapshot())
+        }
+    }
+
+    /// The figures since the previous snapshot, and totals.
+    private func snapshot() -> IngestProgress {
+        let now = clock.now
+        let queue = producer.outstandingCount
+        metrics.producerQueue.record(queue)
+        return state.withLock { s -> IngestProgress in
+            let elapsed = (now - s.lastSnapshot).components
             let seconds = max(0.001, Double(elapsed.seconds) + Double(elapsed.attoseconds) / 1e18)
-            last = now
-            let queue = producer.outstandingCount
-            metrics.producerQueue.record(queue)
-            let snapshot = state.withLock { s -> IngestProgress in
-                let sorted = s.acks.sorted()
-                func percentile(_ p: Double) -> Double? {
-                    sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
-                }
-                let p = IngestProgress(
-                    state: s.phase, uptime: now - startedAt, framesPerSecond: Double(s.frames) / seconds,
-                    megabitsPerSecond: Double(s.bytes) * 8 / 1e6 / seconds, partsPerSecond: Double(s.parts) / seconds,
-                    ackP50Ms: percentile(0.5), ackP99Ms: percentile(0.99), producerQueue: queue, parts: s.totalParts,
-                    bytes: s.totalBytes, oversizedParts: s.oversized, failedDeliveries: s.failed, restarts: s.restarts,
-                    lastSequence: s.lastSequence)
-                s.frames = 0
-                s.bytes = 0
-                s.parts = 0
-                s.acks.removeAll(keepingCapacity: true)
-                return p
+            let sorted = s.acks.sorted()
+            func percentile(_ p: Double) -> Double? {
+                sorted.isEmpty ? nil : sorted[min(sorted.count - 1, Int(Double(sorted.count) * p))]
             }
-            progress?(snapshot)
+            let p = IngestProgress(
+                state: s.phase, uptime: now - startedAt, framesPerSecond: Double(s.frames) / seconds,
+                megabitsPerSecond: Double(s.bytes) * 8 / 1e6 / seconds, partsPerSecond: Double(s.parts) / seconds,
+                ackP50Ms: percentile(0.5), ackP99Ms: percentile(0.99), producerQueue: queue, parts: s.totalParts,
+                bytes: s.totalBytes, oversizedParts: s.oversized, failedDeliveries: s.failed, restarts: s.restarts,
+                lastSequence: s.lastSequence)
+            s.lastSnapshot = now
+            s.frames = 0
+            s.bytes = 0
+            s.parts = 0
+            s.acks.removeAll(keepingCapacity: true)
+            return p
         }
     }
 

@@ -4,6 +4,7 @@ import FramelogIngest
 import FramelogKafka
 import Logging
 import ServiceLifecycle
+import Synchronization
 
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -144,8 +145,13 @@ struct IngestCommand: AsyncParsableCommand {
             throw CLIError("cannot read --file \(path)")
         }
         let quiet = self.quiet
+        let final = Mutex<IngestProgress?>(nil)
         let service = IngestService(configuration: c, logger: logger) { progress in
-            if !quiet { FileHandle.standardError.write(Data((progress.statusLine + "\n").utf8)) }
+            if progress.state == .ended {
+                final.withLock { $0 = progress }
+            } else if !quiet {
+                FileHandle.standardError.write(Data((progress.statusLine + "\n").utf8))
+            }
         }
         if !quiet {
             FileHandle.standardError.write(
@@ -155,13 +161,20 @@ struct IngestCommand: AsyncParsableCommand {
         }
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: service)], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
+                // The end of a file or of stdin ends the service normally: that ends the command too.
+                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+                gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
         do {
             try await group.run()
         } catch let error as IngestError {
             throw CLIError(error.message)
         }
-        if !quiet { FileHandle.standardError.write(Data("ingest: stream \(stream) ended\n".utf8)) }
+        if let p = final.withLock({ $0 }) {
+            let megabytes = Double(p.bytes) / 1e6
+            say(
+                "stream \(stream) ended: \(p.parts) parts, \((megabytes * 10).rounded() / 10) MB, last sequence "
+                    + "\(p.lastSequence.map(String.init) ?? "-"), \(p.oversizedParts) oversized, \(p.failedDeliveries) failed")
+        }
     }
 
     private func source() throws -> IngestSource {

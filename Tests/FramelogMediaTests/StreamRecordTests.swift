@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+@testable import FramelogMedia
+
+@Suite("record format")
+struct StreamRecordTests {
+    func decode(_ pairs: [(key: String, value: String)]) throws(MediaError) -> StreamRecordHeader {
+        try StreamRecordHeader(decoding: pairs.map { ($0.key, Array($0.value.utf8)) })
+    }
+
+    @Test("headers round-trip as ASCII text, with millisecond copies")
+    func roundTrip() throws {
+        let header = StreamRecordHeader(
+            kind: .part, sequence: 42, segment: 7, part: 3, independent: false, pts: 1_234_567, timescale: 15360,
+            duration: 3072, captureMs: 1_795_570_186_176, initID: "48c1b729e45cef5a")
+        let encoded = header.encoded()
+        let values = Dictionary(uniqueKeysWithValues: encoded.map { ($0.key, $0.value) })
+        #expect(values["fl-version"] == "1" && values["fl-kind"] == "part" && values["fl-seq"] == "42")
+        #expect(values["fl-pts-ms"] == "80375.456" && values["fl-duration-ms"] == "200.000")
+        #expect(values["fl-independent"] == "0" && values["fl-capture-ms"] == "1795570186176")
+        #expect(try decode(encoded) == header)
+        // Unknown headers are ignored; other kinds decode too.
+        var marker = StreamRecordHeader(kind: .discontinuity, sequence: 0, segment: 0, captureMs: 5, initID: "x")
+        marker.version = 1
+        #expect(try decode(marker.encoded() + [("x-other", "1")]) == marker)
+    }
+
+    @Test("missing, malformed or future headers are invalidRecord errors")
+    func malformed() throws {
+        let good = StreamRecordHeader(kind: .part, sequence: 1, segment: 1, captureMs: 1, initID: "a").encoded()
+        // Every header but the millisecond copies (derived, for people and tools) is required.
+        for key in good.map(\.key) where !key.hasSuffix("-ms") || key == "fl-capture-ms" {
+            #expect(throws: MediaError.self) { try decode(good.filter { $0.key != key }) }
+        }
+        func replacing(_ key: String, _ value: String) -> [(key: String, value: String)] {
+            good.map { $0.key == key ? (key, value) : $0 }
+        }
+        #expect { try decode(replacing("fl-seq", "-1")) } throws: { ($0 as? MediaError)?.code == .invalidRecord }
+        #expect { try decode(replacing("fl-seq", "12a")) } throws: { ($0 as? MediaError)?.code == .invalidRecord }
+        #expect { try decode(replacing("fl-kind", "video")) } throws: { ($0 as? MediaError)?.code == .invalidRecord }
+        #expect { try decode(replacing("fl-version", "2")) } throws: {
+            ($0 as? MediaError)?.message.contains("version 2") == true
+        }
+        #expect(throws: MediaError.self) { try StreamRecordHeader(decoding: [(key: "fl-version", value: nil)]) }
+    }
+
+    @Test("stream ids: letters, digits, . _ - only, 1 to 64, no leading punctuation")
+    func streamIDs() throws {
+        for good in ["a", "demo", "Show_1.main-2", String(repeating: "x", count: 64)] {
+            #expect(throws: Never.self) { try StreamNames.validate(streamID: good) }
+        }
+        for bad in ["", "../x", ".hidden", "-x", "a/b", "a b", "é", "a%2F", String(repeating: "x", count: 65)] {
+            #expect(throws: MediaError.self) { try StreamNames.validate(streamID: bad) }
+        }
+        #expect(StreamNames.streamTopic("demo") == "framelog.stream.demo")
+    }
+
+    @Test("segments open at a keyframe once the target is reached; markers close them; numbers continue")
+    func numbering() {
+        var n = StreamNumbering(nextSequence: 100, nextSegment: 20, segmentTargetMs: 2000, partTargetMs: 200)
+        let i = n.marker(.initSegment, captureMs: 0, initID: "a")
+        #expect(i.sequence == 100 && i.segment == 20)
+        // Keyframes every 1 s (every 5th part) with a 2 s target: a segment at every other keyframe.
+        var headers: [StreamRecordHeader] = []
+        for k in 0..<20 {
+            headers.append(
+                n.part(
+                    pts: Int64(k) * 200, duration: 200, timescale: 1000, independent: k % 5 == 0, captureMs: Int64(k),
+                    initID: "a"))
+        }
+        #expect(headers.map(\.sequence) == Array(101...120))
+        #expect(headers.map(\.segment) == [Array(repeating: 20, count: 10), Array(repeating: 21, count: 10)].flatMap { $0 })
+        #expect(headers.map(\.part) == Array(0..<10) + Array(0..<10))
+        // Keyframes every 4 s: segments follow them.
+        let long = (20..<60).map {
+            n.part(
+                pts: Int64($0) * 200, duration: 200, timescale: 1000, independent: $0 % 20 == 0, captureMs: 0,
+                initID: "a")
+        }
+        #expect(Set(long.map(\.segment)) == [22, 23])
+        // A discontinuity closes the segment even without a keyframe; the part after it opens a new one.
+        let d = n.marker(.discontinuity, captureMs: 0, initID: "a")
+        #expect(d.segment == 24)
+        let next = n.part(pts: 0, duration: 200, timescale: 1000, independent: false, captureMs: 0, initID: "b")
+        #expect(next.segment == 24 && next.part == 0 && !next.independent)
+        let end = n.marker(.end, captureMs: 0, initID: "b")
+        #expect(end.segment == 24 && end.sequence == next.sequence + 1)
+    }
+
+    @Test("capture clock: fixed anchor for generated sources, lowest arrival estimate for live ones")
+    func captureClock() {
+        var generated = CaptureClock(startedAtMs: 1_000_000)
+        #expect(generated.captureMs(pts: 5000, tailTicks: 0, timescale: 1000, arrivalMs: 9_999_999) == 1_000_000)
+        #expect(generated.captureMs(pts: 5200, tailTicks: 0, timescale: 1000, arrivalMs: 0) == 1_000_200)
+
+        var live = CaptureClock(startedAtMs: nil)
+        // First part (pts 0, 200 ms of which the last frame starts at 166.7 ms) arrives at 10,300 (late start).
+        #expect(live.captureMs(pts: 0, tailTicks: 15000, timescale: 90000, arrivalMs: 10_300) == 10_300 - 166)
+        // The next arrives on time: the anchor moves earlier, and later parts follow it.
+        #expect(live.captureMs(pts: 18000, tailTicks: 15000, timescale: 90000, arrivalMs: 10_250) == 10_250 - 166)
+        #expect(live.anchorMs == Int64(10_250 - 166 - 200))
+        // A part arriving late (slow pipeline) does not drag the anchor later.
+        #expect(live.captureMs(pts: 36000, tailTicks: 15000, timescale: 90000, arrivalMs: 20_000) == 10_250 - 166 + 200)
+    }
+
+    @Test("init ids are stable content hashes")
+    func initIDs() {
+        #expect(initSegmentID([]) == "cbf29ce484222325")
+        #expect(initSegmentID(Array("a".utf8)) == "af63dc4c8601ec8c")
+        #expect(initSegmentID([1, 2, 3]) != initSegmentID([1, 2, 4]))
+    }
+
+    @Test("registry and index JSON round-trip with stable field names")
+    func json() throws {
+        var info = StreamInfo(
+            stream: "s", title: "T", state: .interrupted, topic: "framelog.stream.s", codecs: "avc1.64001f",
+            bandwidth: 1, partTargetMs: 200, segmentTargetMs: 2000, startedAtMs: 1, updatedAtMs: 2, host: "h", pid: 3)
+        info.lastSequence = 9
+        let data = try JSONEncoder().encode(info)
+        let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        #expect(object["state"] as? String == "interrupted" && object["schema"] as? Int == 1)
+        #expect(object["recordFormat"] as? Int == 1 && object["lastSequence"] as? Int == 9)
+        #expect(try JSONDecoder().decode(StreamInfo.self, from: data) == info)
+    }
+}
