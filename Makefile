@@ -29,9 +29,11 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## bench: the Kafka client benchmark against confluent-kafka (writes nothing; copy figures to BENCHMARKS.md).
+## bench: the Kafka client against confluent-kafka, then ingest against the seed's producer
+## (writes nothing; copy figures to BENCHMARKS.md).
 bench: setup
 	$(FRAMELOG) bench kafka
+	.venv/bin/python bench/ingest_vs_seed.py --seconds 60
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

@@ -47,7 +47,9 @@ enum FFmpegCommand {
         case .rtmpListen(let url):
             return liveProbe + ["-listen", "1", "-f", "flv", "-i", url]
         case .srtListen(let url):
-            return liveProbe + ["-i", url.contains("mode=") ? url : url + (url.contains("?") ? "&" : "?") + "mode=listener"]
+            return liveProbe + [
+                "-i", url.contains("mode=") ? url : url + (url.contains("?") ? "&" : "?") + "mode=listener",
+            ]
         case .v4l2(let device):
             return liveProbe + ["-f", "v4l2", "-i", device]
         case .standardInput:
@@ -56,7 +58,7 @@ enum FFmpegCommand {
     }
 
     /// ffmpeg probes up to 5 s of a live input before it starts; half a second finds H.264 and AAC.
-    private static let liveProbe = ["-fflags", "+nobuffer", "-analyzeduration", "500000", "-probesize", "1000000"]
+    private static let liveProbe = ["-analyzeduration", "500000", "-probesize", "1000000"]
 
     private static func videoFilter(_ c: IngestConfiguration, startedAtMs: Int64) -> String {
         let (w, h) = (c.size.width, c.size.height)

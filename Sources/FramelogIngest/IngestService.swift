@@ -92,6 +92,7 @@ final class IngestSession: Sendable {
         var bytes = 0
         var parts = 0
         var acks: [Double] = []
+        var allAcks = LatencyHistogram()
         // Totals.
         var totalParts = 0
         var totalBytes = 0
@@ -407,6 +408,7 @@ final class IngestSession: Sendable {
             metrics.captureToAck.recordMilliseconds(max(0, Self.nowMs() - header.captureMs))
             let (initOffset, discontinuity) = state.withLock { s -> (Int64, Bool) in
                 s.acks.append(ackMs)
+                s.allAcks.record(milliseconds: ackMs)
                 s.lastSequence = max(s.lastSequence ?? 0, header.sequence)
                 s.lastSegment = max(s.lastSegment ?? 0, header.segment)
                 return (s.initOffset, s.discontinuityBefore.remove(header.segment) != nil)
@@ -473,7 +475,8 @@ final class IngestSession: Sendable {
             let p = IngestProgress(
                 state: s.phase, uptime: now - startedAt, framesPerSecond: Double(s.frames) / seconds,
                 megabitsPerSecond: Double(s.bytes) * 8 / 1e6 / seconds, partsPerSecond: Double(s.parts) / seconds,
-                ackP50Ms: percentile(0.5), ackP99Ms: percentile(0.99), producerQueue: queue, parts: s.totalParts,
+                ackP50Ms: percentile(0.5), ackP99Ms: percentile(0.99), totalAckP50Ms: s.allAcks.percentile(0.5),
+                totalAckP99Ms: s.allAcks.percentile(0.99), producerQueue: queue, parts: s.totalParts,
                 bytes: s.totalBytes, oversizedParts: s.oversized, failedDeliveries: s.failed, restarts: s.restarts,
                 lastSequence: s.lastSequence)
             s.lastSnapshot = now

@@ -173,7 +173,8 @@ struct IngestCommand: AsyncParsableCommand {
             let megabytes = Double(p.bytes) / 1e6
             say(
                 "stream \(stream) ended: \(p.parts) parts, \((megabytes * 10).rounded() / 10) MB, last sequence "
-                    + "\(p.lastSequence.map(String.init) ?? "-"), \(p.oversizedParts) oversized, \(p.failedDeliveries) failed")
+                    + "\(p.lastSequence.map(String.init) ?? "-"), \(p.oversizedParts) oversized, \(p.failedDeliveries) failed, "
+                    + "ack p50 \(Self.ms(p.totalAckP50Ms)) p99 \(Self.ms(p.totalAckP99Ms))")
         }
     }
 
@@ -184,6 +185,11 @@ struct IngestCommand: AsyncParsableCommand {
         if let srtListen { return .srtListen(url: srtListen) }
         if let v4l2 { return .v4l2(device: v4l2) }
         return .standardInput
+    }
+
+    static func ms(_ value: Double?) -> String {
+        guard let value else { return "-" }
+        return "\((value * 100).rounded() / 100) ms"
     }
 
     /// "3M", "2500k", "2500000" → bits per second.

@@ -17,7 +17,8 @@ final class Child: Sendable {
         process.executableURL = URL(fileURLWithPath: CLITests.binary)
         process.arguments = arguments
         process.environment = environment
-        let o = Pipe(), e = Pipe()
+        let o = Pipe()
+        let e = Pipe()
         process.standardOutput = o
         process.standardError = e
         process.standardInput = stdin ?? FileHandle.nullDevice
@@ -92,7 +93,9 @@ struct IngestCLITests {
             #expect(r.stderr.contains(expected), "\(arguments): \(r.stderr)")
         }
         let help = try CLITests.run(["ingest", "--help"], environment: env)
-        for word in ["--test-pattern", "--rtmp-listen", "--srt-listen", "--v4l2", "--stdin", "--copy", "--part-ms", "OBS"] {
+        for word in [
+            "--test-pattern", "--rtmp-listen", "--srt-listen", "--v4l2", "--stdin", "--copy", "--part-ms", "OBS",
+        ] {
             #expect(help.stdout.contains(word), "help mentions \(word)")
         }
     }
@@ -119,16 +122,19 @@ struct IngestCLITests {
             let make = Process()
             make.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
             make.arguments = [
-                "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine", "-t", "4",
+                "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f", "lavfi", "-i", "sine", "-t",
+                "4",
                 "-c:v", "libx264", "-g", "30", "-c:a", "aac", "-f", "mpegts", ts,
             ]
             try make.run()
             make.waitUntilExit()
             let ingest = try Child(
-                ["ingest", "--stream", "cli-stdin", "--stdin", "--copy", "--quiet", "--log-level", "info"], environment: env,
+                ["ingest", "--stream", "cli-stdin", "--stdin", "--copy", "--quiet", "--log-level", "info"],
+                environment: env,
                 stdin: FileHandle(forReadingAtPath: ts))
             #expect(try await ingest.exit(timeout: .seconds(30)) == 0, "\(ingest.stderr)")
-            let summary = try #require(ingest.stdout.firstMatch(of: /ended: (\d+) parts/), "out: \(ingest.stdout) err: \(ingest.stderr)")
+            let summary = try #require(
+                ingest.stdout.firstMatch(of: /ended: (\d+) parts/), "out: \(ingest.stdout) err: \(ingest.stderr)")
             #expect(Int(summary.1)! >= 15, "4 s of media in 200 ms parts")
             #expect(!ingest.stderr.contains("parts/s"), "--quiet: no status line")
             // The AAC configuration made it into the init segment (ADTS from MPEG-TS converted).

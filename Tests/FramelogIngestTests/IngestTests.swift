@@ -350,8 +350,17 @@ struct IngestTests {
         let copy = FFmpegCommand.arguments(for: c, startedAtMs: 0)
         #expect(
             !copy.contains("-nostdin") && copy.contains("pipe:0") && copy.contains("copy") && !copy.contains("libx264"))
+        #expect(
+            copy.contains("aac_adtstoasc") && copy.contains("+frag_keyframe+empty_moov+default_base_moof+delay_moov"))
         c.source = .srtListen(url: "srt://127.0.0.1:9000")
         #expect(FFmpegCommand.arguments(for: c, startedAtMs: 0).contains("srt://127.0.0.1:9000?mode=listener"))
+        c.source = .v4l2(device: "/dev/video3")
+        #expect(
+            FFmpegCommand.arguments(for: c, startedAtMs: 0).joined(separator: " ").contains("-f v4l2 -i /dev/video3"))
+        c.source = .rtmpListen(url: "rtmp://127.0.0.1:1935/live/k")
+        #expect(
+            FFmpegCommand.arguments(for: c, startedAtMs: 0).joined(separator: " ").contains(
+                "-listen 1 -f flv -i rtmp://127.0.0.1:1935/live/k"))
     }
 
     @Test("configuration is validated with messages that name the setting")
@@ -399,4 +408,21 @@ func freePort() throws -> Int {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
     }
     return Int(UInt16(bigEndian: addr.sin_port))
+}
+
+@Suite("ingest helpers")
+struct IngestHelperTests {
+    @Test("latency histogram: percentiles within its 2 % buckets, bounded memory")
+    func histogram() {
+        var h = LatencyHistogram()
+        #expect(h.percentile(0.5) == nil)
+        for ms in 1...1000 { h.record(milliseconds: Double(ms) / 10) }  // 0.1 … 100 ms
+        let p50 = h.percentile(0.5)!
+        let p99 = h.percentile(0.99)!
+        #expect(p50 >= 50 && p50 <= 50 * 1.021, "\(p50)")
+        #expect(p99 >= 99 && p99 <= 99 * 1.021, "\(p99)")
+        h.record(milliseconds: 0)
+        h.record(milliseconds: 1e12)  // clamps into the last bucket
+        #expect(h.total == 1002 && h.percentile(1.0)! > 500_000)
+    }
 }

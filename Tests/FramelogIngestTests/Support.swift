@@ -57,7 +57,8 @@ func runIngest(
     let service = IngestService(configuration: configuration, logger: quietLogger) { latest.set($0) }
     let group = ServiceGroup(
         configuration: .init(
-            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)], logger: quietLogger))
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            logger: quietLogger))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         tasks.addTask {

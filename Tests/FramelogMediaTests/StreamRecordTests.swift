@@ -70,7 +70,8 @@ struct StreamRecordTests {
                     initID: "a"))
         }
         #expect(headers.map(\.sequence) == Array(101...120))
-        #expect(headers.map(\.segment) == [Array(repeating: 20, count: 10), Array(repeating: 21, count: 10)].flatMap { $0 })
+        #expect(
+            headers.map(\.segment) == [Array(repeating: 20, count: 10), Array(repeating: 21, count: 10)].flatMap { $0 })
         #expect(headers.map(\.part) == Array(0..<10) + Array(0..<10))
         // Keyframes every 4 s: segments follow them.
         let long = (20..<60).map {

@@ -57,7 +57,7 @@ final class StatisticsGauges: Sendable {
             s.brokerRTT[name] = Double(rtt) / 1_000_000
         }
         for case (let topic, let t as [String: Any]) in root["topics"] as? [String: Any] ?? [:] {
-            for case let (partition, p as [String: Any]) in t["partitions"] as? [String: Any] ?? [:]
+            for case (let partition, let p as [String: Any]) in t["partitions"] as? [String: Any] ?? [:]
             where partition != "-1" {
                 if let lag = p["consumer_lag"] as? Int { s.consumerLag["\(topic)/\(partition)"] = lag }
             }
