@@ -72,9 +72,18 @@ let package = Package(
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),
+        .target(
+            // Helpers shared by the test targets (local broker, child processes, scratch folders).
+            name: "FramelogTestSupport",
+            dependencies: ["FramelogKafka", .product(name: "Logging", package: "swift-log")],
+            path: "Tests/FramelogTestSupport",
+            swiftSettings: strict
+        ),
         .testTarget(
             name: "FramelogKafkaTests",
-            dependencies: ["FramelogKafka", "CRdKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: [
+                "FramelogKafka", "CRdKafka", "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),

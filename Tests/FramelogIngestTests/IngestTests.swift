@@ -380,36 +380,6 @@ struct IngestTests {
     }
 }
 
-/// Pids of this process's children with the given command name.
-func childProcesses(named name: String) -> [pid_t] {
-    let me = getpid()
-    let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
-    return entries.compactMap { Int32($0) }.filter { pid in
-        guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
-            let close = stat.lastIndex(of: ")")
-        else { return false }
-        let comm = stat[stat.index(after: stat.firstIndex(of: "(")!)..<close]
-        let fields = stat[stat.index(close, offsetBy: 2)...].split(separator: " ")
-        return comm == name && fields.count > 1 && Int32(fields[1]) == me
-    }
-}
-
-/// A port nothing listens on right now.
-func freePort() throws -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var addr = sockaddr_in()
-    addr.sin_family = sa_family_t(AF_INET)
-    addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-    addr.sin_port = 0
-    var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-    _ = withUnsafeMutablePointer(to: &addr) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) }
-    }
-    return Int(UInt16(bigEndian: addr.sin_port))
-}
-
 @Suite("ingest helpers")
 struct IngestHelperTests {
     @Test("latency histogram: percentiles within its 2 % buckets, bounded memory")

@@ -5,28 +5,9 @@ import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
+@_exported import FramelogTestSupport
 
 @testable import FramelogIngest
-
-let quietLogger: Logger = {
-    var logger = Logger(label: "test")
-    logger.logLevel =
-        ProcessInfo.processInfo.environment["FRAMELOG_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
-    return logger
-}()
-
-/// Runs `body` against a fresh Tansu broker, stopped afterwards whatever happens.
-func withLocalBroker<T>(_ body: (LocalBroker) async throws -> T) async throws -> T {
-    let broker = try await LocalBroker.start(logger: quietLogger)
-    do {
-        let result = try await body(broker)
-        await broker.stop()
-        return result
-    } catch {
-        await broker.stop()
-        throw error
-    }
-}
 
 func uniqueStream(_ prefix: String = "s") -> String { "\(prefix)-\(UUID().uuidString.prefix(8).lowercased())" }
 
@@ -103,49 +84,3 @@ func topicNames(_ bootstrap: String) async throws -> Set<String> {
     let admin = try Admin(configuration: KafkaClientOptions(bootstrapServers: [bootstrap]), logger: quietLogger)
     return Set(try await admin.listTopics().map(\.name))
 }
-
-/// Runs a program to completion, returning its exit status and stdout (stderr discarded unless asked).
-@discardableResult
-func runProgram(_ path: String, _ arguments: [String], stdin: Data? = nil) throws -> (
-    status: Int32, stdout: String, stderr: String
-) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: path)
-    process.arguments = arguments
-    let out = Pipe()
-    let err = Pipe()
-    let input = Pipe()
-    process.standardOutput = out
-    process.standardError = err
-    process.standardInput = stdin == nil ? FileHandle.nullDevice : input
-    try process.run()
-    if let stdin {
-        input.fileHandleForWriting.write(stdin)
-        try input.fileHandleForWriting.close()
-    }
-    let errData = Mutex(Data())
-    let errHandle = err.fileHandleForReading
-    let reader = Thread { errData.withLock { $0 = errHandle.readDataToEndOfFile() } }
-    reader.start()
-    let o = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    while reader.isExecuting || !reader.isFinished { Thread.sleep(forTimeInterval: 0.01) }
-    return (
-        process.terminationStatus, String(decoding: o, as: UTF8.self),
-        String(decoding: errData.withLock { $0 }, as: UTF8.self)
-    )
-}
-
-let ffmpegPath = "/usr/bin/ffmpeg"
-let ffprobePath = "/usr/bin/ffprobe"
-
-/// A scratch directory for one test.
-func scratchDirectory() throws -> String {
-    let dir = NSTemporaryDirectory() + "framelog-ingest-test-\(UUID().uuidString.prefix(8))"
-    try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-    return dir
-}
-
-/// The project's root (for docs/ and .venv), found upward from this file.
-let projectRoot: String = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
-    .deletingLastPathComponent().path

@@ -1,28 +1,9 @@
 import Foundation
 import Logging
 import Testing
+@_exported import FramelogTestSupport
 
 @testable import FramelogKafka
-
-/// Runs `body` against a fresh Tansu broker on a free port, stopped afterwards whatever happens.
-func withLocalBroker<T>(_ body: (LocalBroker) async throws -> T) async throws -> T {
-    let broker = try await LocalBroker.start(logger: quietLogger)
-    do {
-        let result = try await body(broker)
-        await broker.stop()
-        return result
-    } catch {
-        await broker.stop()
-        throw error
-    }
-}
-
-let quietLogger: Logger = {
-    var logger = Logger(label: "test")
-    logger.logLevel =
-        ProcessInfo.processInfo.environment["FRAMELOG_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
-    return logger
-}()
 
 /// A topic name no other test uses.
 func uniqueTopic(_ prefix: String = "t") -> String {
