@@ -1,0 +1,214 @@
+import Testing
+
+@testable import FramelogMedia
+
+/// Builds stream records the way ingest numbers them: 1 s segments of five 200 ms parts at 90 kHz.
+struct RecordFactory {
+    var numbering = StreamNumbering(segmentTargetMs: 1000, partTargetMs: 200)
+    var pts: Int64 = 0
+    var captureMs: Int64 = 1_795_570_186_000
+    var initID = "aaaaaaaaaaaaaaaa"
+    var partsInSegment = 0
+
+    mutating func initRecord(_ id: String = "aaaaaaaaaaaaaaaa") -> (StreamRecordHeader, [UInt8]) {
+        initID = id
+        pts = 0
+        partsInSegment = 0
+        return (numbering.marker(.initSegment, captureMs: captureMs, initID: id), Array(id.utf8))
+    }
+
+    mutating func part(duration: Int64 = 18000) -> (StreamRecordHeader, [UInt8]) {
+        let independent = partsInSegment % 5 == 0
+        partsInSegment += 1
+        let header = numbering.part(
+            pts: pts, duration: duration, timescale: 90000, independent: independent, captureMs: captureMs,
+            initID: initID)
+        pts += duration
+        captureMs += duration / 90
+        return (header, [UInt8(truncatingIfNeeded: header.sequence), 0, 0, 0])
+    }
+
+    mutating func marker(_ kind: StreamRecordHeader.Kind) -> (StreamRecordHeader, [UInt8]) {
+        if kind == .discontinuity { partsInSegment = 0 }
+        return (numbering.marker(kind, captureMs: captureMs, initID: initID), [])
+    }
+}
+
+extension LiveWindow {
+    mutating func apply(_ record: (StreamRecordHeader, [UInt8])) -> Outcome { apply(record.0, value: record.1) }
+}
+
+let context = PlaylistContext(
+    partTarget: 0.2, segmentTarget: 1, codecs: "avc1.64001f,mp4a.40.2", bandwidth: 3_128_000, width: 1280,
+    height: 720, frameRate: 30)
+
+@Suite("live window")
+struct LiveWindowTests {
+    @Test("parts fill segments; duplicates and parts without their init are dropped")
+    func fillsAndDedupes() {
+        var f = RecordFactory()
+        var w = LiveWindow()
+        let orphan = f.part()
+        #expect(w.apply(orphan) == .unusable, "no init yet")
+        f = RecordFactory()
+        let i = f.initRecord()
+        #expect(w.apply(i) == .added)
+        var records: [(StreamRecordHeader, [UInt8])] = []
+        for _ in 0..<12 { records.append(f.part()) }
+        for r in records { #expect(w.apply(r) == .added) }
+        #expect(w.apply(records[3]) == .duplicate && w.apply(i) == .duplicate)
+        #expect(w.segments.map(\.number) == [0, 1, 2])
+        #expect(w.segments.map(\.parts.count) == [5, 5, 2])
+        #expect(w.segments.map(\.complete) == [true, true, false])
+        #expect(w.openSegment?.number == 2 && w.part(segment: 1, index: 4)?.header.sequence == 10)
+        #expect(w.segment(0)?.bytes.count == 20 && w.segment(7) == nil && w.part(segment: 2, index: 2) == nil)
+        #expect(w.inits.keys.sorted() == ["aaaaaaaaaaaaaaaa"])
+    }
+
+    @Test("the window keeps its duration and byte bounds, never fewer than minSegments, and drops unused inits")
+    func bounded() {
+        var f = RecordFactory()
+        var w = LiveWindow(limits: .init(maxSeconds: 3, maxBytes: 1 << 20, minSegments: 2))
+        _ = w.apply(f.initRecord())
+        for _ in 0..<100 { _ = w.apply(f.part()) }
+        #expect(w.duration <= 3 + 1 && w.duration >= 3)
+        #expect(w.segments.first!.number == 17 && w.segments.last!.number == 19)
+        // A new init after a discontinuity: the old one goes once no segment needs it.
+        _ = w.apply(f.marker(.discontinuity))
+        _ = w.apply(f.initRecord("bbbbbbbbbbbbbbbb"))
+        for _ in 0..<25 { _ = w.apply(f.part()) }
+        #expect(w.inits.keys.sorted() == ["bbbbbbbbbbbbbbbb"])
+        #expect(w.discontinuitySequence == 1, "the discontinuity was trimmed off the front")
+        // Byte bound: 4-byte parts, 60 bytes at most (init 16): about 11 parts.
+        var small = LiveWindow(limits: .init(maxSeconds: 1000, maxBytes: 60, minSegments: 1))
+        var g = RecordFactory()
+        _ = small.apply(g.initRecord())
+        for _ in 0..<50 { _ = small.apply(g.part()) }
+        #expect(small.byteCount <= 60 + 20)
+        #expect(small.segments.count <= 3)
+    }
+
+    @Test("discontinuities, the end, a new init and a gap in segment numbers")
+    func markers() {
+        var f = RecordFactory()
+        var w = LiveWindow()
+        _ = w.apply(f.initRecord())
+        for _ in 0..<7 { _ = w.apply(f.part()) }
+        _ = w.apply(f.marker(.discontinuity))
+        #expect(w.segments.last!.complete, "a discontinuity closes the open segment")
+        _ = w.apply(f.initRecord())
+        _ = w.apply(f.part())
+        #expect(w.segments.map(\.discontinuity) == [false, false, true])
+        _ = w.apply(f.marker(.end))
+        #expect(w.ended && w.segments.allSatisfy(\.complete))
+        // Media again after the end (a new ingest): live again.
+        _ = w.apply(f.marker(.discontinuity))
+        _ = w.apply(f.initRecord("cccccccccccccccc"))
+        _ = w.apply(f.part())
+        #expect(!w.ended && w.segments.last!.discontinuity && w.segments.last!.initID == "cccccccccccccccc")
+
+        // Records lost upstream of the window (segment 5 then 9): keep only what follows the gap.
+        var g = RecordFactory()
+        var gap = LiveWindow()
+        _ = gap.apply(g.initRecord())
+        for _ in 0..<10 { _ = gap.apply(g.part()) }
+        for _ in 0..<15 { _ = g.part() }
+        for _ in 0..<5 { _ = gap.apply(g.part()) }
+        #expect(gap.segments.map(\.number) == [5])
+        #expect(gap.segments[0].discontinuity)
+        // A part that does not continue its segment and is not the first of one cannot be used.
+        _ = g.part()
+        #expect(gap.apply(g.part()) == .unusable)
+    }
+}
+
+@Suite("playlists")
+struct PlaylistTests {
+    func window(parts: Int, ended: Bool = false) -> LiveWindow {
+        var f = RecordFactory()
+        var w = LiveWindow()
+        _ = w.apply(f.initRecord())
+        for _ in 0..<parts { _ = w.apply(f.part()) }
+        if ended { _ = w.apply(f.marker(.end)) }
+        return w
+    }
+
+    @Test("LL-HLS media playlist: part tags near the live edge, preload hint, server control, date-time")
+    func lowLatency() {
+        let w = window(parts: 27)  // 5 complete segments, 2 parts of the sixth
+        let text = HLSPlaylist.media(w, context, lowLatency: true)
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.first == "#EXTM3U")
+        #expect(lines.contains("#EXT-X-TARGETDURATION:1"))
+        #expect(lines.contains("#EXT-X-PART-INF:PART-TARGET=0.200"))
+        #expect(lines.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600"))
+        #expect(lines.contains("#EXT-X-MEDIA-SEQUENCE:0"))
+        #expect(lines.contains("#EXT-X-MAP:URI=\"init/aaaaaaaaaaaaaaaa.mp4\""))
+        #expect(lines.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-25T01:29:46.000Z"))
+        #expect(lines.filter { $0.hasPrefix("#EXTINF:1.00000,") }.count == 5)
+        #expect(lines.filter { $0.hasPrefix("seg/") } == (0...4).map { "seg/\($0).m4s" })
+        // Parts only for the segments reaching into the last 3 target durations: 2, 3, 4 and the open 5.
+        let parts = lines.filter { $0.hasPrefix("#EXT-X-PART:") }
+        #expect(parts.count == 17)
+        #expect(parts.first == "#EXT-X-PART:DURATION=0.20000,URI=\"part/2.0.m4s\",INDEPENDENT=YES")
+        #expect(parts.last == "#EXT-X-PART:DURATION=0.20000,URI=\"part/5.1.m4s\"")
+        #expect(lines.last == "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part/5.2.m4s\"")
+        #expect(text.hasSuffix("\n"))
+    }
+
+    @Test("legacy playlist: complete segments only; ended streams get ENDLIST and no hint")
+    func legacyAndEnded() {
+        let w = window(parts: 27)
+        let legacy = HLSPlaylist.media(w, context, lowLatency: false)
+        #expect(!legacy.contains("#EXT-X-PART") && !legacy.contains("PRELOAD-HINT") && !legacy.contains("SERVER-CONTROL"))
+        #expect(legacy.contains("seg/4.m4s") && !legacy.contains("seg/5.m4s"))
+        let ended = HLSPlaylist.media(window(parts: 25, ended: true), context, lowLatency: true)
+        #expect(ended.hasSuffix("#EXT-X-ENDLIST\n") && !ended.contains("PRELOAD-HINT"))
+        // After a full segment's worth of parts the hint points at the next segment.
+        let full = HLSPlaylist.media(window(parts: 25), context, lowLatency: true)
+        #expect(full.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part/5.0.m4s\""))
+    }
+
+    @Test("a longer first part raises PART-TARGET; discontinuities are tagged with a new map and date")
+    func discontinuity() {
+        var f = RecordFactory()
+        var w = LiveWindow()
+        _ = w.apply(f.initRecord())
+        _ = w.apply(f.part(duration: 19920))  // 221.3 ms: AAC priming
+        for _ in 0..<9 { _ = w.apply(f.part()) }
+        _ = w.apply(f.marker(.discontinuity))
+        _ = w.apply(f.initRecord("bbbbbbbbbbbbbbbb"))
+        for _ in 0..<5 { _ = w.apply(f.part()) }
+        let text = HLSPlaylist.media(w, context, lowLatency: true)
+        #expect(text.contains("#EXT-X-PART-INF:PART-TARGET=0.222"))
+        #expect(text.contains("PART-HOLD-BACK=0.666"))
+        let lines = text.split(separator: "\n").map(String.init)
+        let d = lines.firstIndex(of: "#EXT-X-DISCONTINUITY")!
+        #expect(lines[d + 1] == "#EXT-X-MAP:URI=\"init/bbbbbbbbbbbbbbbb.mp4\"")
+        #expect(lines[d + 2].hasPrefix("#EXT-X-PROGRAM-DATE-TIME:"))
+        #expect(lines.filter { $0 == "#EXT-X-DISCONTINUITY" }.count == 1)
+    }
+
+    @Test("multivariant playlist and DASH manifest")
+    func multivariantAndDASH() {
+        let mv = HLSPlaylist.multivariant(context, media: "live.m3u8")
+        #expect(mv.contains("#EXT-X-STREAM-INF:BANDWIDTH=3128000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"))
+        let w = window(parts: 17)
+        let mpd = DASHManifest.mpd(w, context, publishMs: 1_795_570_190_000)
+        #expect(mpd.contains("type=\"dynamic\"") && mpd.contains("minimumUpdatePeriod=\"PT1S\""))
+        #expect(mpd.contains("availabilityStartTime=\"2026-11-25T01:29:46.000Z\""))
+        #expect(mpd.contains("startNumber=\"0\"") && mpd.contains("media=\"seg/$Number$.m4s\""))
+        #expect(mpd.contains("<S t=\"0\" d=\"90000\"/>") && mpd.contains("<S t=\"180000\" d=\"90000\"/>"))
+        #expect(!mpd.contains("t=\"270000\""), "the open segment is not listed")
+        #expect(DASHManifest.mpd(window(parts: 10, ended: true), context, publishMs: 0).contains("type=\"static\""))
+    }
+
+    @Test("ISO 8601 dates without Foundation")
+    func dates() {
+        #expect(iso8601(milliseconds: 0) == "1970-01-01T00:00:00.000Z")
+        #expect(iso8601(milliseconds: 1_795_570_186_176) == "2026-11-25T01:29:46.176Z")
+        #expect(iso8601(milliseconds: 951_782_400_000) == "2000-02-29T00:00:00.000Z")
+        #expect(iso8601(milliseconds: -1) == "1969-12-31T23:59:59.999Z")
+        #expect(decimal(0.2, 3) == "0.200" && decimal(2.02135, 5) == "2.02135" && decimal(30, 0) == "30")
+    }
+}
