@@ -71,7 +71,7 @@ enum FFmpegCommand {
         let offset =
             "\(msOfDay / 1000).\(String(repeating: "0", count: 3 - String(msOfDay % 1000).count))\(msOfDay % 1000)"
         let fontSize = max(12, h / 14)
-        return "drawtext=text='%{n}  %{pts\\:hms\\:\(offset)\\:24HH} UTC':x=\(fontSize / 2):y=\(fontSize / 2)"
+        return "drawtext=text='%{n}  %{pts\\:hms\\:\(offset)\\:24HH} UTC':x=\(fontSize / 2):y=h-th-\(fontSize / 2)"
             + ":fontsize=\(fontSize):fontcolor=white:box=1:boxcolor=black@0.7:boxborderw=\(fontSize / 4)"
     }
 }

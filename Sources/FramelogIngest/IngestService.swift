@@ -229,6 +229,9 @@ final class IngestSession: Sendable {
         let executable: Executable = c.ffmpeg.contains("/") ? .path(FilePath(c.ffmpeg)) : .name(c.ffmpeg)
         var options = PlatformOptions()
         options.teardownSequence = [.send(signal: .interrupt, allowedDurationToNextStep: .seconds(3))]
+        // A process group of its own: a terminal's Ctrl-C must reach ingest, which then stops ffmpeg so that
+        // its last part is flushed and published — not kill ffmpeg behind ingest's back.
+        options.processGroupID = 0
         if c.source == .standardInput {
             return try await runEncoder(
                 executable, arguments, options, input: .currentStandardInput, runStartMs: runStartMs)
@@ -506,10 +509,17 @@ final class IngestSession: Sendable {
 
     /// Waits until every record enqueued so far (and the index records their reports cause) is reported.
     private func drain() async {
-        let deadline = clock.now + producer.configuration.deliveryTimeout + .seconds(5)
+        // A graceful stop waits up to the delivery timeout (every record reported, none lost silently);
+        // once cancelled, a few more seconds at most.
+        var deadline = clock.now + producer.configuration.deliveryTimeout + .seconds(5)
+        var cancelled = false
         while state.withLock({ $0.outstanding > 0 }) && clock.now < deadline {
-            try? await producer.flush(timeout: .seconds(1))
-            try? await Task.sleep(for: .milliseconds(2))
+            if Task.isCancelled && !cancelled {
+                cancelled = true
+                deadline = min(deadline, clock.now + .seconds(3))
+            }
+            try? await producer.flush(timeout: .milliseconds(500))
+            if !cancelled { try? await Task.sleep(for: .milliseconds(2)) }
         }
     }
 }

@@ -91,6 +91,15 @@ public final class Consumer: Sendable {
         }
     }
 
+    /// Manual assignment, incremental: adds these partitions from these positions and leaves the ones
+    /// already assigned reading where they are. For a consumer that discovers topics as it runs.
+    public func addAssignment(_ partitions: [TopicPartition: StartPosition]) throws {
+        guard !partitions.isEmpty else { return }
+        let list = TopicPartitionList(partitions.sorted { $0.key < $1.key }.map { ($0.key, $0.value.rawOffset) })
+        let err = list.withPointer { rd_kafka_incremental_assign(handle.pointer, $0) }
+        if let err { throw KafkaError(consuming: err, "cannot add \(partitions.keys.sorted()) to the assignment") }
+    }
+
     /// Consumer-group mode: joins `configuration.groupID` and reads the partitions the group gives this
     /// member. Watch `events` for assignments and revocations.
     public func subscribe(topics: [String]) throws {

@@ -18,7 +18,8 @@ public struct PlaylistContext: Sendable, Hashable {
     public var frameRate: Double?
 
     public init(
-        partTarget: Double, segmentTarget: Double, codecs: String, bandwidth: Int, width: Int? = nil, height: Int? = nil,
+        partTarget: Double, segmentTarget: Double, codecs: String, bandwidth: Int, width: Int? = nil,
+        height: Int? = nil,
         frameRate: Double? = nil
     ) {
         self.partTarget = partTarget
@@ -85,7 +86,9 @@ public enum HLSPlaylist {
         }
         out += "#EXT-X-MEDIA-SEQUENCE:\(segments.first?.number ?? 0)\n"
         if window.discontinuitySequence > 0 { out += "#EXT-X-DISCONTINUITY-SEQUENCE:\(window.discontinuitySequence)\n" }
-        if !segments.isEmpty && segments.allSatisfy({ $0.parts[0].independent }) { out += "#EXT-X-INDEPENDENT-SEGMENTS\n" }
+        if !segments.isEmpty && segments.allSatisfy({ $0.parts[0].independent }) {
+            out += "#EXT-X-INDEPENDENT-SEGMENTS\n"
+        }
 
         // Parts are listed for the segments within three target durations of the live edge.
         var fromEdge = 0.0
@@ -108,7 +111,8 @@ public enum HLSPlaylist {
             }
             if lowLatency && i >= partsFrom {
                 for part in segment.parts {
-                    out += "#EXT-X-PART:DURATION=\(decimal(part.duration, 5)),URI=\"\(ObjectPaths.part(segment.number, part.index))\""
+                    out +=
+                        "#EXT-X-PART:DURATION=\(decimal(part.duration, 5)),URI=\"\(ObjectPaths.part(segment.number, part.index))\""
                     out += part.independent ? ",INDEPENDENT=YES\n" : "\n"
                 }
             }
@@ -183,7 +187,8 @@ func decimal(_ value: Double, _ digits: Int) -> String {
     let whole = scaled / Int64(scale)
     guard digits > 0 else { return "\(value < 0 && scaled > 0 ? "-" : "")\(whole)" }
     let fraction = String(scaled % Int64(scale))
-    return "\(value < 0 && scaled > 0 ? "-" : "")\(whole).\(String(repeating: "0", count: digits - fraction.count))\(fraction)"
+    return
+        "\(value < 0 && scaled > 0 ? "-" : "")\(whole).\(String(repeating: "0", count: digits - fraction.count))\(fraction)"
 }
 
 /// ISO 8601 UTC with milliseconds, e.g. `2026-11-25T01:29:46.176Z`.

@@ -59,32 +59,3 @@ struct BrokerCommand: AsyncParsableCommand {
         say("Broker stopped.")
     }
 }
-
-struct DemoCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "demo",
-        abstract: "Run Framelog end to end on the embedded broker (test-pattern ingest + origin).",
-        discussion: """
-            Today this starts the local broker only: the ingest and origin arrive with the next milestones, and \
-            then `framelog demo` will print a watch URL for a live test pattern. Ctrl-C stops everything.
-            """)
-
-    @OptionGroup var logging: LoggingOptions
-
-    func run() async throws {
-        let logger = logging.bootstrap()
-        let broker: LocalBroker
-        do {
-            broker = try await LocalBroker.start(logger: logger)
-        } catch let error as KafkaError {
-            throw CLIError(error.message)
-        }
-        say("Framelog demo: local Kafka broker on \(broker.bootstrapServers).")
-        say("Ingest and origin (and the watch URL) are not built yet; this demo stops here. Ctrl-C to quit.")
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: broker)], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
-        try await group.run()
-        await broker.stop()
-    }
-}

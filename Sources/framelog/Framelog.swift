@@ -10,13 +10,16 @@ struct Framelog: AsyncParsableCommand {
         abstract: "Live video streaming through Apache Kafka.",
         discussion: """
             Encoders publish CMAF parts to Kafka topics (`framelog ingest`); origins serve them to \
-            viewers as LL-HLS, HLS, DASH and a sub-second WebSocket feed (`framelog origin`, coming next).
+            viewers as LL-HLS, HLS, DASH and a sub-second WebSocket feed (`framelog origin`).
 
             Every command that talks to Kafka takes --brokers host:port[,host:port…]. Without it, it uses \
             $FRAMELOG_BROKERS, else the broker started by `framelog broker` on this machine.
             """,
         version: "0.1.0",
-        subcommands: [IngestCommand.self, BrokerCommand.self, CheckCommand.self, DemoCommand.self, BenchCommand.self]
+        subcommands: [
+            DemoCommand.self, IngestCommand.self, OriginCommand.self, BrokerCommand.self, CheckCommand.self,
+            BenchCommand.self,
+        ]
     )
 }
 

@@ -159,11 +159,15 @@ struct IngestCommand: AsyncParsableCommand {
                     "ingest: \(c.source.summary) → \(c.kafka.bootstrapServers.joined(separator: ",")) topic framelog.stream.\(stream)\n"
                         .utf8))
         }
-        let group = ServiceGroup(
-            configuration: .init(
-                // The end of a file or of stdin ends the service normally: that ends the command too.
-                services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
-                gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
+        var groupConfiguration = ServiceGroupConfiguration(
+            // The end of a file or of stdin ends the service normally: that ends the command too.
+            services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup)],
+            gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+        // Flushing to a healthy cluster takes milliseconds; an unreachable one gets the producer's delivery
+        // timeout before the stop turns into cancellation.
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(130)
+        groupConfiguration.maximumCancellationDuration = .seconds(10)
+        let group = ServiceGroup(configuration: groupConfiguration)
         do {
             try await group.run()
         } catch let error as IngestError {

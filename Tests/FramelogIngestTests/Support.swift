@@ -1,11 +1,11 @@
 import Foundation
 import FramelogKafka
 import FramelogMedia
+@_exported import FramelogTestSupport
 import Logging
 import ServiceLifecycle
 import Synchronization
 import Testing
-@_exported import FramelogTestSupport
 
 @testable import FramelogIngest
 

@@ -1,7 +1,7 @@
 import Foundation
+@_exported import FramelogTestSupport
 import Logging
 import Testing
-@_exported import FramelogTestSupport
 
 @testable import FramelogKafka
 

@@ -160,7 +160,8 @@ struct PlaylistTests {
     func legacyAndEnded() {
         let w = window(parts: 27)
         let legacy = HLSPlaylist.media(w, context, lowLatency: false)
-        #expect(!legacy.contains("#EXT-X-PART") && !legacy.contains("PRELOAD-HINT") && !legacy.contains("SERVER-CONTROL"))
+        #expect(
+            !legacy.contains("#EXT-X-PART") && !legacy.contains("PRELOAD-HINT") && !legacy.contains("SERVER-CONTROL"))
         #expect(legacy.contains("seg/4.m4s") && !legacy.contains("seg/5.m4s"))
         let ended = HLSPlaylist.media(window(parts: 25, ended: true), context, lowLatency: true)
         #expect(ended.hasSuffix("#EXT-X-ENDLIST\n") && !ended.contains("PRELOAD-HINT"))
@@ -192,7 +193,10 @@ struct PlaylistTests {
     @Test("multivariant playlist and DASH manifest")
     func multivariantAndDASH() {
         let mv = HLSPlaylist.multivariant(context, media: "live.m3u8")
-        #expect(mv.contains("#EXT-X-STREAM-INF:BANDWIDTH=3128000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"))
+        #expect(
+            mv.contains(
+                "#EXT-X-STREAM-INF:BANDWIDTH=3128000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"
+            ))
         let w = window(parts: 17)
         let mpd = DASHManifest.mpd(w, context, publishMs: 1_795_570_190_000)
         #expect(mpd.contains("type=\"dynamic\"") && mpd.contains("minimumUpdatePeriod=\"PT1S\""))

@@ -7,7 +7,8 @@ import Synchronization
 /// A logger that stays quiet unless `FRAMELOG_TEST_LOG=<level>` is set.
 public let quietLogger: Logger = {
     var logger = Logger(label: "test")
-    logger.logLevel = ProcessInfo.processInfo.environment["FRAMELOG_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+    logger.logLevel =
+        ProcessInfo.processInfo.environment["FRAMELOG_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
     return logger
 }()
 
@@ -35,7 +36,9 @@ public func runProgram(_ path: String, _ arguments: [String], stdin: Data? = nil
     let process = Process()
     process.executableURL = URL(fileURLWithPath: path)
     process.arguments = arguments
-    let out = Pipe(), err = Pipe(), input = Pipe()
+    let out = Pipe()
+    let err = Pipe()
+    let input = Pipe()
     process.standardOutput = out
     process.standardError = err
     process.standardInput = stdin == nil ? FileHandle.nullDevice : input

@@ -1,0 +1,64 @@
+import FramelogKafka
+import FramelogMedia
+import Hummingbird
+import Logging
+import NIOCore
+import ServiceLifecycle
+
+/// The origin: one Kafka consumer filling a `StreamStore`, and an HTTP server (Hummingbird) serving it as
+/// LL-HLS, HLS, DASH and a low-latency feed to any number of viewers.
+///
+/// Graceful shutdown stops accepting connections, then the Kafka feed.
+public final class OriginService: Service {
+    public let configuration: OriginConfiguration
+    public let store: StreamStore
+    private let logger: Logger
+    private let metricsText: (@Sendable () -> String)?
+    private let onListening: (@Sendable (Int) async -> Void)?
+
+    /// - Parameters:
+    ///   - metricsText: renders `/metrics` (the executable passes its Prometheus registry).
+    ///   - onListening: called with the bound port once the server accepts connections.
+    public init(
+        configuration: OriginConfiguration, logger: Logger = Logger(label: "framelog.origin"),
+        metricsText: (@Sendable () -> String)? = nil, onListening: (@Sendable (Int) async -> Void)? = nil
+    ) {
+        self.configuration = configuration
+        self.logger = logger
+        self.metricsText = metricsText
+        self.onListening = onListening
+        self.store = StreamStore(limits: configuration.window, feedBacklog: configuration.feedBacklog)
+    }
+
+    public func run() async throws {
+        try configuration.validate()
+        let feed = OriginFeed(configuration: configuration, store: store, logger: logger)
+        let routes = OriginRoutes(
+            store: store, blockingTargetDurations: configuration.blockingTargetDurations, metricsText: metricsText)
+        let onListening = self.onListening
+        let app = Application(
+            router: routes.router(),
+            server: try OriginTLS.server(configuration),
+            configuration: .init(
+                address: .hostname(configuration.host, port: configuration.port), serverName: "framelog"),
+            onServerRunning: { channel in await onListening?(channel.localAddress?.port ?? 0) },
+            logger: logger)
+        let store = self.store
+        try await withGracefulShutdownHandler {
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { try await app.runService() }
+                group.addTask {
+                    // The feed ends only by error or cancellation; an error ends the origin.
+                    do {
+                        try await cancelWhenGracefulShutdown { try await feed.run() }
+                    } catch is CancellationError where Task.isShuttingDownGracefully {
+                        return
+                    }
+                }
+            }
+        } onGracefulShutdown: {
+            // Long-lived responses (feeds, held playlist requests) would keep the server from draining.
+            store.close()
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import FramelogKafka
+import FramelogMedia
+
+/// Everything an origin needs. Defaults serve a few streams to thousands of viewers on one machine.
+public struct OriginConfiguration: Sendable {
+    /// Kafka connection (one consumer for the whole origin).
+    public var kafka: KafkaClientOptions
+    /// Address to listen on. Default 127.0.0.1.
+    public var host: String = "127.0.0.1"
+    /// Port to listen on; 0 picks a free one (see `OriginService.onListening`). Default 8080.
+    public var port: Int = 8080
+    /// Media kept per stream: duration and byte bounds. Default 60 s, 256 MiB.
+    public var window = LiveWindow.Limits()
+    /// Longest a blocking playlist reload or a preload-hinted part request is held, in target durations
+    /// (the LL-HLS spec's limit is 3). The request then gets 503 (playlist) or 404 (part).
+    public var blockingTargetDurations: Double = 3
+    /// Parts a low-latency feed viewer may fall behind before it is disconnected (it reconnects at live).
+    /// Default 64 (~13 s of 200 ms parts).
+    public var feedBacklog: Int = 64
+    /// PEM files for TLS with HTTP/2 (Safari needs HTTPS for LL-HLS). Both or neither.
+    public var tlsCertificate: String?
+    public var tlsKey: String?
+
+    public init(kafka: KafkaClientOptions) { self.kafka = kafka }
+
+    public func validate() throws(OriginError) {
+        guard (0...65535).contains(port) else {
+            throw OriginError(.invalidConfiguration, "port must be 0–65535, got \(port)")
+        }
+        guard window.maxSeconds >= 6, window.maxSeconds <= 86_400 else {
+            throw OriginError(.invalidConfiguration, "the window must be 6 s to 24 h, got \(window.maxSeconds) s")
+        }
+        guard window.maxBytes >= 1 << 20 else {
+            throw OriginError(.invalidConfiguration, "the window byte limit must be at least 1 MiB")
+        }
+        guard (tlsCertificate == nil) == (tlsKey == nil) else {
+            throw OriginError(.invalidConfiguration, "give both a TLS certificate and its key, or neither")
+        }
+        guard feedBacklog >= 4 else {
+            throw OriginError(.invalidConfiguration, "feed backlog must be at least 4 parts")
+        }
+    }
+}
+
+/// FramelogOrigin's one error type.
+public struct OriginError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable {
+        case invalidConfiguration
+        /// The Kafka cluster cannot be reached or refused what the origin needs.
+        case kafka
+        /// The HTTP server could not start (port taken, bad certificate).
+        case server
+    }
+
+    public var code: Code
+    public var message: String
+
+    public init(_ code: Code, _ message: String) {
+        self.code = code
+        self.message = message
+    }
+
+    public var description: String { message }
+}

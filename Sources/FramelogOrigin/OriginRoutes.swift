@@ -1,0 +1,310 @@
+import Foundation
+import FramelogMedia
+import Hummingbird
+import Metrics
+import NIOCore
+
+/// Builds the origin's HTTP router over a `StreamStore`. Pure request → response: no sockets, so tests run
+/// it directly (HummingbirdTesting's `.router` mode).
+///
+/// | path | what |
+/// | --- | --- |
+/// | `/` | stream list page |
+/// | `/watch/<id>` | player page (`/player.js`) |
+/// | `/api/streams` | JSON list of streams |
+/// | `/healthz`, `/metrics` | health, Prometheus metrics |
+/// | `/hls/<id>/index.m3u8` | multivariant playlist |
+/// | `/hls/<id>/live.m3u8` | LL-HLS media playlist, blocking reload with `_HLS_msn` / `_HLS_part` |
+/// | `/hls/<id>/legacy.m3u8` | the same without part tags, for players without LL-HLS |
+/// | `/hls/<id>/init/<initid>.mp4`, `/seg/<n>.m4s`, `/part/<n>.<i>.m4s` | CMAF objects (also under `/dash/<id>/`) |
+/// | `/dash/<id>/manifest.mpd` | live DASH manifest |
+/// | `/feed/<id>` | low-latency feed: init, then each part the moment it arrives (chunked HTTP) |
+public struct OriginRoutes: Sendable {
+    public let store: StreamStore
+    public let blockingTargetDurations: Double
+    /// Renders `/metrics`; nil answers 404 (no metrics backend bootstrapped).
+    public let metricsText: (@Sendable () -> String)?
+
+    let requests: Counter
+    let bytesOut: Counter
+
+    public init(store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil) {
+        self.store = store
+        self.blockingTargetDurations = blockingTargetDurations
+        self.metricsText = metricsText
+        requests = Counter(label: "framelog_origin_requests_total")
+        bytesOut = Counter(label: "framelog_origin_bytes_out_total")
+    }
+
+    public func router() -> Router<BasicRequestContext> {
+        let router = Router()
+        router.add(middleware: Accounting(requests: requests, bytesOut: bytesOut))
+        router.get("/") { _, _ in html(WebAssets.indexPage) }
+        router.get("/watch/:id") { _, context in
+            let id = try streamID(context)
+            return html(WebAssets.watchPage(streamID: id))
+        }
+        router.get("/player.js") { _, _ in
+            respond(Array(WebAssets.playerScript.utf8), type: "text/javascript; charset=utf-8", cache: "max-age=60")
+        }
+        router.get("/healthz") { _, _ in respond(Array("ok\n".utf8), type: "text/plain", cache: "no-store") }
+        router.get("/metrics") { _, _ in
+            guard let metricsText else { throw HTTPError(.notFound, message: "no metrics backend") }
+            return respond(Array(metricsText().utf8), type: "text/plain; version=0.0.4", cache: "no-store")
+        }
+        router.get("/api/streams") { _, _ in
+            respond(try streamList(), type: "application/json", cache: "no-store")
+        }
+
+        for prefix in ["hls", "dash"] {
+            router.get("/\(prefix)/:id/init/:file") { _, context in try initSegment(context) }
+            router.get("/\(prefix)/:id/seg/:file") { _, context in try segment(context) }
+            router.get("/\(prefix)/:id/part/:file") { _, context in try await part(context) }
+        }
+        router.get("/hls/:id/index.m3u8") { _, context in
+            let (_, snapshot) = try stream(context)
+            let text = HLSPlaylist.multivariant(playlistContext(snapshot), media: "live.m3u8")
+            return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+        }
+        router.get("/hls/:id/live.m3u8") { request, context in
+            try await mediaPlaylist(request, context, lowLatency: true)
+        }
+        router.get("/hls/:id/legacy.m3u8") { request, context in
+            try await mediaPlaylist(request, context, lowLatency: false)
+        }
+        router.get("/dash/:id/manifest.mpd") { _, context in
+            let (_, snapshot) = try stream(context)
+            let text = DASHManifest.mpd(snapshot.window, playlistContext(snapshot), publishMs: nowMs())
+            return respond(Array(text.utf8), type: "application/dash+xml", cache: "max-age=1")
+        }
+        router.get("/feed/:id") { _, context in try feed(context) }
+        return router
+    }
+
+    // MARK: Handlers
+
+    private func streamID(_ context: BasicRequestContext) throws -> String {
+        let id = context.parameters.get("id") ?? ""
+        do {
+            try StreamNames.validate(streamID: id)
+        } catch {
+            throw HTTPError(.badRequest, message: "bad stream id")
+        }
+        return id
+    }
+
+    private func stream(_ context: BasicRequestContext) throws -> (String, StreamStore.Snapshot) {
+        let id = try streamID(context)
+        guard let snapshot = store.snapshot(id), snapshot.info != nil || !snapshot.window.segments.isEmpty else {
+            throw HTTPError(.notFound, message: "no stream \(id)")
+        }
+        return (id, snapshot)
+    }
+
+    private func playlistContext(_ snapshot: StreamStore.Snapshot) -> PlaylistContext {
+        let info = snapshot.info
+        let codecs = info?.codecs ?? ""
+        return PlaylistContext(
+            partTarget: Double(info?.partTargetMs ?? 200) / 1000,
+            segmentTarget: Double(info?.segmentTargetMs ?? 2000) / 1000,
+            codecs: codecs, bandwidth: info?.bandwidth ?? 0, width: info?.width, height: info?.height,
+            frameRate: info?.frameRate)
+    }
+
+    private func mediaPlaylist(_ request: Request, _ context: BasicRequestContext, lowLatency: Bool) async throws
+        -> Response
+    {
+        var (id, snapshot) = try stream(context)
+        let query = request.uri.queryParameters
+        let msnText = query.get("_HLS_msn")
+        let partText = query.get("_HLS_part")
+        if lowLatency, let msnText {
+            guard let msn = UInt64(msnText) else { throw HTTPError(.badRequest, message: "bad _HLS_msn") }
+            var part: Int?
+            if let partText {
+                guard let p = Int(partText), p >= 0 else { throw HTTPError(.badRequest, message: "bad _HLS_part") }
+                part = p
+            }
+            let last = snapshot.window.segments.last?.number ?? 0
+            // The spec: a request more than two segments ahead is answered at once with 400.
+            guard msn <= last + 2 else { throw HTTPError(.badRequest, message: "_HLS_msn \(msn) is too far ahead") }
+            let target = Double(HLSPlaylist.targetDuration(snapshot.window, playlistContext(snapshot)))
+            let timeout = Duration.milliseconds(Int64(target * blockingTargetDurations * 1000))
+            guard await store.waitFor(stream: id, segment: msn, part: part, timeout: timeout) else {
+                throw HTTPError(
+                    .serviceUnavailable, message: "segment \(msn) part \(part ?? -1) did not arrive in time")
+            }
+            snapshot = store.snapshot(id) ?? snapshot
+        } else if lowLatency, partText != nil {
+            throw HTTPError(.badRequest, message: "_HLS_part needs _HLS_msn")
+        }
+        let text = HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency)
+        return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+    }
+
+    private func initSegment(_ context: BasicRequestContext) throws -> Response {
+        let (_, snapshot) = try stream(context)
+        let file = context.parameters.get("file") ?? ""
+        guard file.hasSuffix(".mp4"), case let id = String(file.dropLast(4)), id.count == 16,
+            id.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+        else { throw HTTPError(.badRequest, message: "bad init name") }
+        guard let bytes = snapshot.window.inits[id] else { throw HTTPError(.notFound, message: "no init \(id)") }
+        return respond(bytes, type: "video/mp4", cache: immutable)
+    }
+
+    private func segment(_ context: BasicRequestContext) throws -> Response {
+        let (_, snapshot) = try stream(context)
+        let file = context.parameters.get("file") ?? ""
+        guard file.hasSuffix(".m4s"), let number = UInt64(file.dropLast(4)) else {
+            throw HTTPError(.badRequest, message: "bad segment name")
+        }
+        guard let segment = snapshot.window.segment(number), segment.complete else {
+            throw HTTPError(.notFound, message: "no segment \(number)")
+        }
+        return respond(segment.bytes, type: "video/iso.segment", cache: immutable)
+    }
+
+    private func part(_ context: BasicRequestContext) async throws -> Response {
+        var (id, snapshot) = try stream(context)
+        let file = context.parameters.get("file") ?? ""
+        let pieces =
+            file.hasSuffix(".m4s") ? file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false) : []
+        guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0, index < 10_000
+        else {
+            throw HTTPError(.badRequest, message: "bad part name")
+        }
+        if snapshot.window.part(segment: number, index: index) == nil,
+            let next = HLSPlaylist.nextPart(snapshot.window, playlistContext(snapshot)),
+            (number, index) == (next.segment, next.part) || (number == next.segment && index == next.part + 1)
+        {
+            // A preload-hinted part: hold the request until it exists.
+            let timeout = Duration.milliseconds(
+                Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * blockingTargetDurations))
+            _ = await store.waitFor(stream: id, segment: number, part: index, timeout: timeout)
+            snapshot = store.snapshot(id) ?? snapshot
+        }
+        guard let part = snapshot.window.part(segment: number, index: index) else {
+            throw HTTPError(.notFound, message: "no part \(number).\(index)")
+        }
+        return respond(part.bytes, type: "video/iso.segment", cache: immutable)
+    }
+
+    private func streamList() throws -> [UInt8] {
+        let now = nowMs()
+        let audience = store.audience()
+        let list = store.snapshots().compactMap { s -> StreamSummary? in
+            guard let info = s.info else { return nil }
+            let lastCapture = s.window.segments.last?.parts.last?.header.captureMs
+            return StreamSummary(
+                id: s.id, title: info.title, state: s.window.ended ? .ended : info.state, codecs: info.codecs,
+                width: info.width, height: info.height, bandwidth: info.bandwidth,
+                behindLiveMs: lastCapture.map { now - $0 }, windowSeconds: s.window.duration,
+                segments: s.window.segments.count, viewers: audience[s.id]?.feeds ?? 0,
+                watch: "/watch/\(s.id)", hls: "/hls/\(s.id)/index.m3u8", dash: "/dash/\(s.id)/manifest.mpd",
+                feed: "/feed/\(s.id)")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(list))
+    }
+
+    /// The low-latency feed: a chunked response of frames, each `u32 header length, JSON header, u32 payload
+    /// length, payload` (big-endian lengths). Headers carry the record's kind, sequence, segment, part,
+    /// independent flag, pts/timescale/duration, capture time and init id.
+    private func feed(_ context: BasicRequestContext) throws -> Response {
+        let (id, _) = try stream(context)
+        guard let items = store.subscribe(id) else { throw HTTPError(.notFound, message: "no stream \(id)") }
+        let bytesOut = self.bytesOut
+        let body = ResponseBody { writer in
+            for await item in items {
+                let frame = FeedFrame.encode(item.header, item.value)
+                bytesOut.increment(by: frame.readableBytes)
+                try await writer.write(frame)
+            }
+            try await writer.finish(nil)
+        }
+        var headers = commonHeaders(type: "application/x-framelog-feed", cache: "no-store")
+        headers[.init("X-Accel-Buffering")!] = "no"
+        return Response(status: .ok, headers: headers, body: body)
+    }
+}
+
+/// One entry of `/api/streams`.
+struct StreamSummary: Codable {
+    var id: String
+    var title: String
+    var state: StreamInfo.State
+    var codecs: String
+    var width: Int?
+    var height: Int?
+    var bandwidth: Int
+    var behindLiveMs: Int64?
+    var windowSeconds: Double
+    var segments: Int
+    var viewers: Int
+    var watch: String
+    var hls: String
+    var dash: String
+    var feed: String
+}
+
+/// Frames of the low-latency feed.
+public enum FeedFrame {
+    public static func encode(_ header: StreamRecordHeader, _ value: [UInt8]) -> ByteBuffer {
+        let json =
+            "{\"kind\":\"\(header.kind.rawValue)\",\"seq\":\(header.sequence),\"segment\":\(header.segment),"
+            + "\"part\":\(header.part),\"independent\":\(header.independent),\"pts\":\(header.pts),"
+            + "\"timescale\":\(header.timescale),\"duration\":\(header.duration),\"captureMs\":\(header.captureMs),"
+            + "\"init\":\"\(header.initID)\"}"
+        var buffer = ByteBuffer()
+        buffer.reserveCapacity(8 + json.utf8.count + value.count)
+        buffer.writeInteger(UInt32(json.utf8.count))
+        buffer.writeString(json)
+        buffer.writeInteger(UInt32(value.count))
+        buffer.writeBytes(value)
+        return buffer
+    }
+}
+
+let immutable = "public, max-age=31536000, immutable"
+
+func commonHeaders(type: String, cache: String) -> HTTPFields {
+    [.contentType: type, .cacheControl: cache, .accessControlAllowOrigin: "*"]
+}
+
+func respond(_ bytes: [UInt8], type: String, cache: String) -> Response {
+    Response(
+        status: .ok, headers: commonHeaders(type: type, cache: cache), body: .init(byteBuffer: ByteBuffer(bytes: bytes))
+    )
+}
+
+func html(_ text: String) -> Response {
+    var headers = commonHeaders(type: "text/html; charset=utf-8", cache: "no-cache")
+    headers[.init("Content-Security-Policy")!] =
+        "default-src 'self'; style-src 'self' 'unsafe-inline'; media-src 'self' blob:"
+    return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+/// Counts requests and bytes, and gives every error response the same short-cache, CORS headers.
+struct Accounting: RouterMiddleware {
+    typealias Context = BasicRequestContext
+    let requests: Counter
+    let bytesOut: Counter
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws
+        -> Response
+    {
+        requests.increment()
+        do {
+            let response = try await next(request, context)
+            if let length = response.body.contentLength { bytesOut.increment(by: length) }
+            return response
+        } catch let error as HTTPError {
+            var headers = commonHeaders(type: "text/plain; charset=utf-8", cache: "no-cache")
+            headers.append(contentsOf: error.headers)
+            return Response(
+                status: error.status, headers: headers,
+                body: .init(byteBuffer: ByteBuffer(string: (error.body ?? "") + "\n")))
+        }
+    }
+}

@@ -1,0 +1,251 @@
+import FramelogMedia
+import Synchronization
+
+/// What the origin knows of every stream: registry entry and media window. The Kafka feed writes it; HTTP
+/// handlers read snapshots, wait for parts (blocking reload, preload hints) and subscribe to live records.
+public final class StreamStore: Sendable {
+    public struct Snapshot: Sendable {
+        public var id: String
+        public var info: StreamInfo?
+        public var window: LiveWindow
+        /// When the newest record arrived, ms since the epoch.
+        public var lastArrivalMs: Int64?
+    }
+
+    /// One record pushed to a low-latency feed.
+    public struct FeedItem: Sendable {
+        public var header: StreamRecordHeader
+        public var value: [UInt8]
+    }
+
+    private struct Waiter {
+        var segment: UInt64
+        var part: Int?
+        var continuation: CheckedContinuation<Bool, Never>
+    }
+
+    private struct Entry {
+        var info: StreamInfo?
+        var window: LiveWindow
+        var lastArrivalMs: Int64?
+        var waiters: [UInt64: Waiter] = [:]
+        var subscribers: [UInt64: AsyncStream<FeedItem>.Continuation] = [:]
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var nextID: UInt64 = 0
+        var cancelled: Set<UInt64> = []
+        var closed = false
+    }
+
+    private let state = Mutex(State())
+    private let limits: LiveWindow.Limits
+    private let feedBacklog: Int
+
+    public init(limits: LiveWindow.Limits = .init(), feedBacklog: Int = 64) {
+        self.limits = limits
+        self.feedBacklog = feedBacklog
+    }
+
+    // MARK: Writing (the Kafka feed)
+
+    /// Records a registry entry.
+    public func update(_ info: StreamInfo) {
+        state.withLock { s in
+            s.entries[info.stream, default: Entry(window: LiveWindow(limits: limits))].info = info
+        }
+    }
+
+    /// Applies one stream record; wakes waiters it satisfies and pushes it to feed subscribers.
+    @discardableResult
+    public func apply(stream: String, header: StreamRecordHeader, value: [UInt8], arrivalMs: Int64)
+        -> LiveWindow.Outcome
+    {
+        typealias Effects = (
+            LiveWindow.Outcome, [CheckedContinuation<Bool, Never>], [AsyncStream<FeedItem>.Continuation]
+        )
+        let (outcome, wake, slow) = state.withLock { s -> Effects in
+            var entry = s.entries[stream] ?? Entry(window: LiveWindow(limits: limits))
+            let outcome = entry.window.apply(header, value: value)
+            guard outcome == .added else {
+                s.entries[stream] = entry
+                return (outcome, [], [])
+            }
+            entry.lastArrivalMs = arrivalMs
+            var wake: [CheckedContinuation<Bool, Never>] = []
+            for (id, waiter) in entry.waiters
+            where Self.available(entry.window, segment: waiter.segment, part: waiter.part) {
+                wake.append(waiter.continuation)
+                entry.waiters[id] = nil
+            }
+            let item = FeedItem(header: header, value: value)
+            var slow: [AsyncStream<FeedItem>.Continuation] = []
+            for (id, subscriber) in entry.subscribers {
+                if case .dropped = subscriber.yield(item) {
+                    slow.append(subscriber)
+                    entry.subscribers[id] = nil
+                }
+            }
+            s.entries[stream] = entry
+            return (outcome, wake, slow)
+        }
+        for continuation in wake { continuation.resume(returning: true) }
+        // Too far behind: end those feeds (outside the lock: finishing runs their termination handlers);
+        // the players reconnect at the live edge.
+        for subscriber in slow { subscriber.finish() }
+        return outcome
+    }
+
+    /// Ends every feed and releases every held request; later subscriptions end at once. For shutdown.
+    public func close() {
+        let (waiters, feeds) = state.withLock { s in
+            s.closed = true
+            let waiters = s.entries.values.flatMap { $0.waiters.values.map(\.continuation) }
+            let feeds = s.entries.values.flatMap { $0.subscribers.values }
+            for key in s.entries.keys {
+                s.entries[key]?.waiters.removeAll()
+                s.entries[key]?.subscribers.removeAll()
+            }
+            return (waiters, feeds)
+        }
+        for waiter in waiters { waiter.resume(returning: false) }
+        for feed in feeds { feed.finish() }
+    }
+
+    // MARK: Reading (HTTP)
+
+    public func snapshot(_ stream: String) -> Snapshot? {
+        state.withLock { s in
+            s.entries[stream].map {
+                Snapshot(id: stream, info: $0.info, window: $0.window, lastArrivalMs: $0.lastArrivalMs)
+            }
+        }
+    }
+
+    public func snapshots() -> [Snapshot] {
+        state.withLock { s in
+            s.entries.map {
+                Snapshot(
+                    id: $0.key, info: $0.value.info, window: $0.value.window, lastArrivalMs: $0.value.lastArrivalMs)
+            }
+        }
+        .sorted { $0.id < $1.id }
+    }
+
+    /// Viewers currently on low-latency feeds, and requests waiting, per stream.
+    public func audience() -> [String: (feeds: Int, waiting: Int)] {
+        state.withLock { s in s.entries.mapValues { ($0.subscribers.count, $0.waiters.count) } }
+    }
+
+    /// Whether the window has part `part` of segment `segment` (or, with no part, the complete segment),
+    /// or has moved past it.
+    static func available(_ window: LiveWindow, segment: UInt64, part: Int?) -> Bool {
+        if window.ended { return true }
+        guard let last = window.segments.last else { return false }
+        if last.number > segment { return true }
+        guard last.number == segment else { return false }
+        if let part { return part < last.parts.count }
+        return last.complete
+    }
+
+    /// Waits until `available(segment:part:)` holds, at most `timeout`. Returns whether it does.
+    public func waitFor(stream: String, segment: UInt64, part: Int?, timeout: Duration) async -> Bool {
+        let ready = state.withLock { s in
+            s.entries[stream].map { Self.available($0.window, segment: segment, part: part) } ?? false
+        }
+        if ready { return true }
+        return await withTaskGroup(of: Bool.self) { group in
+            group.addTask { await self.park(stream: stream, segment: segment, part: part) }
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+    }
+
+    private func park(stream: String, segment: UInt64, part: Int?) async -> Bool {
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            return s.nextID
+        }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+                let resumeNow: Bool? = state.withLock { s in
+                    if s.cancelled.remove(id) != nil || s.closed { return false }
+                    guard var entry = s.entries[stream] else { return false }
+                    if Self.available(entry.window, segment: segment, part: part) { return true }
+                    entry.waiters[id] = Waiter(segment: segment, part: part, continuation: continuation)
+                    s.entries[stream] = entry
+                    return nil
+                }
+                if let resumeNow { continuation.resume(returning: resumeNow) }
+            }
+        } onCancel: {
+            let waiter = state.withLock { s -> Waiter? in
+                if let waiter = s.entries[stream]?.waiters.removeValue(forKey: id) { return waiter }
+                s.cancelled.insert(id)
+                return nil
+            }
+            waiter?.continuation.resume(returning: false)
+        }
+    }
+
+    /// A live feed of a stream's records: first its current init and the parts of the newest segment that
+    /// starts with a keyframe (so a decoder can start at once), then every record as it arrives. Ends when
+    /// the subscriber falls `feedBacklog` records behind. Nil for an unknown stream.
+    public func subscribe(_ stream: String) -> AsyncStream<FeedItem>? {
+        let (items, continuation) = AsyncStream<FeedItem>.makeStream(
+            bufferingPolicy: .bufferingOldest(feedBacklog + 64))
+        let registered = state.withLock { s -> Bool in
+            guard !s.closed, var entry = s.entries[stream] else { return false }
+            s.nextID += 1
+            let id = s.nextID
+            let window = entry.window
+            if let start = window.segments.lastIndex(where: { $0.parts[0].independent }) {
+                let segment = window.segments[start]
+                if let initBytes = window.inits[segment.initID] {
+                    let initHeader = StreamRecordHeader(
+                        kind: .initSegment, sequence: segment.parts[0].header.sequence, segment: segment.number,
+                        captureMs: segment.captureMs, initID: segment.initID)
+                    continuation.yield(FeedItem(header: initHeader, value: initBytes))
+                    for later in window.segments[start...] {
+                        if later.discontinuity && later.number != segment.number {
+                            let marker = StreamRecordHeader(
+                                kind: .discontinuity, sequence: later.parts[0].header.sequence, segment: later.number,
+                                captureMs: later.captureMs, initID: later.initID)
+                            continuation.yield(FeedItem(header: marker, value: []))
+                            if let bytes = window.inits[later.initID] {
+                                var h = marker
+                                h.kind = .initSegment
+                                continuation.yield(FeedItem(header: h, value: bytes))
+                            }
+                        }
+                        for part in later.parts { continuation.yield(FeedItem(header: part.header, value: part.bytes)) }
+                    }
+                }
+            }
+            if window.ended { continuation.yield(FeedItem(header: endHeader(window), value: [])) }
+            entry.subscribers[id] = continuation
+            s.entries[stream] = entry
+            continuation.onTermination = { [weak self] _ in
+                self?.state.withLock { s in _ = s.entries[stream]?.subscribers.removeValue(forKey: id) }
+            }
+            return true
+        }
+        if !registered {
+            continuation.finish()
+            return nil
+        }
+        return items
+    }
+
+    private func endHeader(_ window: LiveWindow) -> StreamRecordHeader {
+        StreamRecordHeader(
+            kind: .end, sequence: window.lastSequence ?? 0, segment: window.segments.last?.number ?? 0, captureMs: 0,
+            initID: window.segments.last?.initID ?? "")
+    }
+}

@@ -1,0 +1,89 @@
+import ArgumentParser
+import Foundation
+import FramelogKafka
+import FramelogMedia
+import FramelogOrigin
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+struct OriginCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "origin",
+        abstract: "Serve the streams in Kafka to viewers: LL-HLS, HLS, DASH and a sub-second feed for the web player.",
+        discussion: """
+            Reads the stream registry, the segment index and every stream topic with one Kafka consumer (however \
+            many viewers), keeps the last --window of each stream in memory and serves:
+
+              /                      stream list          /watch/ID              web player (sub-second)
+              /hls/ID/index.m3u8     LL-HLS (multivariant) /hls/ID/legacy.m3u8   HLS without parts
+              /dash/ID/manifest.mpd  DASH                 /feed/ID               low-latency feed
+              /api/streams           JSON                 /metrics, /healthz     Prometheus, health
+
+            Run several origins on the same topics behind a CDN to scale out: they serve identical objects.
+            Ctrl-C (or SIGTERM) stops it.
+            """)
+
+    @OptionGroup var kafka: KafkaOptions
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0: any free port).")
+    var port = 8080
+
+    @Option(help: "Media kept per stream in memory, e.g. 60s, 5m.")
+    var window = "60s"
+
+    @Option(help: "Bytes kept per stream at most, in MiB.")
+    var windowMb = 256
+
+    @Option(help: ArgumentHelp("TLS certificate (PEM): serve HTTPS with HTTP/2.", valueName: "file"))
+    var tlsCert: String?
+
+    @Option(help: ArgumentHelp("TLS private key (PEM) for --tls-cert.", valueName: "file"))
+    var tlsKey: String?
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        let metricsText = PrometheusBootstrap.run()
+        var c = OriginConfiguration(kafka: try kafka.clientOptions(clientID: "framelog-origin"))
+        c.host = host
+        c.port = port
+        guard let seconds = IngestCommand.parseDuration(window) else {
+            throw CLIError("bad --window \"\(window)\": expected e.g. 60s, 5m")
+        }
+        c.window.maxSeconds = Double(seconds)
+        c.window.maxBytes = windowMb << 20
+        c.tlsCertificate = tlsCert
+        c.tlsKey = tlsKey
+        do { try c.validate() } catch { throw CLIError(error.message) }
+        let scheme = tlsCert == nil ? "http" : "https"
+        let host = self.host
+        let service = OriginService(configuration: c, logger: logger, metricsText: metricsText) { port in
+            say("Origin listening on \(scheme)://\(host):\(port)/ — Ctrl-C stops it.")
+        }
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: service)], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let group = ServiceGroup(configuration: groupConfiguration)
+        do {
+            try await group.run()
+        } catch let error as OriginError {
+            throw CLIError(error.message)
+        }
+    }
+}
+
+enum PrometheusBootstrap {
+    /// Bootstraps swift-metrics with a Prometheus registry and returns its renderer for `/metrics`.
+    static func run() -> @Sendable () -> String {
+        let registry = PrometheusCollectorRegistry()
+        MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        return { registry.emitToString() }
+    }
+}
