@@ -37,7 +37,7 @@ public final class OriginService: Service {
             store: store, blockingTargetDurations: configuration.blockingTargetDurations, metricsText: metricsText)
         let onListening = self.onListening
         let app = Application(
-            router: routes.router(),
+            responder: routes.responder(),
             server: try OriginTLS.server(configuration),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "framelog"),

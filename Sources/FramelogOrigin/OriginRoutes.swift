@@ -36,6 +36,12 @@ public struct OriginRoutes: Sendable {
         bytesOut = Counter(label: "framelog_origin_bytes_out_total")
     }
 
+    /// The router behind a guard that answers 400 to paths no route should ever see: `.` or `..`
+    /// segments, encoded slashes or backslashes, control characters, or over 512 bytes.
+    public func responder() -> some HTTPResponder<BasicRequestContext> {
+        PathGuard(next: router().buildResponder())
+    }
+
     public func router() -> Router<BasicRequestContext> {
         let router = Router()
         router.add(middleware: Accounting(requests: requests, bytesOut: bytesOut))
@@ -283,6 +289,25 @@ func html(_ text: String) -> Response {
     headers[.init("Content-Security-Policy")!] =
         "default-src 'self'; style-src 'self' 'unsafe-inline'; media-src 'self' blob:"
     return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
+}
+
+struct PathGuard<Next: HTTPResponder<BasicRequestContext>>: HTTPResponder {
+    typealias Context = BasicRequestContext
+    let next: Next
+
+    func respond(to request: Request, context: Context) async throws -> Response {
+        let path = request.uri.path
+        let lower = path.lowercased()
+        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
+        if path.utf8.count > 512 || segments.contains(where: { $0 == "." || $0 == ".." }) || lower.contains("%2f")
+            || lower.contains("%5c") || path.contains("\\") || path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
+        {
+            return Response(
+                status: .badRequest, headers: commonHeaders(type: "text/plain; charset=utf-8", cache: "no-cache"),
+                body: .init(byteBuffer: ByteBuffer(string: "bad path\n")))
+        }
+        return try await next.respond(to: request, context: context)
+    }
 }
 
 /// Counts requests and bytes, and gives every error response the same short-cache, CORS headers.

@@ -1,0 +1,255 @@
+import Foundation
+import FramelogMedia
+import Hummingbird
+import HummingbirdTesting
+import NIOCore
+import Testing
+
+@testable import FramelogOrigin
+
+/// Feeds a store the way ingest numbers records: 1 s segments of five 200 ms parts at 90 kHz.
+struct Feeder {
+    let store: StreamStore
+    let stream: String
+    var numbering = StreamNumbering(segmentTargetMs: 1000, partTargetMs: 200)
+    var pts: Int64 = 0
+    var captureMs: Int64 = 1_795_570_186_000
+    var partsInSegment = 0
+    let initID = "0123456789abcdef"
+
+    init(store: StreamStore, stream: String = "cam1") {
+        self.store = store
+        self.stream = stream
+        var info = StreamInfo(
+            stream: stream, title: "Camera 1", state: .live, topic: StreamNames.streamTopic(stream),
+            codecs: "avc1.64001f,mp4a.40.2", bandwidth: 3_000_000, partTargetMs: 200, segmentTargetMs: 1000,
+            startedAtMs: captureMs, updatedAtMs: captureMs, host: "h", pid: 1)
+        info.width = 1280
+        info.height = 720
+        store.update(info)
+    }
+
+    mutating func start() {
+        let header = numbering.marker(.initSegment, captureMs: captureMs, initID: initID)
+        store.apply(stream: stream, header: header, value: Array("init-bytes".utf8), arrivalMs: captureMs)
+    }
+
+    /// Publishes `count` parts; part bytes spell out "segment.part".
+    mutating func parts(_ count: Int) {
+        for _ in 0..<count {
+            let header = numbering.part(
+                pts: pts, duration: 18000, timescale: 90000, independent: partsInSegment % 5 == 0, captureMs: captureMs,
+                initID: initID)
+            partsInSegment += 1
+            pts += 18000
+            captureMs += 200
+            store.apply(
+                stream: stream, header: header, value: Array("\(header.segment).\(header.part)".utf8), arrivalMs: captureMs)
+        }
+    }
+
+    mutating func end() {
+        store.apply(stream: stream, header: numbering.marker(.end, captureMs: captureMs, initID: initID), value: [], arrivalMs: 0)
+    }
+}
+
+func makeApp(_ store: StreamStore, blocking: Double = 3) -> some ApplicationProtocol {
+    Application(responder: OriginRoutes(store: store, blockingTargetDurations: blocking, metricsText: { "m 1\n" }).responder())
+}
+
+func text(_ response: TestResponse) -> String { String(buffer: response.body) }
+
+@Suite("origin routes (no sockets)")
+struct RouterTests {
+    @Test("playlists, objects and their headers")
+    func playlistsAndObjects() async throws {
+        let store = StreamStore()
+        var feeder = Feeder(store: store)
+        feeder.start()
+        feeder.parts(12)
+        try await makeApp(store).test(.router) { client in
+            try await client.execute(uri: "/hls/cam1/index.m3u8", method: .get) { r in
+                #expect(r.status == .ok)
+                #expect(r.headers[.contentType] == "application/vnd.apple.mpegurl")
+                #expect(r.headers[.cacheControl] == "max-age=1" && r.headers[.accessControlAllowOrigin] == "*")
+                #expect(text(r).contains("CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720\nlive.m3u8"))
+            }
+            try await client.execute(uri: "/hls/cam1/live.m3u8", method: .get) { r in
+                let body = text(r)
+                #expect(body.contains("#EXT-X-PART:DURATION=0.20000,URI=\"part/2.1.m4s\""))
+                #expect(body.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part/2.2.m4s\""))
+                #expect(body.contains("seg/1.m4s") && !body.contains("seg/2.m4s"))
+            }
+            try await client.execute(uri: "/hls/cam1/legacy.m3u8", method: .get) { r in
+                #expect(!text(r).contains("EXT-X-PART") && text(r).contains("seg/1.m4s"))
+            }
+            try await client.execute(uri: "/hls/cam1/init/0123456789abcdef.mp4", method: .get) { r in
+                #expect(text(r) == "init-bytes" && r.headers[.contentType] == "video/mp4")
+                #expect(r.headers[.cacheControl] == "public, max-age=31536000, immutable")
+            }
+            try await client.execute(uri: "/hls/cam1/seg/1.m4s", method: .get) { r in
+                #expect(text(r) == "1.01.11.21.31.4" && r.headers[.contentType] == "video/iso.segment")
+                #expect(r.headers[.cacheControl] == "public, max-age=31536000, immutable")
+            }
+            try await client.execute(uri: "/hls/cam1/part/2.1.m4s", method: .get) { r in #expect(text(r) == "2.1") }
+            try await client.execute(uri: "/dash/cam1/seg/0.m4s", method: .get) { r in #expect(text(r).hasPrefix("0.0")) }
+            try await client.execute(uri: "/dash/cam1/manifest.mpd", method: .get) { r in
+                #expect(r.headers[.contentType] == "application/dash+xml")
+                #expect(text(r).contains("<S t=\"0\" d=\"90000\"/>") && text(r).contains("startNumber=\"0\""))
+            }
+            try await client.execute(uri: "/api/streams", method: .get) { r in
+                let list = try JSONSerialization.jsonObject(with: Data(buffer: r.body)) as? [[String: Any]]
+                #expect(list?.first?["id"] as? String == "cam1" && list?.first?["segments"] as? Int == 3)
+            }
+            try await client.execute(uri: "/watch/cam1", method: .get) { r in
+                #expect(text(r).contains("data-stream=\"cam1\"") && r.headers[.contentType] == "text/html; charset=utf-8")
+            }
+            try await client.execute(uri: "/player.js", method: .get) { r in #expect(text(r).contains("MediaSource")) }
+            try await client.execute(uri: "/metrics", method: .get) { r in #expect(text(r) == "m 1\n") }
+            try await client.execute(uri: "/healthz", method: .get) { r in #expect(r.status == .ok) }
+        }
+    }
+
+    @Test("unknown streams and objects are 404, malformed ids and names 400")
+    func errors() async throws {
+        let store = StreamStore()
+        var feeder = Feeder(store: store)
+        feeder.start()
+        feeder.parts(6)
+        try await makeApp(store).test(.router) { client in
+            let cases: [(String, HTTPResponse.Status)] = [
+                ("/hls/nope/live.m3u8", .notFound),
+                ("/hls/cam1/seg/99.m4s", .notFound),
+                ("/hls/cam1/seg/1.m4s", .notFound),  // still being filled
+                ("/hls/cam1/part/0.7.m4s", .notFound),
+                ("/hls/cam1/init/ffffffffffffffff.mp4", .notFound),
+                ("/feed/nope", .notFound),
+                ("/hls/.hidden/live.m3u8", .badRequest),
+                ("/hls/a%2F..%2Fb/live.m3u8", .badRequest),
+                ("/hls/\(String(repeating: "x", count: 65))/live.m3u8", .badRequest),
+                ("/watch/%3Cscript%3E", .badRequest),
+                ("/hls/cam1/seg/..%2F..%2Fetc%2Fpasswd", .badRequest),
+                ("/hls/cam1/seg/1.ts", .badRequest),
+                ("/hls/cam1/part/1.m4s", .badRequest),
+                ("/hls/cam1/part/1.-1.m4s", .badRequest),
+                ("/hls/cam1/init/../../x.mp4", .badRequest),
+                ("/hls/cam1/./live.m3u8", .badRequest),
+                ("/hls/cam1%2Flive.m3u8", .badRequest),
+                ("/\(String(repeating: "a", count: 600))", .badRequest),
+                ("/hls/cam1/init/0123456789ABCDEF.mp4", .badRequest),
+                ("/hls/cam1/live.m3u8?_HLS_msn=x", .badRequest),
+                ("/hls/cam1/live.m3u8?_HLS_part=1", .badRequest),
+                ("/hls/cam1/live.m3u8?_HLS_msn=9", .badRequest),  // more than two segments ahead
+            ]
+            for (uri, status) in cases {
+                try await client.execute(uri: uri, method: .get) { r in
+                    #expect(r.status == status, "\(uri): \(r.status)")
+                    #expect(r.headers[.cacheControl] == "no-cache" || r.status == .notFound, "\(uri)")
+                }
+            }
+        }
+    }
+
+    @Test("blocking reload answers the moment the part exists, and 503 after the bounded wait")
+    func blockingReload() async throws {
+        let store = StreamStore()
+        var feeder = Feeder(store: store)
+        feeder.start()
+        feeder.parts(7)  // segment 1 has parts 0, 1
+        let publisher = Feeder.Box(feeder)
+        try await makeApp(store, blocking: 1).test(.router) { client in
+            // Already there: at once.
+            let quick = try await elapsed {
+                try await client.execute(uri: "/hls/cam1/live.m3u8?_HLS_msn=1&_HLS_part=1", method: .get) { r in
+                    #expect(r.status == .ok)
+                }
+            }
+            #expect(quick < .milliseconds(100))
+            // The next part, published 300 ms later: answered right after, holding it.
+            async let publish: Void = {
+                try await Task.sleep(for: .milliseconds(300))
+                publisher.parts(1)
+            }()
+            let waited = try await elapsed {
+                try await client.execute(uri: "/hls/cam1/live.m3u8?_HLS_msn=1&_HLS_part=2", method: .get) { r in
+                    #expect(r.status == .ok)
+                    #expect(text(r).contains("part/1.2.m4s"))
+                }
+            }
+            try await publish
+            #expect(waited >= .milliseconds(280) && waited < .milliseconds(600), "\(waited)")
+            // A whole segment: `_HLS_msn` alone waits for it to complete. Never comes: 503 after 1 target duration.
+            let timedOut = try await elapsed {
+                try await client.execute(uri: "/hls/cam1/live.m3u8?_HLS_msn=2", method: .get) { r in
+                    #expect(r.status == .serviceUnavailable)
+                }
+            }
+            #expect(timedOut >= .milliseconds(950) && timedOut < .milliseconds(1500), "\(timedOut)")
+            // A preload-hinted part is held too, then served.
+            async let publishMore: Void = {
+                try await Task.sleep(for: .milliseconds(200))
+                publisher.parts(2)
+            }()
+            try await client.execute(uri: "/hls/cam1/part/1.4.m4s", method: .get) { r in
+                #expect(r.status == .ok && text(r) == "1.4")
+            }
+            try await publishMore
+        }
+    }
+
+    @Test("the low-latency feed starts at the newest keyframe segment, then pushes each record as it arrives")
+    func feed() async throws {
+        let store = StreamStore()
+        var feeder = Feeder(store: store)
+        feeder.start()
+        feeder.parts(8)
+        guard let items = store.subscribe("cam1") else { Issue.record("no feed"); return }
+        var iterator = items.makeAsyncIterator()
+        var first: [StreamRecordHeader] = []
+        for _ in 0..<4 { first.append((await iterator.next())!.header) }
+        #expect(first.map(\.kind) == [.initSegment, .part, .part, .part])
+        #expect(first.dropFirst().map(\.segment) == [1, 1, 1] && first.dropFirst().map(\.part) == [0, 1, 2])
+        feeder.parts(1)
+        let next = await iterator.next()
+        #expect(next?.header.segment == 1 && next?.header.part == 3 && next?.value == Array("1.3".utf8))
+        // The wire format: u32 header length, JSON, u32 payload length, payload.
+        var frame = FeedFrame.encode(next!.header, next!.value)
+        let headerLength = Int(frame.readInteger(as: UInt32.self)!)
+        let json = frame.readString(length: headerLength)!
+        #expect(json.contains("\"kind\":\"part\"") && json.contains("\"segment\":1") && json.contains("\"captureMs\":"))
+        #expect(frame.readInteger(as: UInt32.self) == 3 && frame.readString(length: 3) == "1.3")
+        // Shutdown ends every feed.
+        store.close()
+        #expect(await iterator.next() == nil)
+        #expect(store.subscribe("cam1") == nil)
+    }
+
+    @Test("a viewer that falls too far behind is cut off instead of growing memory")
+    func slowViewer() async throws {
+        let store = StreamStore(feedBacklog: 4)
+        var feeder = Feeder(store: store)
+        feeder.start()
+        feeder.parts(1)
+        let items = try #require(store.subscribe("cam1"))
+        feeder.parts(200)  // never read
+        var count = 0
+        for await _ in items { count += 1 }
+        #expect(count < 100, "ended after its backlog: \(count)")
+        #expect(store.audience()["cam1"]?.feeds == 0)
+    }
+}
+
+extension Feeder {
+    /// Shares a feeder with a concurrent task (tests only).
+    final class Box: @unchecked Sendable {  // @unchecked: used by one task at a time in these tests
+        var feeder: Feeder
+        init(_ feeder: Feeder) { self.feeder = feeder }
+        func parts(_ n: Int) { feeder.parts(n) }
+    }
+}
+
+func elapsed(_ body: () async throws -> Void) async rethrows -> Duration {
+    let start = ContinuousClock.now
+    try await body()
+    return ContinuousClock.now - start
+}
