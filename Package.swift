@@ -125,7 +125,9 @@ let package = Package(
             dependencies: [
                 "FramelogOrigin", "FramelogIngest", "FramelogKafka", "FramelogMedia", "FramelogTestSupport",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            exclude: ["scripts"],
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),

@@ -44,17 +44,21 @@ struct Feeder {
             pts += 18000
             captureMs += 200
             store.apply(
-                stream: stream, header: header, value: Array("\(header.segment).\(header.part)".utf8), arrivalMs: captureMs)
+                stream: stream, header: header, value: Array("\(header.segment).\(header.part)".utf8),
+                arrivalMs: captureMs)
         }
     }
 
     mutating func end() {
-        store.apply(stream: stream, header: numbering.marker(.end, captureMs: captureMs, initID: initID), value: [], arrivalMs: 0)
+        store.apply(
+            stream: stream, header: numbering.marker(.end, captureMs: captureMs, initID: initID), value: [],
+            arrivalMs: 0)
     }
 }
 
 func makeApp(_ store: StreamStore, blocking: Double = 3) -> some ApplicationProtocol {
-    Application(responder: OriginRoutes(store: store, blockingTargetDurations: blocking, metricsText: { "m 1\n" }).responder())
+    Application(
+        responder: OriginRoutes(store: store, blockingTargetDurations: blocking, metricsText: { "m 1\n" }).responder())
 }
 
 func text(_ response: TestResponse) -> String { String(buffer: response.body) }
@@ -92,7 +96,8 @@ struct RouterTests {
                 #expect(r.headers[.cacheControl] == "public, max-age=31536000, immutable")
             }
             try await client.execute(uri: "/hls/cam1/part/2.1.m4s", method: .get) { r in #expect(text(r) == "2.1") }
-            try await client.execute(uri: "/dash/cam1/seg/0.m4s", method: .get) { r in #expect(text(r).hasPrefix("0.0")) }
+            try await client.execute(uri: "/dash/cam1/seg/0.m4s", method: .get) { r in #expect(text(r).hasPrefix("0.0"))
+            }
             try await client.execute(uri: "/dash/cam1/manifest.mpd", method: .get) { r in
                 #expect(r.headers[.contentType] == "application/dash+xml")
                 #expect(text(r).contains("<S t=\"0\" d=\"90000\"/>") && text(r).contains("startNumber=\"0\""))
@@ -102,7 +107,8 @@ struct RouterTests {
                 #expect(list?.first?["id"] as? String == "cam1" && list?.first?["segments"] as? Int == 3)
             }
             try await client.execute(uri: "/watch/cam1", method: .get) { r in
-                #expect(text(r).contains("data-stream=\"cam1\"") && r.headers[.contentType] == "text/html; charset=utf-8")
+                #expect(
+                    text(r).contains("data-stream=\"cam1\"") && r.headers[.contentType] == "text/html; charset=utf-8")
             }
             try await client.execute(uri: "/player.js", method: .get) { r in #expect(text(r).contains("MediaSource")) }
             try await client.execute(uri: "/metrics", method: .get) { r in #expect(text(r) == "m 1\n") }
@@ -203,7 +209,10 @@ struct RouterTests {
         var feeder = Feeder(store: store)
         feeder.start()
         feeder.parts(8)
-        guard let items = store.subscribe("cam1") else { Issue.record("no feed"); return }
+        guard let items = store.subscribe("cam1") else {
+            Issue.record("no feed")
+            return
+        }
         var iterator = items.makeAsyncIterator()
         var first: [StreamRecordHeader] = []
         for _ in 0..<4 { first.append((await iterator.next())!.header) }
