@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '==> %s\n' "$*"; }
 
-APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg fonts-dejavu-core chromium)
+APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg fonts-dejavu-core chromium curl openssl)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

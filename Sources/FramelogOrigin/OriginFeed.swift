@@ -82,9 +82,12 @@ final class OriginFeed: Sendable {
             guard progress[stream] == nil, (try? StreamNames.validate(streamID: stream)) != nil else { return }
             let topic = StreamNames.streamTopic(stream)
             let entry = startEntry(index[stream] ?? [])
-            if let entry {
+            if let entry, entry.initOffset >= 0, entry.initOffset < entry.offset {
                 progress[stream] = .awaitingInit(initOffset: entry.initOffset, start: entry.offset)
                 try consumer.addAssignment([TopicPartition(topic, 0): .offset(entry.initOffset)])
+            } else if let entry {
+                progress[stream] = .running
+                try consumer.addAssignment([TopicPartition(topic, 0): .offset(entry.offset)])
             } else {
                 progress[stream] = .running
                 try consumer.addAssignment([TopicPartition(topic, 0): .beginning])
@@ -97,34 +100,77 @@ final class OriginFeed: Sendable {
         }
         for snapshot in store.snapshots() { try follow(snapshot.id) }
 
-        for try await record in consumer.messages {
-            switch record.topic {
-            case StreamNames.registryTopic:
-                guard let info = decodeInfo(record) else { continue }
-                store.update(info)
-                try follow(info.stream)
-            case StreamNames.indexTopic:
-                if let entry = decodeIndex(record) { remember(entry, in: &index) }
-            default:
-                let stream = String(record.topic.dropFirst(StreamNames.streamTopicPrefix.count))
-                guard let header = try? StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) }) else {
-                    badRecords.increment()
-                    continue
-                }
-                if case .awaitingInit(let initOffset, let start) = progress[stream] {
-                    guard header.kind == .initSegment || record.offset >= start else { continue }
-                    progress[stream] = .running
-                    if header.kind == .initSegment && record.offset >= initOffset && start > record.offset + 1 {
-                        store.apply(stream: stream, header: header, value: record.value, arrivalMs: nowMs())
-                        try await consumer.seek(TopicPartition(record.topic, record.partition), to: .offset(start))
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.reportLag(consumer) }
+            group.addTask { try await self.gaugeStreams() }
+            try await consume()
+            group.cancelAll()
+        }
+
+        func consume() async throws {
+            for try await record in consumer.messages {
+                switch record.topic {
+                case StreamNames.registryTopic:
+                    guard let info = decodeInfo(record) else { continue }
+                    store.update(info)
+                    try follow(info.stream)
+                case StreamNames.indexTopic:
+                    if let entry = decodeIndex(record) { remember(entry, in: &index) }
+                default:
+                    let stream = String(record.topic.dropFirst(StreamNames.streamTopicPrefix.count))
+                    guard let header = try? StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) })
+                    else {
+                        badRecords.increment()
                         continue
                     }
+                    if case .awaitingInit(let initOffset, let start) = progress[stream] {
+                        guard header.kind == .initSegment || record.offset >= start else { continue }
+                        progress[stream] = .running
+                        if header.kind == .initSegment && record.offset >= initOffset && start > record.offset + 1 {
+                            store.apply(stream: stream, header: header, value: record.value, arrivalMs: nowMs())
+                            try await consumer.seek(TopicPartition(record.topic, record.partition), to: .offset(start))
+                            continue
+                        }
+                    }
+                    let now = nowMs()
+                    let outcome = store.apply(stream: stream, header: header, value: record.value, arrivalMs: now)
+                    if outcome == .added && header.kind == .part {
+                        arrivalDelay.recordMilliseconds(max(0, now - header.captureMs))
+                    }
                 }
-                let now = nowMs()
-                let outcome = store.apply(stream: stream, header: header, value: record.value, arrivalMs: now)
-                if outcome == .added && header.kind == .part {
-                    arrivalDelay.recordMilliseconds(max(0, now - header.captureMs))
+            }
+        }
+    }
+
+    /// Consumer lag per topic, every 5 s (the broker's high watermark minus our position: indicative only
+    /// on brokers that under-report the watermark).
+    private func reportLag(_ consumer: Consumer) async throws {
+        while true {
+            try await Task.sleep(for: .seconds(5))
+            guard let lags = try? await consumer.lag(timeout: .seconds(2)) else { continue }
+            for lag in lags {
+                Gauge(label: "framelog_origin_consumer_lag", dimensions: [("topic", lag.topicPartition.topic)]).record(
+                    lag.lag)
+            }
+        }
+    }
+
+    /// Per-stream gauges every second: how far behind live the newest part is, viewers, held requests.
+    private func gaugeStreams() async throws {
+        while true {
+            try await Task.sleep(for: .seconds(1))
+            let now = nowMs()
+            let audience = store.audience()
+            for snapshot in store.snapshots() {
+                let dims = [("stream", snapshot.id)]
+                if let capture = snapshot.window.segments.last?.parts.last?.header.captureMs {
+                    Gauge(label: "framelog_origin_behind_live_ms", dimensions: dims).record(now - capture)
                 }
+                Gauge(label: "framelog_origin_viewers", dimensions: dims).record(audience[snapshot.id]?.feeds ?? 0)
+                Gauge(label: "framelog_origin_held_requests", dimensions: dims).record(
+                    audience[snapshot.id]?.waiting ?? 0)
+                Gauge(label: "framelog_origin_window_seconds", dimensions: dims).record(snapshot.window.duration)
+                Gauge(label: "framelog_origin_window_bytes", dimensions: dims).record(snapshot.window.byteCount)
             }
         }
     }

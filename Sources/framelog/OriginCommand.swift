@@ -58,6 +58,11 @@ struct OriginCommand: AsyncParsableCommand {
         }
         c.window.maxSeconds = Double(seconds)
         c.window.maxBytes = windowMb << 20
+        for (flag, path) in [("--tls-cert", tlsCert), ("--tls-key", tlsKey)] {
+            if let path, !FileManager.default.isReadableFile(atPath: path) {
+                throw CLIError("cannot read \(flag) \(path)")
+            }
+        }
         c.tlsCertificate = tlsCert
         c.tlsKey = tlsKey
         do { try c.validate() } catch { throw CLIError(error.message) }
