@@ -29,11 +29,14 @@ test: deps
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build
 
-## bench: the Kafka client against confluent-kafka, then ingest against the seed's producer
-## (writes nothing; copy figures to BENCHMARKS.md).
+## bench: every benchmark in BENCHMARKS.md (about 30 minutes; writes nothing: copy figures there).
 bench: setup
+	@scripts/setup.sh --bench-tools
 	$(FRAMELOG) bench kafka
 	.venv/bin/python bench/ingest_vs_seed.py --seconds 60
+	.venv/bin/python bench/latency.py --minutes 2 --target 400 --drift-minutes 10
+	.venv/bin/python bench/serve_vs_nginx.py
+	.venv/bin/python bench/blocking_clients.py --clients 2000
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift

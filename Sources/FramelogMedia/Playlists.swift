@@ -106,9 +106,8 @@ public enum HLSPlaylist {
                 out += "#EXT-X-MAP:URI=\"\(ObjectPaths.initSegment(segment.initID))\"\n"
                 currentInit = segment.initID
             }
-            if i == segments.startIndex || segment.discontinuity {
-                out += "#EXT-X-PROGRAM-DATE-TIME:\(iso8601(milliseconds: segment.captureMs))\n"
-            }
+            // Every segment carries its capture wall-clock: players measure latency and align viewers by it.
+            out += "#EXT-X-PROGRAM-DATE-TIME:\(iso8601(milliseconds: segment.captureMs))\n"
             if lowLatency && i >= partsFrom {
                 for part in segment.parts {
                     out +=

@@ -145,7 +145,10 @@ public struct OriginRoutes: Sendable {
             throw HTTPError(.badRequest, message: "_HLS_part needs _HLS_msn")
         }
         let text = HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency)
-        return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+        var response = respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+        // When the newest record reached this origin: lets a client measure arrival → response.
+        if let arrival = snapshot.lastArrivalMs { response.headers[.init("Framelog-Arrival-Ms")!] = String(arrival) }
+        return response
     }
 
     private func initSegment(_ context: BasicRequestContext) throws -> Response {

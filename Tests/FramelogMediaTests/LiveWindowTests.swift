@@ -187,6 +187,7 @@ struct PlaylistTests {
         let d = lines.firstIndex(of: "#EXT-X-DISCONTINUITY")!
         #expect(lines[d + 1] == "#EXT-X-MAP:URI=\"init/bbbbbbbbbbbbbbbb.mp4\"")
         #expect(lines[d + 2].hasPrefix("#EXT-X-PROGRAM-DATE-TIME:"))
+        #expect(lines.filter { $0.hasPrefix("#EXT-X-PROGRAM-DATE-TIME:") }.count == 3, "one per segment")
         #expect(lines.filter { $0 == "#EXT-X-DISCONTINUITY" }.count == 1)
     }
 

@@ -1,0 +1,72 @@
+"""Starts Framelog as separate processes for benchmarks: broker, origin, test-pattern ingest (release build)."""
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FRAMELOG = os.path.join(ROOT, ".build/release/framelog")
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_line(proc, pattern, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            break
+        m = re.search(pattern, line)
+        if m:
+            return m
+    sys.exit(f"no line matching {pattern}")
+
+
+class Stack:
+    """broker + origin + ingest of stream `stream`; `stop_ingest()` leaves the origin serving its window."""
+
+    def __init__(self, workdir, stream="bench", window="120s", size="1280x720"):
+        self.env = dict(os.environ, FRAMELOG_STATE_DIR=workdir)
+        self.env.pop("FRAMELOG_BROKERS", None)
+        self.stream = stream
+        self.broker = subprocess.Popen([FRAMELOG, "broker", "--log-level", "warning"], env=self.env,
+                                       stdout=subprocess.PIPE, text=True)
+        self.bootstrap = wait_line(self.broker, r"listening on (\S+)").group(1)
+        self.port = free_port()
+        self.origin = subprocess.Popen([FRAMELOG, "origin", "--brokers", self.bootstrap, "--port", str(self.port),
+                                        "--window", window, "--log-level", "warning"], env=self.env,
+                                       stdout=subprocess.PIPE, text=True)
+        wait_line(self.origin, r"listening on")
+        self.ingest = subprocess.Popen([FRAMELOG, "ingest", "--brokers", self.bootstrap, "--stream", stream,
+                                        "--test-pattern", "--size", size, "--quiet", "--log-level", "warning"],
+                                       env=self.env, stdout=subprocess.DEVNULL)
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def stop_ingest(self):
+        if self.ingest.poll() is None:
+            self.ingest.send_signal(signal.SIGINT)
+            self.ingest.wait(timeout=60)
+
+    def origin_memory(self):
+        status = open(f"/proc/{self.origin.pid}/status").read()
+        return {key: int(re.search(rf"{key}:\s+(\d+)", status).group(1)) // 1024 for key in ["VmRSS", "VmHWM"]}
+
+    def close(self):
+        self.stop_ingest()
+        for proc in [self.origin, self.broker]:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGINT)
+        for proc in [self.origin, self.broker]:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
