@@ -58,6 +58,7 @@ def main():
         if not shutil.which(tool) and not os.path.exists(f"/usr/sbin/{tool}"):
             sys.exit(f"{tool} is missing: apt-get install nginx-light wrk")
     work = tempfile.mkdtemp(prefix="framelog-serve-")
+    os.chmod(work, 0o755)  # nginx's workers run unprivileged and must read the objects
     procs = []
     stack = None
     try:
@@ -109,6 +110,9 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; o
                     order.reverse()
                 for name, url in order:
                     rounds[name].append(wrk(url, script, args.seconds, args.connections))
+            failed = {name: sum(x[2] for x in v) for name, v in rounds.items()}
+            if any(failed.values()):
+                sys.exit(f"non-2xx responses while serving {kind}: {failed} (check {work}/nginx.err)")
             avg = statistics.mean(sizes[p] for p in paths)
             results[kind] = {name: (statistics.median(x[0] for x in v), statistics.median(x[1] for x in v),
                                     sum(x[2] for x in v)) for name, v in rounds.items()}

@@ -151,51 +151,48 @@ public struct OriginRoutes: Sendable {
         return response
     }
 
+    private func object(_ id: String, _ key: String, type: String) throws -> Response {
+        guard let body = store.object(id, key) else {
+            throw HTTPError(.notFound, message: store.exists(id) ? "no \(key)" : "no stream \(id)")
+        }
+        let headers = type == "video/mp4" ? initHeaders : mediaHeaders
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
     private func initSegment(_ context: BasicRequestContext) throws -> Response {
-        let (_, snapshot) = try stream(context)
         let file = context.parameters.get("file") ?? ""
-        guard file.hasSuffix(".mp4"), case let id = String(file.dropLast(4)), id.count == 16,
-            id.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
+        guard file.hasSuffix(".mp4"), case let initID = String(file.dropLast(4)), initID.count == 16,
+            initID.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
         else { throw HTTPError(.badRequest, message: "bad init name") }
-        guard let bytes = snapshot.window.inits[id] else { throw HTTPError(.notFound, message: "no init \(id)") }
-        return respond(bytes, type: "video/mp4", cache: immutable)
+        return try object(try streamID(context), "init/\(initID)", type: "video/mp4")
     }
 
     private func segment(_ context: BasicRequestContext) throws -> Response {
-        let (_, snapshot) = try stream(context)
         let file = context.parameters.get("file") ?? ""
         guard file.hasSuffix(".m4s"), let number = UInt64(file.dropLast(4)) else {
             throw HTTPError(.badRequest, message: "bad segment name")
         }
-        guard let segment = snapshot.window.segment(number), segment.complete else {
-            throw HTTPError(.notFound, message: "no segment \(number)")
-        }
-        return respond(segment.bytes, type: "video/iso.segment", cache: immutable)
+        // Only complete segments are objects.
+        return try object(try streamID(context), "seg/\(number)", type: "video/iso.segment")
     }
 
     private func part(_ context: BasicRequestContext) async throws -> Response {
-        var (id, snapshot) = try stream(context)
         let file = context.parameters.get("file") ?? ""
-        let pieces =
-            file.hasSuffix(".m4s") ? file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false) : []
-        guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0, index < 10_000
-        else {
+        let pieces = file.hasSuffix(".m4s") ? file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false) : []
+        guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0, index < 10_000 else {
             throw HTTPError(.badRequest, message: "bad part name")
         }
-        if snapshot.window.part(segment: number, index: index) == nil,
+        let id = try streamID(context)
+        let key = "part/\(number).\(index)"
+        if store.object(id, key) == nil, let snapshot = store.snapshot(id),
             let next = HLSPlaylist.nextPart(snapshot.window, playlistContext(snapshot)),
             (number, index) == (next.segment, next.part) || (number == next.segment && index == next.part + 1)
         {
             // A preload-hinted part: hold the request until it exists.
-            let timeout = Duration.milliseconds(
-                Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * blockingTargetDurations))
+            let timeout = Duration.milliseconds(Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * blockingTargetDurations))
             _ = await store.waitFor(stream: id, segment: number, part: index, timeout: timeout)
-            snapshot = store.snapshot(id) ?? snapshot
         }
-        guard let part = snapshot.window.part(segment: number, index: index) else {
-            throw HTTPError(.notFound, message: "no part \(number).\(index)")
-        }
-        return respond(part.bytes, type: "video/iso.segment", cache: immutable)
+        return try object(id, key, type: "video/iso.segment")
     }
 
     private func streamList() throws -> [UInt8] {
@@ -276,6 +273,9 @@ public enum FeedFrame {
 }
 
 let immutable = "public, max-age=31536000, immutable"
+// Built once: every object response carries the same headers.
+let initHeaders = commonHeaders(type: "video/mp4", cache: immutable)
+let mediaHeaders = commonHeaders(type: "video/iso.segment", cache: immutable)
 
 func commonHeaders(type: String, cache: String) -> HTTPFields {
     [.contentType: type, .cacheControl: cache, .accessControlAllowOrigin: "*"]
@@ -299,17 +299,38 @@ struct PathGuard<Next: HTTPResponder<BasicRequestContext>>: HTTPResponder {
     let next: Next
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        let path = request.uri.path
-        let lower = path.lowercased()
-        let segments = path.split(separator: "/", omittingEmptySubsequences: false)
-        if path.utf8.count > 512 || segments.contains(where: { $0 == "." || $0 == ".." }) || lower.contains("%2f")
-            || lower.contains("%5c") || path.contains("\\") || path.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F })
-        {
+        if !Self.acceptable(request.uri.path.utf8) {
             return Response(
                 status: .badRequest, headers: commonHeaders(type: "text/plain; charset=utf-8", cache: "no-cache"),
                 body: .init(byteBuffer: ByteBuffer(string: "bad path\n")))
         }
         return try await next.respond(to: request, context: context)
+    }
+
+    /// One pass over the bytes (this runs for every request): no `.`/`..` segment, no `%2f`/`%5c`, no
+    /// backslash or control character, at most 512 bytes.
+    static func acceptable(_ path: String.UTF8View) -> Bool {
+        guard path.count <= 512 else { return false }
+        var segmentLength = 0
+        var dotsOnly = true
+        var previous: (UInt8, UInt8) = (0, 0)
+        for byte in path {
+            if byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\\") { return false }
+            if previous.0 == UInt8(ascii: "%") {
+                let hex = (previous.1, byte | 0x20)
+                if hex == (UInt8(ascii: "2"), UInt8(ascii: "f")) || hex == (UInt8(ascii: "5"), UInt8(ascii: "c")) { return false }
+            }
+            if byte == UInt8(ascii: "/") {
+                if segmentLength > 0 && segmentLength <= 2 && dotsOnly { return false }
+                segmentLength = 0
+                dotsOnly = true
+            } else {
+                segmentLength += 1
+                if byte != UInt8(ascii: ".") { dotsOnly = false }
+            }
+            previous = (previous.1, byte)
+        }
+        return !(segmentLength > 0 && segmentLength <= 2 && dotsOnly)
     }
 }
 

@@ -1,4 +1,5 @@
 import FramelogMedia
+import NIOCore
 import Synchronization
 
 /// What the origin knows of every stream: registry entry and media window. The Kafka feed writes it; HTTP
@@ -30,6 +31,36 @@ public final class StreamStore: Sendable {
         var lastArrivalMs: Int64?
         var waiters: [UInt64: Waiter] = [:]
         var subscribers: [UInt64: AsyncStream<FeedItem>.Continuation] = [:]
+        /// Ready-to-send bodies of the window's objects ("init/<id>", "seg/<n>", "part/<n>.<i>"): built once
+        /// when a record arrives or a segment completes, then shared by every response without copying.
+        var objects: [String: ByteBuffer] = [:]
+        var objectFloor: UInt64 = 0
+
+        mutating func updateObjects(after header: StreamRecordHeader, value: [UInt8]) {
+            switch header.kind {
+            case .initSegment: objects["init/\(header.initID)"] = ByteBuffer(bytes: value)
+            case .part: objects["part/\(header.segment).\(header.part)"] = ByteBuffer(bytes: value)
+            case .discontinuity, .end: break
+            }
+            for segment in window.segments.reversed() where segment.complete {
+                let key = "seg/\(segment.number)"
+                if objects[key] != nil { break }
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity(segment.byteCount)
+                for part in segment.parts { buffer.writeBytes(part.bytes) }
+                objects[key] = buffer
+            }
+            let floor = window.segments.first?.number ?? 0
+            if floor != objectFloor || objects.count > 16 * max(window.segments.count, 1) + 16 {
+                objectFloor = floor
+                let live = Set(window.inits.keys.map { "init/\($0)" })
+                objects = objects.filter { key, _ in
+                    if key.hasPrefix("init/") { return live.contains(key) }
+                    let number = key.dropFirst(key.hasPrefix("seg/") ? 4 : 5).prefix { $0 != "." }
+                    return UInt64(number).map { $0 >= floor } ?? false
+                }
+            }
+        }
     }
 
     private struct State {
@@ -66,13 +97,15 @@ public final class StreamStore: Sendable {
             LiveWindow.Outcome, [CheckedContinuation<Bool, Never>], [AsyncStream<FeedItem>.Continuation]
         )
         let (outcome, wake, slow) = state.withLock { s -> Effects in
-            var entry = s.entries[stream] ?? Entry(window: LiveWindow(limits: limits))
+            // Taken out of the dictionary while it changes, so its arrays are not copied on write.
+            var entry = s.entries.removeValue(forKey: stream) ?? Entry(window: LiveWindow(limits: limits))
             let outcome = entry.window.apply(header, value: value)
             guard outcome == .added else {
                 s.entries[stream] = entry
                 return (outcome, [], [])
             }
             entry.lastArrivalMs = arrivalMs
+            entry.updateObjects(after: header, value: value)
             var wake: [CheckedContinuation<Bool, Never>] = []
             for (id, waiter) in entry.waiters
             where Self.available(entry.window, segment: waiter.segment, part: waiter.part) {
@@ -114,6 +147,16 @@ public final class StreamStore: Sendable {
     }
 
     // MARK: Reading (HTTP)
+
+    /// The body of an object ("init/<id>", "seg/<n>" once complete, "part/<n>.<i>"), shared, not copied.
+    public func object(_ stream: String, _ key: String) -> ByteBuffer? {
+        state.withLock { $0.entries[stream]?.objects[key] }
+    }
+
+    /// Whether the stream is known (registered or has media).
+    public func exists(_ stream: String) -> Bool {
+        state.withLock { s in s.entries[stream].map { $0.info != nil || !$0.window.segments.isEmpty } ?? false }
+    }
 
     public func snapshot(_ stream: String) -> Snapshot? {
         state.withLock { s in
