@@ -44,7 +44,7 @@ async def client(port, stream, seconds, delays, errors):
         arrival = re.search(rb"(?i)framelog-arrival-ms: (\d+)", head)
         if query and arrival:
             delays.append(now - int(arrival.group(1)))
-        hint = HINT.search(body)
+        hint = HINT.search(body, max(0, body.rfind(b"#EXT-X-PRELOAD-HINT")))
         query = f"?_HLS_msn={hint.group(1).decode()}&_HLS_part={hint.group(2).decode()}" if hint else ""
     writer.close()
 
@@ -89,17 +89,28 @@ def main():
         for w in workers:
             w.join()
         rss_peak = stack.origin_memory()["VmHWM"]
+        metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
     finally:
         stack.close()
+    # The origin's own view: arrival of the releasing record → response built (histogram buckets).
+    buckets = sorted((float(le), float(count)) for le, count in re.findall(
+        r'framelog_origin_held_release_seconds_bucket\{le="([\d.e+-]+)"\} (\d+)', metrics))
+    total = buckets[-1][1] if buckets else 0
+    def bucket(p):
+        for le, count in buckets:
+            if total and count >= p * total:
+                return f"≤ {le * 1000:g} ms"
+        return "-"
     delays.sort()
     pick = lambda p: delays[min(len(delays) - 1, int(len(delays) * p))]
     print(f"| {args.clients} blocking-reload clients, {args.seconds:g} s | value |")
     print("|---|---:|")
     print(f"| connections established at the origin | {connections} |")
     print(f"| responses measured | {len(delays)} |")
-    print(f"| part arrival → response, p50 | {pick(0.5):.1f} ms |")
-    print(f"| part arrival → response, p99 | {pick(0.99):.1f} ms |")
-    print(f"| part arrival → response, max | {delays[-1]:.1f} ms |")
+    print(f"| client side: part arrival → response read, p50 | {pick(0.5):.1f} ms |")
+    print(f"| client side: p99 | {pick(0.99):.1f} ms |")
+    print(f"| client side: max | {delays[-1]:.1f} ms |")
+    print(f"| origin side: arrival → response built, p50 / p99 (histogram buckets, {int(total)} held requests) | {bucket(0.5)} / {bucket(0.99)} |")
     print(f"| errors | {len(errors)} {sorted(set(errors))[:3]} |")
     print(f"| origin RSS with the clients connected / peak | {rss_loaded} MB / {rss_peak} MB |")
 

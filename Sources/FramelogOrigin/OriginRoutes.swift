@@ -27,6 +27,8 @@ public struct OriginRoutes: Sendable {
 
     let requests: Counter
     let bytesOut: Counter
+    /// For held playlist requests: from the arrival of the record that released them to their response.
+    let heldRelease: Metrics.Timer
 
     public init(store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil) {
         self.store = store
@@ -34,6 +36,7 @@ public struct OriginRoutes: Sendable {
         self.metricsText = metricsText
         requests = Counter(label: "framelog_origin_requests_total")
         bytesOut = Counter(label: "framelog_origin_bytes_out_total")
+        heldRelease = Metrics.Timer(label: "framelog_origin_held_release_seconds", preferredDisplayUnit: .seconds)
     }
 
     /// The router behind a guard that answers 400 to paths no route should ever see: `.` or `..`
@@ -120,8 +123,10 @@ public struct OriginRoutes: Sendable {
     private func mediaPlaylist(_ request: Request, _ context: BasicRequestContext, lowLatency: Bool) async throws
         -> Response
     {
-        var (id, snapshot) = try stream(context)
+        let id = try streamID(context)
+        guard let edge = store.edge(id) else { throw HTTPError(.notFound, message: "no stream \(id)") }
         let query = request.uri.queryParameters
+        var released = false
         let msnText = query.get("_HLS_msn")
         let partText = query.get("_HLS_part")
         if lowLatency, let msnText {
@@ -131,24 +136,31 @@ public struct OriginRoutes: Sendable {
                 guard let p = Int(partText), p >= 0 else { throw HTTPError(.badRequest, message: "bad _HLS_part") }
                 part = p
             }
-            let last = snapshot.window.segments.last?.number ?? 0
             // The spec: a request more than two segments ahead is answered at once with 400.
-            guard msn <= last + 2 else { throw HTTPError(.badRequest, message: "_HLS_msn \(msn) is too far ahead") }
-            let target = Double(HLSPlaylist.targetDuration(snapshot.window, playlistContext(snapshot)))
+            guard msn <= edge.lastSegment + 2 else { throw HTTPError(.badRequest, message: "_HLS_msn \(msn) is too far ahead") }
+            let target = max(1, (Double(edge.segmentTargetMs) / 1000).rounded(.up))
             let timeout = Duration.milliseconds(Int64(target * blockingTargetDurations * 1000))
-            guard await store.waitFor(stream: id, segment: msn, part: part, timeout: timeout) else {
-                throw HTTPError(
-                    .serviceUnavailable, message: "segment \(msn) part \(part ?? -1) did not arrive in time")
+            switch await store.waitFor(stream: id, segment: msn, part: part, timeout: timeout) {
+            case .timedOut:
+                throw HTTPError(.serviceUnavailable, message: "segment \(msn) part \(part ?? -1) did not arrive in time")
+            case .released: released = true
+            case .immediate: break
             }
-            snapshot = store.snapshot(id) ?? snapshot
         } else if lowLatency, partText != nil {
             throw HTTPError(.badRequest, message: "_HLS_part needs _HLS_msn")
         }
-        let text = HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency)
-        var response = respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+        guard
+            let (body, arrival) = store.playlist(id, kind: lowLatency ? 1 : 0, render: { snapshot in
+                ByteBuffer(string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
+            })
+        else { throw HTTPError(.notFound, message: "no stream \(id)") }
+        var headers = playlistHeaders
         // When the newest record reached this origin: lets a client measure arrival → response.
-        if let arrival = snapshot.lastArrivalMs { response.headers[.init("Framelog-Arrival-Ms")!] = String(arrival) }
-        return response
+        if let arrival {
+            headers[.init("Framelog-Arrival-Ms")!] = String(arrival)
+            if released { heldRelease.recordMilliseconds(max(0, nowMs() - arrival)) }
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
     private func object(_ id: String, _ key: String, type: String) throws -> Response {
@@ -276,6 +288,7 @@ let immutable = "public, max-age=31536000, immutable"
 // Built once: every object response carries the same headers.
 let initHeaders = commonHeaders(type: "video/mp4", cache: immutable)
 let mediaHeaders = commonHeaders(type: "video/iso.segment", cache: immutable)
+let playlistHeaders = commonHeaders(type: "application/vnd.apple.mpegurl", cache: "max-age=1")
 
 func commonHeaders(type: String, cache: String) -> HTTPFields {
     [.contentType: type, .cacheControl: cache, .accessControlAllowOrigin: "*"]

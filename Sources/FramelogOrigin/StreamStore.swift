@@ -35,6 +35,9 @@ public final class StreamStore: Sendable {
         /// when a record arrives or a segment completes, then shared by every response without copying.
         var objects: [String: ByteBuffer] = [:]
         var objectFloor: UInt64 = 0
+        /// Bumped on every change; rendered playlists are cached against it.
+        var version: UInt64 = 0
+        var playlists: [Int: (version: UInt64, body: ByteBuffer)] = [:]
 
         mutating func updateObjects(after header: StreamRecordHeader, value: [UInt8]) {
             switch header.kind {
@@ -85,6 +88,7 @@ public final class StreamStore: Sendable {
     public func update(_ info: StreamInfo) {
         state.withLock { s in
             s.entries[info.stream, default: Entry(window: LiveWindow(limits: limits))].info = info
+            s.entries[info.stream]?.version += 1
         }
     }
 
@@ -105,6 +109,7 @@ public final class StreamStore: Sendable {
                 return (outcome, [], [])
             }
             entry.lastArrivalMs = arrivalMs
+            entry.version += 1
             entry.updateObjects(after: header, value: value)
             var wake: [CheckedContinuation<Bool, Never>] = []
             for (id, waiter) in entry.waiters
@@ -153,6 +158,32 @@ public final class StreamStore: Sendable {
         state.withLock { $0.entries[stream]?.objects[key] }
     }
 
+    /// A playlist body of kind `kind`, rendered at most once per change of the stream: a burst of held
+    /// requests released by one new part shares one rendering. Nil for an unknown stream.
+    public func playlist(_ stream: String, kind: Int, render: (Snapshot) -> ByteBuffer) -> (body: ByteBuffer, arrivalMs: Int64?)? {
+        let found = state.withLock { s -> (ByteBuffer?, Snapshot, UInt64)? in
+            guard let entry = s.entries[stream], entry.info != nil || !entry.window.segments.isEmpty else { return nil }
+            if let cached = entry.playlists[kind], cached.version == entry.version {
+                return (cached.body, Snapshot(id: stream, info: nil, window: LiveWindow(), lastArrivalMs: entry.lastArrivalMs), entry.version)
+            }
+            return (nil, Snapshot(id: stream, info: entry.info, window: entry.window, lastArrivalMs: entry.lastArrivalMs), entry.version)
+        }
+        guard let (cached, snapshot, version) = found else { return nil }
+        if let cached { return (cached, snapshot.lastArrivalMs) }
+        let body = render(snapshot)
+        state.withLock { s in
+            if s.entries[stream]?.version == version { s.entries[stream]?.playlists[kind] = (version, body) }
+        }
+        return (body, snapshot.lastArrivalMs)
+    }
+
+    /// The newest segment number and the declared segment duration, for checking blocking requests cheaply.
+    public func edge(_ stream: String) -> (lastSegment: UInt64, segmentTargetMs: Int)? {
+        state.withLock { s in
+            s.entries[stream].map { ($0.window.segments.last?.number ?? 0, $0.info?.segmentTargetMs ?? 2000) }
+        }
+    }
+
     /// Whether the stream is known (registered or has media).
     public func exists(_ stream: String) -> Bool {
         state.withLock { s in s.entries[stream].map { $0.info != nil || !$0.window.segments.isEmpty } ?? false }
@@ -192,13 +223,21 @@ public final class StreamStore: Sendable {
         return last.complete
     }
 
-    /// Waits until `available(segment:part:)` holds, at most `timeout`. Returns whether it does.
-    public func waitFor(stream: String, segment: UInt64, part: Int?, timeout: Duration) async -> Bool {
+    public enum WaitOutcome: Sendable, Equatable {
+        /// It was there already.
+        case immediate
+        /// It arrived while the request was held.
+        case released
+        case timedOut
+    }
+
+    /// Waits until `available(segment:part:)` holds, at most `timeout`.
+    public func waitFor(stream: String, segment: UInt64, part: Int?, timeout: Duration) async -> WaitOutcome {
         let ready = state.withLock { s in
             s.entries[stream].map { Self.available($0.window, segment: segment, part: part) } ?? false
         }
-        if ready { return true }
-        return await withTaskGroup(of: Bool.self) { group in
+        if ready { return .immediate }
+        let released = await withTaskGroup(of: Bool.self) { group in
             group.addTask { await self.park(stream: stream, segment: segment, part: part) }
             group.addTask {
                 try? await Task.sleep(for: timeout)
@@ -208,6 +247,7 @@ public final class StreamStore: Sendable {
             group.cancelAll()
             return first
         }
+        return released ? .released : .timedOut
     }
 
     private func park(stream: String, segment: UInt64, part: Int?) async -> Bool {
