@@ -25,9 +25,10 @@ broker: setup
 	$(FRAMELOG) broker
 
 ## test: every test (Swift Testing), against a real local broker and librdkafka's mock cluster.
+## One test at a time: several use real-time encoders, Chromium and timing bounds, and 2 cores are shared.
 test: deps
 	$(SWIFT) build --build-tests
-	$(SWIFT) test --skip-build
+	$(SWIFT) test --skip-build --no-parallel
 
 ## bench: every benchmark in BENCHMARKS.md (about 30 minutes; writes nothing: copy figures there).
 bench: setup

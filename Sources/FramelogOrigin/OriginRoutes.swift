@@ -137,12 +137,15 @@ public struct OriginRoutes: Sendable {
                 part = p
             }
             // The spec: a request more than two segments ahead is answered at once with 400.
-            guard msn <= edge.lastSegment + 2 else { throw HTTPError(.badRequest, message: "_HLS_msn \(msn) is too far ahead") }
+            guard msn <= edge.lastSegment + 2 else {
+                throw HTTPError(.badRequest, message: "_HLS_msn \(msn) is too far ahead")
+            }
             let target = max(1, (Double(edge.segmentTargetMs) / 1000).rounded(.up))
             let timeout = Duration.milliseconds(Int64(target * blockingTargetDurations * 1000))
             switch await store.waitFor(stream: id, segment: msn, part: part, timeout: timeout) {
             case .timedOut:
-                throw HTTPError(.serviceUnavailable, message: "segment \(msn) part \(part ?? -1) did not arrive in time")
+                throw HTTPError(
+                    .serviceUnavailable, message: "segment \(msn) part \(part ?? -1) did not arrive in time")
             case .released: released = true
             case .immediate: break
             }
@@ -150,9 +153,12 @@ public struct OriginRoutes: Sendable {
             throw HTTPError(.badRequest, message: "_HLS_part needs _HLS_msn")
         }
         guard
-            let (body, arrival) = store.playlist(id, kind: lowLatency ? 1 : 0, render: { snapshot in
-                ByteBuffer(string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
-            })
+            let (body, arrival) = store.playlist(
+                id, kind: lowLatency ? 1 : 0,
+                render: { snapshot in
+                    ByteBuffer(
+                        string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
+                })
         else { throw HTTPError(.notFound, message: "no stream \(id)") }
         var headers = playlistHeaders
         // When the newest record reached this origin: lets a client measure arrival → response.
@@ -190,8 +196,10 @@ public struct OriginRoutes: Sendable {
 
     private func part(_ context: BasicRequestContext) async throws -> Response {
         let file = context.parameters.get("file") ?? ""
-        let pieces = file.hasSuffix(".m4s") ? file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false) : []
-        guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0, index < 10_000 else {
+        let pieces =
+            file.hasSuffix(".m4s") ? file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false) : []
+        guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0, index < 10_000
+        else {
             throw HTTPError(.badRequest, message: "bad part name")
         }
         let id = try streamID(context)
@@ -201,7 +209,8 @@ public struct OriginRoutes: Sendable {
             (number, index) == (next.segment, next.part) || (number == next.segment && index == next.part + 1)
         {
             // A preload-hinted part: hold the request until it exists.
-            let timeout = Duration.milliseconds(Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * blockingTargetDurations))
+            let timeout = Duration.milliseconds(
+                Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * blockingTargetDurations))
             _ = await store.waitFor(stream: id, segment: number, part: index, timeout: timeout)
         }
         return try object(id, key, type: "video/iso.segment")
@@ -331,7 +340,9 @@ struct PathGuard<Next: HTTPResponder<BasicRequestContext>>: HTTPResponder {
             if byte < 0x20 || byte == 0x7F || byte == UInt8(ascii: "\\") { return false }
             if previous.0 == UInt8(ascii: "%") {
                 let hex = (previous.1, byte | 0x20)
-                if hex == (UInt8(ascii: "2"), UInt8(ascii: "f")) || hex == (UInt8(ascii: "5"), UInt8(ascii: "c")) { return false }
+                if hex == (UInt8(ascii: "2"), UInt8(ascii: "f")) || hex == (UInt8(ascii: "5"), UInt8(ascii: "c")) {
+                    return false
+                }
             }
             if byte == UInt8(ascii: "/") {
                 if segmentLength > 0 && segmentLength <= 2 && dotsOnly { return false }

@@ -160,13 +160,22 @@ public final class StreamStore: Sendable {
 
     /// A playlist body of kind `kind`, rendered at most once per change of the stream: a burst of held
     /// requests released by one new part shares one rendering. Nil for an unknown stream.
-    public func playlist(_ stream: String, kind: Int, render: (Snapshot) -> ByteBuffer) -> (body: ByteBuffer, arrivalMs: Int64?)? {
+    public func playlist(_ stream: String, kind: Int, render: (Snapshot) -> ByteBuffer) -> (
+        body: ByteBuffer, arrivalMs: Int64?
+    )? {
         let found = state.withLock { s -> (ByteBuffer?, Snapshot, UInt64)? in
             guard let entry = s.entries[stream], entry.info != nil || !entry.window.segments.isEmpty else { return nil }
             if let cached = entry.playlists[kind], cached.version == entry.version {
-                return (cached.body, Snapshot(id: stream, info: nil, window: LiveWindow(), lastArrivalMs: entry.lastArrivalMs), entry.version)
+                return (
+                    cached.body,
+                    Snapshot(id: stream, info: nil, window: LiveWindow(), lastArrivalMs: entry.lastArrivalMs),
+                    entry.version
+                )
             }
-            return (nil, Snapshot(id: stream, info: entry.info, window: entry.window, lastArrivalMs: entry.lastArrivalMs), entry.version)
+            return (
+                nil, Snapshot(id: stream, info: entry.info, window: entry.window, lastArrivalMs: entry.lastArrivalMs),
+                entry.version
+            )
         }
         guard let (cached, snapshot, version) = found else { return nil }
         if let cached { return (cached, snapshot.lastArrivalMs) }

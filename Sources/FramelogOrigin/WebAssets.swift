@@ -216,14 +216,23 @@ enum WebAssets {
             let pl = await playlist();
             let start = [...pl.segments].reverse().find(s => s.parts.length && s.parts[0].independent);
             if (!start) throw new Error('no part to start at');
-            let msn = start.number, part = 0, mapUri = null, timescale = 90000;
+            let msn = start.number, part = 0, mapUri = null, timescale = 90000, early = null;
             for (;;) {
               let segment = pl.segments.find(s => s.number === msn);
               if (!segment || segment.parts.length <= part) {
                 if (segment && segment.complete) { msn++; part = 0; continue; }
                 if (pl.segments.length && pl.segments[pl.segments.length - 1].number > msn) { msn++; part = 0; continue; }
                 if (pl.ended) return;
-                pl = await playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`);
+                const wanted = `part/${msn}.${part}.m4s`;
+                if (pl.hint === wanted) {
+                  // The preload hint: ask for the part itself and for the playlist that will list it at once;
+                  // the origin holds both until the part exists, so no round trip follows its arrival.
+                  const [bytes, fresh] = await Promise.all([get(wanted), playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`)]);
+                  if (bytes) early = {uri: wanted, bytes};
+                  pl = fresh;
+                } else {
+                  pl = await playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`);
+                }
                 continue;
               }
               const p = segment.parts[part];
@@ -234,7 +243,8 @@ enum WebAssets {
                 timescale = timescaleOf(init);
                 onRecord({kind: 'init', init: mapUri}, init);
               }
-              const bytes = await get(p.uri);
+              const bytes = early && early.uri === p.uri ? early.bytes : await get(p.uri);
+              early = null;
               if (!bytes) { pl = await playlist(); continue; }
               const before = segment.parts.slice(0, part).reduce((a, q) => a + q.duration, 0);
               onRecord({kind: 'part', seq: msn * 1e4 + part, pts: decodeTimeOf(bytes), timescale,
