@@ -97,9 +97,15 @@ def main():
         r'framelog_origin_held_release_seconds_bucket\{le="([\d.e+-]+)"\} (\d+)', metrics))
     total = buckets[-1][1] if buckets else 0
     def bucket(p):
+        """The bucket bound holding quantile p, and a linear interpolation inside it (as Prometheus's
+        histogram_quantile does)."""
+        previous = (0.0, 0.0)
         for le, count in buckets:
             if total and count >= p * total:
-                return f"≤ {le * 1000:g} ms"
+                lo, below = previous
+                inside = (p * total - below) / (count - below) if count > below else 1
+                return f"≈ {(lo + (le - lo) * inside) * 1000:.0f} ms (≤ {le * 1000:g})"
+            previous = (le, count)
         return "-"
     delays.sort()
     pick = lambda p: delays[min(len(delays) - 1, int(len(delays) * p))]

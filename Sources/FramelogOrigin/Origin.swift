@@ -38,7 +38,7 @@ public final class OriginService: Service {
         let onListening = self.onListening
         let app = Application(
             responder: routes.responder(),
-            server: try OriginTLS.server(configuration),
+            server: try OriginTLS.server(configuration, routes: routes),
             configuration: .init(
                 address: .hostname(configuration.host, port: configuration.port), serverName: "framelog"),
             onServerRunning: { channel in await onListening?(channel.localAddress?.port ?? 0) },

@@ -1,6 +1,8 @@
 import Foundation
 import FramelogMedia
+import HTTPTypes
 import Hummingbird
+import HummingbirdCore
 import Metrics
 import NIOCore
 
@@ -29,6 +31,7 @@ public struct OriginRoutes: Sendable {
     let bytesOut: Counter
     /// For held playlist requests: from the arrival of the record that released them to their response.
     let heldRelease: Metrics.Timer
+    let fastPathAnswers = FastPathCount()
 
     public init(store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil) {
         self.store = store
@@ -124,34 +127,65 @@ public struct OriginRoutes: Sendable {
         -> Response
     {
         let id = try streamID(context)
-        guard let edge = store.edge(id) else { throw HTTPError(.notFound, message: "no stream \(id)") }
         let query = request.uri.queryParameters
         var released = false
-        let msnText = query.get("_HLS_msn")
-        let partText = query.get("_HLS_part")
-        if lowLatency, let msnText {
-            guard let msn = UInt64(msnText) else { throw HTTPError(.badRequest, message: "bad _HLS_msn") }
-            var part: Int?
-            if let partText {
-                guard let p = Int(partText), p >= 0 else { throw HTTPError(.badRequest, message: "bad _HLS_part") }
-                part = p
-            }
-            // The spec: a request more than two segments ahead is answered at once with 400.
-            guard msn <= edge.lastSegment + 2 else {
-                throw HTTPError(.badRequest, message: "_HLS_msn \(msn) is too far ahead")
-            }
-            let target = max(1, (Double(edge.segmentTargetMs) / 1000).rounded(.up))
-            let timeout = Duration.milliseconds(Int64(target * blockingTargetDurations * 1000))
-            switch await store.waitFor(stream: id, segment: msn, part: part, timeout: timeout) {
-            case .timedOut:
-                throw HTTPError(
-                    .serviceUnavailable, message: "segment \(msn) part \(part ?? -1) did not arrive in time")
+        if let wait = try blockingWait(
+            id, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), lowLatency: lowLatency)
+        {
+            switch await store.waitFor(stream: id, segment: wait.segment, part: wait.part, timeout: wait.timeout) {
+            case .timedOut: throw Self.blockingTimeout(wait)
             case .released: released = true
             case .immediate: break
             }
-        } else if lowLatency, partText != nil {
-            throw HTTPError(.badRequest, message: "_HLS_part needs _HLS_msn")
         }
+        guard let (body, headers) = mediaPlaylistResponse(id, lowLatency: lowLatency, released: released) else {
+            throw HTTPError(.notFound, message: "no stream \(id)")
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// A blocking playlist request (`_HLS_msn`, optionally `_HLS_part`) to hold until that part exists.
+    struct BlockingWait {
+        var segment: UInt64
+        var part: Int?
+        var timeout: Duration
+    }
+
+    /// Checks a media playlist request's blocking parameters: nil when it need not wait; 404 for an unknown
+    /// stream; 400 for malformed values, `_HLS_part` without `_HLS_msn`, or a segment more than two ahead of
+    /// the newest (the spec's answer). Shared by the router and the event-loop fast path.
+    func blockingWait(_ id: String, msn msnText: String?, part partText: String?, lowLatency: Bool) throws
+        -> BlockingWait?
+    {
+        guard let edge = store.edge(id) else { throw HTTPError(.notFound, message: "no stream \(id)") }
+        guard lowLatency else { return nil }
+        guard let msnText else {
+            if partText != nil { throw HTTPError(.badRequest, message: "_HLS_part needs _HLS_msn") }
+            return nil
+        }
+        guard let msn = UInt64(msnText) else { throw HTTPError(.badRequest, message: "bad _HLS_msn") }
+        var part: Int?
+        if let partText {
+            guard let p = Int(partText), p >= 0 else { throw HTTPError(.badRequest, message: "bad _HLS_part") }
+            part = p
+        }
+        guard msn <= edge.lastSegment + 2 else {
+            throw HTTPError(.badRequest, message: "_HLS_msn \(msn) is too far ahead")
+        }
+        let target = max(1, (Double(edge.segmentTargetMs) / 1000).rounded(.up))
+        return BlockingWait(
+            segment: msn, part: part, timeout: .milliseconds(Int64(target * blockingTargetDurations * 1000)))
+    }
+
+    /// The answer to a held request that timed out: 503, as the spec prescribes.
+    static func blockingTimeout(_ wait: BlockingWait) -> HTTPError {
+        HTTPError(.serviceUnavailable, message: "segment \(wait.segment) part \(wait.part ?? -1) did not arrive in time")
+    }
+
+    /// The media playlist body (rendered at most once per window change) and its headers, including
+    /// `Framelog-Arrival-Ms`: when the newest record reached this origin, so a client can measure arrival →
+    /// response. `released` records that delay in the held-release histogram. Nil for an unknown stream.
+    func mediaPlaylistResponse(_ id: String, lowLatency: Bool, released: Bool) -> (ByteBuffer, HTTPFields)? {
         guard
             let (body, arrival) = store.playlist(
                 id, kind: lowLatency ? 1 : 0,
@@ -159,14 +193,13 @@ public struct OriginRoutes: Sendable {
                     ByteBuffer(
                         string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
                 })
-        else { throw HTTPError(.notFound, message: "no stream \(id)") }
+        else { return nil }
         var headers = playlistHeaders
-        // When the newest record reached this origin: lets a client measure arrival → response.
         if let arrival {
-            headers[.init("Framelog-Arrival-Ms")!] = String(arrival)
+            headers[.framelogArrivalMs] = String(arrival)
             if released { heldRelease.recordMilliseconds(max(0, nowMs() - arrival)) }
         }
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+        return (body, headers)
     }
 
     private func object(_ id: String, _ key: String, type: String) throws -> Response {
@@ -177,33 +210,52 @@ public struct OriginRoutes: Sendable {
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 
+    /// The store key of an object path's last two components (`init/<id>.mp4`, `seg/<n>.m4s`,
+    /// `part/<n>.<i>.m4s`), with its Content-Type; nil for a malformed name.
+    static func objectKey(_ folder: Substring, _ file: Substring) -> (key: String, type: String)? {
+        switch folder {
+        case "init":
+            guard file.hasSuffix(".mp4"), case let initID = file.dropLast(4), initID.utf8.count == 16,
+                initID.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            else { return nil }
+            return ("init/\(initID)", "video/mp4")
+        case "seg":
+            guard file.hasSuffix(".m4s"), let number = UInt64(file.dropLast(4)) else { return nil }
+            return ("seg/\(number)", "video/iso.segment")
+        case "part":
+            guard file.hasSuffix(".m4s") else { return nil }
+            let pieces = file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+            guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0,
+                index < 10_000
+            else { return nil }
+            return ("part/\(number).\(index)", "video/iso.segment")
+        default: return nil
+        }
+    }
+
     private func initSegment(_ context: BasicRequestContext) throws -> Response {
-        let file = context.parameters.get("file") ?? ""
-        guard file.hasSuffix(".mp4"), case let initID = String(file.dropLast(4)), initID.count == 16,
-            initID.allSatisfy({ $0.isHexDigit && !$0.isUppercase })
-        else { throw HTTPError(.badRequest, message: "bad init name") }
-        return try object(try streamID(context), "init/\(initID)", type: "video/mp4")
+        guard let (key, type) = Self.objectKey("init", Substring(context.parameters.get("file") ?? "")) else {
+            throw HTTPError(.badRequest, message: "bad init name")
+        }
+        return try object(try streamID(context), key, type: type)
     }
 
     private func segment(_ context: BasicRequestContext) throws -> Response {
-        let file = context.parameters.get("file") ?? ""
-        guard file.hasSuffix(".m4s"), let number = UInt64(file.dropLast(4)) else {
+        // Only complete segments are objects.
+        guard let (key, type) = Self.objectKey("seg", Substring(context.parameters.get("file") ?? "")) else {
             throw HTTPError(.badRequest, message: "bad segment name")
         }
-        // Only complete segments are objects.
-        return try object(try streamID(context), "seg/\(number)", type: "video/iso.segment")
+        return try object(try streamID(context), key, type: type)
     }
 
     private func part(_ context: BasicRequestContext) async throws -> Response {
-        let file = context.parameters.get("file") ?? ""
-        let pieces =
-            file.hasSuffix(".m4s") ? file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false) : []
-        guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0, index < 10_000
+        guard let (key, type) = Self.objectKey("part", Substring(context.parameters.get("file") ?? "")),
+            case let numbers = key.dropFirst(5).split(separator: "."), let number = UInt64(numbers[0]),
+            let index = Int(numbers[1])
         else {
             throw HTTPError(.badRequest, message: "bad part name")
         }
         let id = try streamID(context)
-        let key = "part/\(number).\(index)"
         if store.object(id, key) == nil, let snapshot = store.snapshot(id),
             let next = HLSPlaylist.nextPart(snapshot.window, playlistContext(snapshot)),
             (number, index) == (next.segment, next.part) || (number == next.segment && index == next.part + 1)
@@ -213,7 +265,7 @@ public struct OriginRoutes: Sendable {
                 Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * blockingTargetDurations))
             _ = await store.waitFor(stream: id, segment: number, part: index, timeout: timeout)
         }
-        return try object(id, key, type: "video/iso.segment")
+        return try object(id, key, type: type)
     }
 
     private func streamList() throws -> [UInt8] {
@@ -299,6 +351,10 @@ let initHeaders = commonHeaders(type: "video/mp4", cache: immutable)
 let mediaHeaders = commonHeaders(type: "video/iso.segment", cache: immutable)
 let playlistHeaders = commonHeaders(type: "application/vnd.apple.mpegurl", cache: "max-age=1")
 
+extension HTTPField.Name {
+    static let framelogArrivalMs = Self("Framelog-Arrival-Ms")!
+}
+
 func commonHeaders(type: String, cache: String) -> HTTPFields {
     [.contentType: type, .cacheControl: cache, .accessControlAllowOrigin: "*"]
 }
@@ -321,14 +377,17 @@ struct PathGuard<Next: HTTPResponder<BasicRequestContext>>: HTTPResponder {
     let next: Next
 
     func respond(to request: Request, context: Context) async throws -> Response {
-        if !Self.acceptable(request.uri.path.utf8) {
+        if !PathCheck.acceptable(request.uri.path.utf8) {
             return Response(
                 status: .badRequest, headers: commonHeaders(type: "text/plain; charset=utf-8", cache: "no-cache"),
                 body: .init(byteBuffer: ByteBuffer(string: "bad path\n")))
         }
         return try await next.respond(to: request, context: context)
     }
+}
 
+/// The path check behind `PathGuard` (and the fast path).
+enum PathCheck {
     /// One pass over the bytes (this runs for every request): no `.`/`..` segment, no `%2f`/`%5c`, no
     /// backslash or control character, at most 512 bytes.
     static func acceptable(_ path: String.UTF8View) -> Bool {

@@ -6,9 +6,9 @@ import HummingbirdHTTP2
 /// The HTTP server flavour: HTTP/1.1 in the clear, or TLS offering HTTP/2 (ALPN h2, falling back to
 /// HTTP/1.1) when a certificate is configured. Safari plays LL-HLS only over HTTPS with HTTP/2.
 enum OriginTLS {
-    static func server(_ configuration: OriginConfiguration) throws -> HTTPServerBuilder {
+    static func server(_ configuration: OriginConfiguration, routes: OriginRoutes) throws -> HTTPServerBuilder {
         guard let certificatePath = configuration.tlsCertificate, let keyPath = configuration.tlsKey else {
-            return .http1()
+            return OriginFastPath.server(routes)
         }
         let certificates: [NIOSSLCertificate]
         let key: NIOSSLPrivateKey

@@ -22,7 +22,8 @@ public final class StreamStore: Sendable {
     private struct Waiter {
         var segment: UInt64
         var part: Int?
-        var continuation: CheckedContinuation<Bool, Never>
+        /// Called once, outside the lock: true when the part is there, false when the store closes.
+        var wake: @Sendable (Bool) -> Void
     }
 
     private struct Entry {
@@ -71,6 +72,17 @@ public final class StreamStore: Sendable {
         var nextID: UInt64 = 0
         var cancelled: Set<UInt64> = []
         var closed = false
+
+        /// Adds a waiter unless it need not wait: true = available now, false = closed or unknown stream,
+        /// nil = registered.
+        mutating func register(_ id: UInt64, stream: String, _ waiter: Waiter) -> Bool? {
+            if closed { return false }
+            guard var entry = entries.removeValue(forKey: stream) else { return false }
+            defer { entries[stream] = entry }
+            if StreamStore.available(entry.window, segment: waiter.segment, part: waiter.part) { return true }
+            entry.waiters[id] = waiter
+            return nil
+        }
     }
 
     private let state = Mutex(State())
@@ -98,7 +110,7 @@ public final class StreamStore: Sendable {
         -> LiveWindow.Outcome
     {
         typealias Effects = (
-            LiveWindow.Outcome, [CheckedContinuation<Bool, Never>], [AsyncStream<FeedItem>.Continuation]
+            LiveWindow.Outcome, [@Sendable (Bool) -> Void], [AsyncStream<FeedItem>.Continuation]
         )
         let (outcome, wake, slow) = state.withLock { s -> Effects in
             // Taken out of the dictionary while it changes, so its arrays are not copied on write.
@@ -111,11 +123,14 @@ public final class StreamStore: Sendable {
             entry.lastArrivalMs = arrivalMs
             entry.version += 1
             entry.updateObjects(after: header, value: value)
-            var wake: [CheckedContinuation<Bool, Never>] = []
-            for (id, waiter) in entry.waiters
-            where Self.available(entry.window, segment: waiter.segment, part: waiter.part) {
-                wake.append(waiter.continuation)
-                entry.waiters[id] = nil
+            var wake: [@Sendable (Bool) -> Void] = []
+            if !entry.waiters.isEmpty {
+                let window = entry.window
+                entry.waiters = entry.waiters.filter { _, waiter in
+                    guard Self.available(window, segment: waiter.segment, part: waiter.part) else { return true }
+                    wake.append(waiter.wake)
+                    return false
+                }
             }
             let item = FeedItem(header: header, value: value)
             var slow: [AsyncStream<FeedItem>.Continuation] = []
@@ -128,7 +143,7 @@ public final class StreamStore: Sendable {
             s.entries[stream] = entry
             return (outcome, wake, slow)
         }
-        for continuation in wake { continuation.resume(returning: true) }
+        for waiter in wake { waiter(true) }
         // Too far behind: end those feeds (outside the lock: finishing runs their termination handlers);
         // the players reconnect at the live edge.
         for subscriber in slow { subscriber.finish() }
@@ -139,7 +154,7 @@ public final class StreamStore: Sendable {
     public func close() {
         let (waiters, feeds) = state.withLock { s in
             s.closed = true
-            let waiters = s.entries.values.flatMap { $0.waiters.values.map(\.continuation) }
+            let waiters = s.entries.values.flatMap { $0.waiters.values.map(\.wake) }
             let feeds = s.entries.values.flatMap { $0.subscribers.values }
             for key in s.entries.keys {
                 s.entries[key]?.waiters.removeAll()
@@ -147,7 +162,7 @@ public final class StreamStore: Sendable {
             }
             return (waiters, feeds)
         }
-        for waiter in waiters { waiter.resume(returning: false) }
+        for waiter in waiters { waiter(false) }
         for feed in feeds { feed.finish() }
     }
 
@@ -267,12 +282,9 @@ public final class StreamStore: Sendable {
         return await withTaskCancellationHandler {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let resumeNow: Bool? = state.withLock { s in
-                    if s.cancelled.remove(id) != nil || s.closed { return false }
-                    guard var entry = s.entries[stream] else { return false }
-                    if Self.available(entry.window, segment: segment, part: part) { return true }
-                    entry.waiters[id] = Waiter(segment: segment, part: part, continuation: continuation)
-                    s.entries[stream] = entry
-                    return nil
+                    if s.cancelled.remove(id) != nil { return false }
+                    return s.register(
+                        id, stream: stream, Waiter(segment: segment, part: part) { continuation.resume(returning: $0) })
                 }
                 if let resumeNow { continuation.resume(returning: resumeNow) }
             }
@@ -282,8 +294,38 @@ public final class StreamStore: Sendable {
                 s.cancelled.insert(id)
                 return nil
             }
-            waiter?.continuation.resume(returning: false)
+            waiter?.wake(false)
         }
+    }
+
+    public enum Hold: Sendable, Equatable {
+        /// The part is there already; `wake` will not be called.
+        case ready
+        /// The store is closed or the stream unknown; `wake` will not be called.
+        case closed
+        /// Held: `wake` is called once, from the thread that applies records, unless `cancelHold` takes it
+        /// back first.
+        case held(id: UInt64)
+    }
+
+    /// Like `waitFor`, for callers that are not tasks (the event-loop fast path): registers `wake` to be
+    /// called once when part `part` of segment `segment` is available (true) or the store closes (false).
+    public func hold(stream: String, segment: UInt64, part: Int?, wake: @escaping @Sendable (Bool) -> Void) -> Hold {
+        state.withLock { s in
+            s.nextID += 1
+            let id = s.nextID
+            switch s.register(id, stream: stream, Waiter(segment: segment, part: part, wake: wake)) {
+            case nil: return .held(id: id)
+            case true?: return .ready
+            case false?: return .closed
+            }
+        }
+    }
+
+    /// Takes back a held `wake` (timeout, client gone). False when it has already been called or is
+    /// being called: the caller must then expect it.
+    public func cancelHold(stream: String, id: UInt64) -> Bool {
+        state.withLock { s in s.entries[stream]?.waiters.removeValue(forKey: id) != nil }
     }
 
     /// A live feed of a stream's records: first its current init and the parts of the newest segment that

@@ -91,7 +91,7 @@ enum PrometheusBootstrap {
         var factory = PrometheusMetricsFactory(registry: registry)
         // Live video lives in milliseconds: finer buckets than the defaults at the low end.
         factory.defaultDurationHistogramBuckets = [
-            1, 2, 5, 10, 20, 35, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000,
+            1, 2, 5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 75, 100, 150, 200, 300, 500, 750, 1000, 2000, 5000,
         ]
         .map { Duration.milliseconds($0) }
         MetricsSystem.bootstrap(factory)

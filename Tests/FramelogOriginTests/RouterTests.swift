@@ -56,22 +56,46 @@ struct Feeder {
     }
 }
 
-func makeApp(_ store: StreamStore, blocking: Double = 3) -> some ApplicationProtocol {
-    Application(
-        responder: OriginRoutes(store: store, blockingTargetDurations: blocking, metricsText: { "m 1\n" }).responder())
+func makeApp(
+    _ store: StreamStore, blocking: Double = 3, fastPath: Bool = false,
+    routes: OriginRoutes? = nil
+) -> some ApplicationProtocol {
+    let routes = routes ?? OriginRoutes(store: store, blockingTargetDurations: blocking, metricsText: { "m 1\n" })
+    // The fast path sits in the channel pipeline: it needs a real server (`.live`).
+    return Application(
+        responder: routes.responder(), server: fastPath ? OriginFastPath.server(routes) : .http1(),
+        configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "framelog"))
 }
+
+/// How a test reaches the routes: the router alone (no sockets), or a real server on loopback with the
+/// event-loop fast path in front of the router, which must answer the same requests the same way.
+enum Path: String, CaseIterable, CustomTestStringConvertible {
+    case router, fastPath
+    var testDescription: String { rawValue }
+    var mode: TestingSetup { self == .router ? .router : .live }
+}
+
 
 func text(_ response: TestResponse) -> String { String(buffer: response.body) }
 
-@Suite("origin routes (no sockets)")
+@Suite("origin routes (router alone, and behind the fast path)", .serialized)
 struct RouterTests {
-    @Test("playlists, objects and their headers")
-    func playlistsAndObjects() async throws {
+    @Test("playlists, objects and their headers", arguments: Path.allCases)
+    func playlistsAndObjects(path: Path) async throws {
         let store = StreamStore()
         var feeder = Feeder(store: store)
         feeder.start()
         feeder.parts(12)
-        try await makeApp(store).test(.router) { client in
+        let routes = OriginRoutes(store: store, metricsText: { "m 1\n" })
+        try await makeApp(store, fastPath: path == .fastPath, routes: routes).test(path.mode) { client in
+            try await objectsAndPlaylists(client)
+        }
+        // Both playlists, the init, two segments and a part; the rest is the router's.
+        #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == (path == .fastPath ? 6 : 0))
+    }
+
+    func objectsAndPlaylists(_ client: some TestClientProtocol) async throws {
+        do {
             try await client.execute(uri: "/hls/cam1/index.m3u8", method: .get) { r in
                 #expect(r.status == .ok)
                 #expect(r.headers[.contentType] == "application/vnd.apple.mpegurl")
@@ -116,13 +140,13 @@ struct RouterTests {
         }
     }
 
-    @Test("unknown streams and objects are 404, malformed ids and names 400")
-    func errors() async throws {
+    @Test("unknown streams and objects are 404, malformed ids and names 400", arguments: Path.allCases)
+    func errors(path: Path) async throws {
         let store = StreamStore()
         var feeder = Feeder(store: store)
         feeder.start()
         feeder.parts(6)
-        try await makeApp(store).test(.router) { client in
+        try await makeApp(store, fastPath: path == .fastPath).test(path.mode) { client in
             let cases: [(String, HTTPResponse.Status)] = [
                 ("/hls/nope/live.m3u8", .notFound),
                 ("/hls/cam1/seg/99.m4s", .notFound),
@@ -156,14 +180,15 @@ struct RouterTests {
         }
     }
 
-    @Test("blocking reload answers the moment the part exists, and 503 after the bounded wait")
-    func blockingReload() async throws {
+    @Test("blocking reload answers the moment the part exists, and 503 after the bounded wait", arguments: Path.allCases)
+    func blockingReload(path: Path) async throws {
         let store = StreamStore()
         var feeder = Feeder(store: store)
         feeder.start()
         feeder.parts(7)  // segment 1 has parts 0, 1
         let publisher = Feeder.Box(feeder)
-        try await makeApp(store, blocking: 1).test(.router) { client in
+        let routes = OriginRoutes(store: store, blockingTargetDurations: 1)
+        try await makeApp(store, fastPath: path == .fastPath, routes: routes).test(path.mode) { client in
             // Already there: at once.
             let quick = try await elapsed {
                 try await client.execute(uri: "/hls/cam1/live.m3u8?_HLS_msn=1&_HLS_part=1", method: .get) { r in
@@ -201,6 +226,8 @@ struct RouterTests {
             }
             try await publishMore
         }
+        // The three playlist requests (at once, held then released, held then 503) were the fast path's.
+        #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == (path == .fastPath ? 3 : 0))
     }
 
     @Test("the low-latency feed starts at the newest keyframe segment, then pushes each record as it arrives")
