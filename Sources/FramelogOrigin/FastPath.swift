@@ -161,28 +161,33 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard request.method == .get, let target = request.path,
             request.headerFields[.connection].map({ !$0.lowercased().contains("close") }) ?? true
         else { return false }
-        let uri = URI(target)
-        let path = uri.path
-        guard PathCheck.acceptable(path.utf8) else { return false }
-        let pieces = path.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
-        guard pieces.count == 4 || pieces.count == 5, pieces[0].isEmpty,
-            let id = String(Substring(pieces[2])) as String?, (try? StreamNames.validate(streamID: id)) != nil
-        else { return false }
-        let service = Substring(pieces[1])
-        if pieces.count == 5, service == "hls" || service == "dash" {
-            guard let (key, type) = OriginRoutes.objectKey(Substring(pieces[3]), Substring(pieces[4])),
-                let body = routes.store.object(id, key)
-            else { return false }
-            send(context, body: body, headers: type == "video/mp4" ? initHeaders : mediaHeaders)
+        // "/<service>/<id>/<name>": an object's name is its key in the store ("part/12.3.m4s"), so one
+        // exact lookup answers it, and anything unusual (encodings, odd names, unknown streams) misses
+        // and goes to the router.
+        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
+        let pieces = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
+        guard pieces.count == 4, pieces[0].isEmpty, !pieces[2].isEmpty, pieces[2].utf8.count <= 64 else {
+            return false
+        }
+        let service = pieces[1]
+        let id = String(pieces[2])
+        let name = pieces[3]
+        if name.contains("/") {
+            guard service == "hls" || service == "dash", let body = routes.store.object(id, String(name)) else {
+                return false
+            }
+            send(context, body: body, headers: name.hasPrefix("init/") ? initHeaders : mediaHeaders)
             return true
         }
-        guard pieces.count == 4, service == "hls" else { return false }
+        guard service == "hls", PathCheck.acceptable(path.utf8), (try? StreamNames.validate(streamID: id)) != nil
+        else { return false }
         let lowLatency: Bool
-        switch Substring(pieces[3]) {
+        switch name {
         case "live.m3u8": lowLatency = true
         case "legacy.m3u8": lowLatency = false
         default: return false
         }
+        let uri = URI(target)
         let query = uri.queryParameters
         let wait: OriginRoutes.BlockingWait?
         do {

@@ -211,24 +211,25 @@ public struct OriginRoutes: Sendable {
     }
 
     /// The store key of an object path's last two components (`init/<id>.mp4`, `seg/<n>.m4s`,
-    /// `part/<n>.<i>.m4s`), with its Content-Type; nil for a malformed name.
+    /// `part/<n>.<i>.m4s`) in canonical form (no leading zeros), with its Content-Type; nil for a malformed
+    /// name.
     static func objectKey(_ folder: Substring, _ file: Substring) -> (key: String, type: String)? {
         switch folder {
         case "init":
             guard file.hasSuffix(".mp4"), case let initID = file.dropLast(4), initID.utf8.count == 16,
                 initID.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
             else { return nil }
-            return ("init/\(initID)", "video/mp4")
+            return ("init/\(initID).mp4", "video/mp4")
         case "seg":
             guard file.hasSuffix(".m4s"), let number = UInt64(file.dropLast(4)) else { return nil }
-            return ("seg/\(number)", "video/iso.segment")
+            return ("seg/\(number).m4s", "video/iso.segment")
         case "part":
             guard file.hasSuffix(".m4s") else { return nil }
             let pieces = file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
             guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0,
                 index < 10_000
             else { return nil }
-            return ("part/\(number).\(index)", "video/iso.segment")
+            return ("part/\(number).\(index).m4s", "video/iso.segment")
         default: return nil
         }
     }
@@ -390,7 +391,7 @@ struct PathGuard<Next: HTTPResponder<BasicRequestContext>>: HTTPResponder {
 enum PathCheck {
     /// One pass over the bytes (this runs for every request): no `.`/`..` segment, no `%2f`/`%5c`, no
     /// backslash or control character, at most 512 bytes.
-    static func acceptable(_ path: String.UTF8View) -> Bool {
+    static func acceptable(_ path: some Collection<UInt8>) -> Bool {
         guard path.count <= 512 else { return false }
         var segmentLength = 0
         var dotsOnly = true

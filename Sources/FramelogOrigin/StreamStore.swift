@@ -32,7 +32,8 @@ public final class StreamStore: Sendable {
         var lastArrivalMs: Int64?
         var waiters: [UInt64: Waiter] = [:]
         var subscribers: [UInt64: AsyncStream<FeedItem>.Continuation] = [:]
-        /// Ready-to-send bodies of the window's objects ("init/<id>", "seg/<n>", "part/<n>.<i>"): built once
+        /// Ready-to-send bodies of the window's objects, keyed by their path under the stream's folder (the
+        /// names playlists give them: "init/<id>.mp4", "seg/<n>.m4s", "part/<n>.<i>.m4s"): built once
         /// when a record arrives or a segment completes, then shared by every response without copying.
         var objects: [String: ByteBuffer] = [:]
         var objectFloor: UInt64 = 0
@@ -42,12 +43,12 @@ public final class StreamStore: Sendable {
 
         mutating func updateObjects(after header: StreamRecordHeader, value: [UInt8]) {
             switch header.kind {
-            case .initSegment: objects["init/\(header.initID)"] = ByteBuffer(bytes: value)
-            case .part: objects["part/\(header.segment).\(header.part)"] = ByteBuffer(bytes: value)
+            case .initSegment: objects["init/\(header.initID).mp4"] = ByteBuffer(bytes: value)
+            case .part: objects["part/\(header.segment).\(header.part).m4s"] = ByteBuffer(bytes: value)
             case .discontinuity, .end: break
             }
             for segment in window.segments.reversed() where segment.complete {
-                let key = "seg/\(segment.number)"
+                let key = "seg/\(segment.number).m4s"
                 if objects[key] != nil { break }
                 var buffer = ByteBuffer()
                 buffer.reserveCapacity(segment.byteCount)
@@ -57,7 +58,7 @@ public final class StreamStore: Sendable {
             let floor = window.segments.first?.number ?? 0
             if floor != objectFloor || objects.count > 16 * max(window.segments.count, 1) + 16 {
                 objectFloor = floor
-                let live = Set(window.inits.keys.map { "init/\($0)" })
+                let live = Set(window.inits.keys.map { "init/\($0).mp4" })
                 objects = objects.filter { key, _ in
                     if key.hasPrefix("init/") { return live.contains(key) }
                     let number = key.dropFirst(key.hasPrefix("seg/") ? 4 : 5).prefix { $0 != "." }
@@ -168,7 +169,8 @@ public final class StreamStore: Sendable {
 
     // MARK: Reading (HTTP)
 
-    /// The body of an object ("init/<id>", "seg/<n>" once complete, "part/<n>.<i>"), shared, not copied.
+    /// The body of an object ("init/<id>.mp4", "seg/<n>.m4s" once complete, "part/<n>.<i>.m4s"), shared, not
+    /// copied.
     public func object(_ stream: String, _ key: String) -> ByteBuffer? {
         state.withLock { $0.entries[stream]?.objects[key] }
     }
