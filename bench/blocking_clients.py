@@ -92,7 +92,7 @@ def main():
         metrics = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics").read().decode()
     finally:
         stack.close()
-    # The origin's own view: arrival of the releasing record → response built (histogram buckets).
+    # The origin's own view: arrival of the releasing record → its playlist written to the held connection.
     buckets = sorted((float(le), float(count)) for le, count in re.findall(
         r'framelog_origin_held_release_seconds_bucket\{le="([\d.e+-]+)"\} (\d+)', metrics))
     total = buckets[-1][1] if buckets else 0
@@ -116,7 +116,7 @@ def main():
     print(f"| client side: part arrival → response read, p50 | {pick(0.5):.1f} ms |")
     print(f"| client side: p99 | {pick(0.99):.1f} ms |")
     print(f"| client side: max | {delays[-1]:.1f} ms |")
-    print(f"| origin side: arrival → response built, p50 / p99 (histogram buckets, {int(total)} held requests) | {bucket(0.5)} / {bucket(0.99)} |")
+    print(f"| origin side: arrival → response written, p50 / p99 (histogram, {int(total)} held requests) | {bucket(0.5)} / {bucket(0.99)} |")
     print(f"| errors | {len(errors)} {sorted(set(errors))[:3]} |")
     print(f"| origin RSS with the clients connected / peak | {rss_loaded} MB / {rss_peak} MB |")
 

@@ -86,7 +86,13 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        queue.append(unwrapInboundIn(data))
+        let part = unwrapInboundIn(data)
+        // The usual case without the queue: the end of a request answered here.
+        if queue.isEmpty, current == .swallowing, case .end = part {
+            current = .none
+            return
+        }
+        queue.append(part)
         drain(context)
     }
 
@@ -113,7 +119,12 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Requests
 
+    /// Set while `drain` runs: it picks up whatever a response it sent lets go.
+    private var draining = false
+
     private func drain(_ context: ChannelHandlerContext) {
+        draining = true
+        defer { draining = false }
         var forwarded = false
         func forward(_ part: HTTPRequestPart) {
             context.fireChannelRead(wrapInboundOut(part))
@@ -176,7 +187,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             guard service == "hls" || service == "dash", let body = routes.store.object(id, String(name)) else {
                 return false
             }
-            send(context, body: body, headers: name.hasPrefix("init/") ? initHeaders : mediaHeaders)
+            sendObject(context, body: body, isInit: name.hasPrefix("init/"))
             return true
         }
         guard service == "hls", PathCheck.acceptable(path.utf8), (try? StreamNames.validate(streamID: id)) != nil
@@ -251,14 +262,30 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Responses
 
+    /// Sends a media playlist as complete response bytes, built once per playlist change and second and
+    /// shared by every connection: a part that releases 2,000 held requests costs one rendering, one
+    /// response and 2,000 writes.
     private func sendPlaylist(_ id: String, lowLatency: Bool, released: Bool, _ context: ChannelHandlerContext)
         -> Bool
     {
-        guard let (body, headers) = routes.mediaPlaylistResponse(id, lowLatency: lowLatency, released: released)
-        else {
-            return false
+        guard let socket else {
+            guard let (body, headers) = routes.mediaPlaylistResponse(id, lowLatency: lowLatency, released: released)
+            else { return false }
+            send(context, body: body, headers: headers)
+            return true
         }
-        send(context, body: body, headers: headers)
+        guard let (body, arrival, version) = routes.renderedPlaylist(id, lowLatency: lowLatency) else { return false }
+        let response = routes.playlistResponses.response(
+            key: lowLatency ? "L" + id : "l" + id, version: version, second: time(nil)
+        ) {
+            var headers = playlistHeaders
+            if let arrival { headers[.framelogArrivalMs] = String(arrival) }
+            return responseBytes(.ok, body: body, headers: headers, allocator: context.channel.allocator)
+        }
+        if released, let arrival { routes.recordRelease(arrival: arrival) }
+        count(bytes: body.readableBytes)
+        socket.writeAndFlush(NIOAny(IOData.byteBuffer(response)), promise: nil)
+        finished(context)
         return true
     }
 
@@ -271,19 +298,10 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func send(
         _ context: ChannelHandlerContext, status: HTTPResponse.Status = .ok, body: ByteBuffer, headers: HTTPFields
     ) {
-        routes.fastPathAnswers.count.add(1, ordering: .relaxed)
-        routes.requests.increment()
-        routes.bytesOut.increment(by: body.readableBytes)
+        count(bytes: body.readableBytes)
         if let socket {
-            var head = context.channel.allocator.buffer(capacity: 320)
-            head.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
-            for field in headers {
-                head.writeString(field.name.rawName)
-                head.writeStaticString(": ")
-                head.writeString(field.value)
-                head.writeStaticString("\r\n")
-            }
-            head.writeString("Content-Length: \(body.readableBytes)\r\nDate: \(HTTPDate.now())\r\nServer: \(serverName)\r\n\r\n")
+            let head = responseBytes(
+                status, body: nil, length: body.readableBytes, headers: headers, allocator: context.channel.allocator)
             socket.write(NIOAny(IOData.byteBuffer(head)), promise: nil)
             socket.writeAndFlush(NIOAny(IOData.byteBuffer(body)), promise: nil)
         } else {
@@ -295,10 +313,101 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             context.write(wrapOutboundOut(.body(body)), promise: nil)
             context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
         }
+        finished(context)
+    }
+
+    /// An object's 200: the head's fixed lines are built once.
+    private func sendObject(_ context: ChannelHandlerContext, body: ByteBuffer, isInit: Bool) {
+        guard let socket else {
+            send(context, body: body, headers: isInit ? initHeaders : mediaHeaders)
+            return
+        }
+        count(bytes: body.readableBytes)
+        socket.write(
+            NIOAny(IOData.byteBuffer(objectHead(init: isInit, length: body.readableBytes, context.channel.allocator))),
+            promise: nil)
+        socket.writeAndFlush(NIOAny(IOData.byteBuffer(body)), promise: nil)
+        finished(context)
+    }
+
+    private func count(bytes: Int) {
+        routes.fastPathAnswers.count.add(1, ordering: .relaxed)
+        routes.requests.increment()
+        routes.bytesOut.increment(by: bytes)
+    }
+
+    /// The response is on its way: later requests of this connection may go (not from inside `drain`,
+    /// which continues by itself).
+    private func finished(_ context: ChannelHandlerContext) {
         responding = false
-        // Later requests of this connection, if any are queued (not from inside `drain`: it continues).
+        guard !draining, !queue.isEmpty else { return }
         context.eventLoop.assumeIsolated().execute { [self] in
             if let context = self.context { drain(context) }
+        }
+    }
+
+    /// The head of an object's 200 response: fixed lines built once, then the length and the date.
+    private func objectHead(init isInit: Bool, length: Int, _ allocator: ByteBufferAllocator) -> ByteBuffer {
+        var prefix = isInit ? Self.initPrefix : Self.mediaPrefix
+        var out = allocator.buffer(capacity: prefix.readableBytes + 96)
+        out.writeBuffer(&prefix)
+        out.writeStaticString("Content-Length: ")
+        var digits: [UInt8] = []
+        var n = length
+        repeat {
+            digits.append(UInt8(ascii: "0") + UInt8(n % 10))
+            n /= 10
+        } while n > 0
+        out.writeBytes(digits.reversed())
+        out.writeStaticString("\r\nDate: ")
+        out.writeString(HTTPDate.now())
+        out.writeStaticString("\r\nServer: ")
+        out.writeString(serverName)
+        out.writeStaticString("\r\n\r\n")
+        return out
+    }
+
+    private static let mediaPrefix = prefix(mediaHeaders)
+    private static let initPrefix = prefix(initHeaders)
+
+    private static func prefix(_ headers: HTTPFields) -> ByteBuffer {
+        var out = ByteBuffer(string: "HTTP/1.1 200 OK\r\n")
+        for field in headers { out.writeString("\(field.name.rawName): \(field.value)\r\n") }
+        return out
+    }
+
+    /// An HTTP/1.1 response head — and the body, when given — as bytes.
+    private func responseBytes(
+        _ status: HTTPResponse.Status, body: ByteBuffer?, length: Int? = nil, headers: HTTPFields,
+        allocator: ByteBufferAllocator
+    ) -> ByteBuffer {
+        var out = allocator.buffer(capacity: 320 + (body?.readableBytes ?? 0))
+        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
+        for field in headers {
+            out.writeString(field.name.rawName)
+            out.writeStaticString(": ")
+            out.writeString(field.value)
+            out.writeStaticString("\r\n")
+        }
+        out.writeString(
+            "Content-Length: \(length ?? body?.readableBytes ?? 0)\r\nDate: \(HTTPDate.now())\r\nServer: \(serverName)\r\n\r\n"
+        )
+        if var body { out.writeBuffer(&body) }
+        return out
+    }
+}
+
+/// Complete playlist responses, shared by every connection until the playlist changes or the `Date`
+/// header's second passes.
+final class ResponseCache: Sendable {
+    private let entries = Mutex<[String: (version: UInt64, second: Int, bytes: ByteBuffer)]>([:])
+
+    func response(key: String, version: UInt64, second: Int, build: () -> ByteBuffer) -> ByteBuffer {
+        entries.withLock { entries in
+            if let cached = entries[key], cached.version == version, cached.second == second { return cached.bytes }
+            let bytes = build()
+            entries[key] = (version, second, bytes)
+            return bytes
         }
     }
 }

@@ -32,6 +32,7 @@ public struct OriginRoutes: Sendable {
     /// For held playlist requests: from the arrival of the record that released them to their response.
     let heldRelease: Metrics.Timer
     let fastPathAnswers = FastPathCount()
+    let playlistResponses = ResponseCache()
 
     public init(store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil) {
         self.store = store
@@ -186,20 +187,28 @@ public struct OriginRoutes: Sendable {
     /// `Framelog-Arrival-Ms`: when the newest record reached this origin, so a client can measure arrival →
     /// response. `released` records that delay in the held-release histogram. Nil for an unknown stream.
     func mediaPlaylistResponse(_ id: String, lowLatency: Bool, released: Bool) -> (ByteBuffer, HTTPFields)? {
-        guard
-            let (body, arrival) = store.playlist(
-                id, kind: lowLatency ? 1 : 0,
-                render: { snapshot in
-                    ByteBuffer(
-                        string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
-                })
-        else { return nil }
+        guard let (body, arrival, _) = renderedPlaylist(id, lowLatency: lowLatency) else { return nil }
         var headers = playlistHeaders
         if let arrival {
             headers[.framelogArrivalMs] = String(arrival)
-            if released { heldRelease.recordMilliseconds(max(0, nowMs() - arrival)) }
+            if released { recordRelease(arrival: arrival) }
         }
         return (body, headers)
+    }
+
+    /// A media playlist body, rendered at most once per window change, with the arrival time of the newest
+    /// record and the store's version it was rendered from.
+    func renderedPlaylist(_ id: String, lowLatency: Bool) -> (body: ByteBuffer, arrivalMs: Int64?, version: UInt64)? {
+        store.playlist(
+            id, kind: lowLatency ? 1 : 0,
+            render: { snapshot in
+                ByteBuffer(string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
+            })
+    }
+
+    /// Records how long after the record's arrival a held request was answered.
+    func recordRelease(arrival: Int64) {
+        heldRelease.recordMilliseconds(max(0, nowMs() - arrival))
     }
 
     private func object(_ id: String, _ key: String, type: String) throws -> Response {

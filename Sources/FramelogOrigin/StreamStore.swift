@@ -178,7 +178,7 @@ public final class StreamStore: Sendable {
     /// A playlist body of kind `kind`, rendered at most once per change of the stream: a burst of held
     /// requests released by one new part shares one rendering. Nil for an unknown stream.
     public func playlist(_ stream: String, kind: Int, render: (Snapshot) -> ByteBuffer) -> (
-        body: ByteBuffer, arrivalMs: Int64?
+        body: ByteBuffer, arrivalMs: Int64?, version: UInt64
     )? {
         let found = state.withLock { s -> (ByteBuffer?, Snapshot, UInt64)? in
             guard let entry = s.entries[stream], entry.info != nil || !entry.window.segments.isEmpty else { return nil }
@@ -195,12 +195,12 @@ public final class StreamStore: Sendable {
             )
         }
         guard let (cached, snapshot, version) = found else { return nil }
-        if let cached { return (cached, snapshot.lastArrivalMs) }
+        if let cached { return (cached, snapshot.lastArrivalMs, version) }
         let body = render(snapshot)
         state.withLock { s in
             if s.entries[stream]?.version == version { s.entries[stream]?.playlists[kind] = (version, body) }
         }
-        return (body, snapshot.lastArrivalMs)
+        return (body, snapshot.lastArrivalMs, version)
     }
 
     /// The newest segment number and the declared segment duration, for checking blocking requests cheaply.
