@@ -12,12 +12,12 @@ import Synchronization
 /// blocking reloads, which are held here without a task and answered from the write of the record that
 /// releases them. Everything else — and every request whose answer is not a plain 200 (bad names, unknown
 /// streams, parts not there yet, `Connection: close`, HEAD) — goes on to the router unchanged, which
-/// gives the same answers for the same requests (the router tests cover them; the fast path's tests check
-/// it agrees byte for byte).
+/// gives the same answers for the same requests (the router tests run through both and say which answered).
 ///
 /// Why: the router's per-request path (a task per request, hops between the event loop and the
 /// cooperative pool) costs more than sending a 77 KB part, and waking 2,000 held tasks per part made the
-/// burst slow. Here a response is three writes of shared buffers.
+/// burst slow. Here an object is a small head and the shared body written at the socket end, and a
+/// playlist one shared buffer.
 ///
 /// Requests on one connection are answered in order: while a response (ours or the router's) is
 /// outstanding, later requests wait in this handler, and reading stops when more than a few are queued.
