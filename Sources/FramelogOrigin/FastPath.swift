@@ -7,41 +7,43 @@ import NIOCore
 import NIOHTTPTypes
 import Synchronization
 
-/// Answers the origin's hot requests on the connection's event loop, before they reach the router:
-/// CMAF objects that are in the window (parts, segments, inits) and LL-HLS media playlists, including
-/// blocking reloads, which are held here without a task and answered from the write of the record that
-/// releases them. Everything else — and every request whose answer is not a plain 200 (bad names, unknown
-/// streams, parts not there yet, `Connection: close`, HEAD) — goes on to the router unchanged, which
-/// gives the same answers for the same requests (the router tests run through both and say which answered).
+/// Answers the origin's hot requests on the connection's event loop, before the HTTP decoder and the
+/// router: CMAF objects that are in the window (parts, segments, inits) and LL-HLS media playlists,
+/// including blocking reloads, which are held here without a task and answered from the write of the
+/// record that releases them. It reads request heads itself, strictly: only a `GET` over HTTP/1.1 with no
+/// body, no `Connection: close`, `Expect` or `Upgrade` is considered. Every other request — and every one
+/// whose answer is not a plain 200 (bad names, unknown streams, parts not there yet) — is handed to the
+/// HTTP decoder byte for byte and answered by the router, which gives the same answers for the same
+/// requests (the router tests run through both and say which answered). A request the reader cannot
+/// frame (malformed, oversized, or with a body) hands the rest of the connection to the decoder.
 ///
-/// Why: the router's per-request path (a task per request, hops between the event loop and the
-/// cooperative pool) costs more than sending a 77 KB part, and waking 2,000 held tasks per part made the
-/// burst slow. Here an object is a small head and the shared body written at the socket end, and a
-/// playlist one shared buffer.
+/// Why: the router's per-request path (HTTP decoding into two header types, a task per request, hops
+/// between the event loop and the cooperative pool) costs more than sending a 77 KB part, and waking
+/// 2,000 held tasks per part made the burst slow. Here an object is a small head and the shared body
+/// written to the socket, and a playlist one shared buffer.
 ///
 /// Requests on one connection are answered in order: while a response (ours or the router's) is
-/// outstanding, later requests wait in this handler, and reading stops when more than a few are queued.
+/// outstanding, or the socket is not taking what was written, later bytes wait here, and reading stops
+/// while more than 64 KB wait.
 final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
-    typealias InboundIn = HTTPRequestPart
-    typealias InboundOut = HTTPRequestPart
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = IOData
+    typealias OutboundOut = IOData
 
     private let routes: OriginRoutes
-    private let serverName: String
+    private let serverName = "framelog"
 
-    /// Parts not yet handled, in arrival order (a pipelining client, or the rest of a request).
-    private var queue = CircularBuffer<HTTPRequestPart>()
-    /// What happens to the current request's remaining parts.
-    private var current: Current = .none
-    /// A response is being produced (by us or the router) and not finished yet.
-    private var responding = false
-    /// A `read` held back while the queue is long.
+    /// Bytes received and not yet answered or handed on.
+    private var pending: ByteBuffer?
+    /// After a request it cannot frame, everything goes to the decoder.
+    private var passthrough = false
+    /// A request handed to the router has not been answered yet.
+    private var routerBusy = false
+    /// A `read` held back while too much waits.
     private var readPending = false
     private var held: Held?
     private var context: ChannelHandlerContext?
-
-    private enum Current { case none, forwarding, swallowing }
 
     private struct Held {
         var id: UInt64
@@ -50,34 +52,20 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         var timeout: Scheduled<Void>?
     }
 
-    /// A plain HTTP/1.1 server with the fast path in front of the router.
+    /// A plain HTTP/1.1 server with the fast path in front of the HTTP decoder and the router.
     static func server(_ routes: OriginRoutes) -> HTTPServerBuilder {
-        .http1(configuration: .init(additionalChannelHandlers: [OriginFastPath(routes: routes)]))
+        .http1(configuration: .init(additionalChannelHandlers: [RouterResponses(OriginFastPath(routes: routes))]))
     }
 
-    init(routes: OriginRoutes, serverName: String = "framelog") {
+    init(routes: OriginRoutes) {
         self.routes = routes
-        self.serverName = serverName
     }
 
-    /// The context of a pass-through handler at the head of the pipeline: our responses are written there as
-    /// bytes, skipping the HTTP encoders (they keep no state between responses, and ours never interleave
-    /// with the router's).
-    private var socket: ChannelHandlerContext?
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        let operations = context.pipeline.syncOperations
-        let head = SocketEnd()
-        if (try? operations.addHandler(head, position: .first)) != nil {
-            socket = try? operations.context(handler: head)
-        }
-    }
+    func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         releaseHold()
         self.context = nil
-        self.socket = nil
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -86,92 +74,86 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let part = unwrapInboundIn(data)
-        // The usual case without the queue: the end of a request answered here.
-        if queue.isEmpty, current == .swallowing, case .end = part {
-            current = .none
-            return
+        guard !passthrough else { return context.fireChannelRead(data) }
+        var bytes = unwrapInboundIn(data)
+        if pending == nil {
+            pending = bytes
+        } else {
+            pending!.writeBuffer(&bytes)
         }
-        queue.append(part)
-        drain(context)
+        process(context)
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, pending != nil { process(context) }
+        context.fireChannelWritabilityChanged()
     }
 
     func read(context: ChannelHandlerContext) {
-        if queue.count > 8 {
+        if (pending?.readableBytes ?? 0) > 64 * 1024 {
             readPending = true
         } else {
             context.read()
         }
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        // The router's responses pass here; their end lets the next queued request go.
-        let isEnd: Bool
-        if case .end = unwrapOutboundIn(data) { isEnd = true } else { isEnd = false }
-        context.write(data, promise: promise)
-        if isEnd {
-            responding = false
-            context.eventLoop.assumeIsolated().execute { [self] in
-                if let context = self.context { drain(context) }
-            }
+    /// The router answered (its response's end went by): the next request may go.
+    func routerFinished() {
+        routerBusy = false
+        guard pending != nil, let context else { return }
+        context.eventLoop.assumeIsolated().execute { [self] in
+            if let context = self.context { process(context) }
         }
     }
 
     // MARK: Requests
 
-    /// Set while `drain` runs: it picks up whatever a response it sent lets go.
-    private var draining = false
-
-    private func drain(_ context: ChannelHandlerContext) {
-        draining = true
-        defer { draining = false }
-        var forwarded = false
-        func forward(_ part: HTTPRequestPart) {
-            context.fireChannelRead(wrapInboundOut(part))
-            forwarded = true
-        }
-        loop: while let part = queue.first {
-            switch (current, part) {
-            case (.forwarding, .end):
-                current = .none
-                forward(queue.removeFirst())
-            case (.forwarding, _):
-                forward(queue.removeFirst())
-            case (.swallowing, .end):
-                current = .none
-                queue.removeFirst()
-            case (.swallowing, _):
-                queue.removeFirst()
-            case (.none, .head(let request)):
-                // One response at a time, in order.
-                guard !responding else { break loop }
-                queue.removeFirst()
-                responding = true
-                if take(request, context) {
-                    current = .swallowing
-                } else {
-                    current = .forwarding
-                    forward(.head(request))
-                }
-            case (.none, _):
-                // Body or end without a head: not ours to judge.
-                forward(queue.removeFirst())
+    /// Answers or hands on the requests waiting in `pending`, one at a time.
+    private func process(_ context: ChannelHandlerContext) {
+        var handedOn = false
+        // A client that sends requests without reading the answers stops being answered once the channel
+        // holds more than its high watermark; it goes on when the socket drains.
+        while !passthrough, !routerBusy, held == nil, context.channel.isWritable, var buffer = pending,
+            buffer.readableBytes > 0
+        {
+            guard let head = RequestHead.read(buffer) else {
+                // Not a whole head yet; past the size limit it never will be one we read.
+                if buffer.readableBytes > RequestHead.maxBytes { handOnEverything(context) }
+                break
             }
+            guard let request = head.request else {
+                handOnEverything(context)
+                handedOn = false
+                break
+            }
+            let headBytes = buffer.readSlice(length: head.length)!
+            pending = buffer.readableBytes > 0 ? buffer : nil
+            if request.eligible, take(request.target, context) { continue }
+            routerBusy = true
+            context.fireChannelRead(wrapInboundOut(headBytes))
+            handedOn = true
         }
-        // The router's channel hands reads on at the end of a read cycle; parts released later (after a
-        // response) need one of their own.
-        if forwarded { context.fireChannelReadComplete() }
-        if readPending && queue.count <= 8 {
+        // The decoder passes requests on at the end of a read cycle; bytes handed on after a response
+        // need one of their own.
+        if handedOn { context.fireChannelReadComplete() }
+        if readPending && (pending?.readableBytes ?? 0) <= 64 * 1024 {
             readPending = false
             context.read()
         }
     }
 
-    /// Answers `request` here (now, or later for a held playlist); false leaves it to the router.
-    private func take(_ request: HTTPRequest, _ context: ChannelHandlerContext) -> Bool {
-        guard request.method == .get, let target = request.path,
-            request.headerFields[.connection].map({ !$0.lowercased().contains("close") }) ?? true
-        else { return false }
+    /// From here on the decoder reads this connection.
+    private func handOnEverything(_ context: ChannelHandlerContext) {
+        passthrough = true
+        if let rest = pending {
+            pending = nil
+            context.fireChannelRead(wrapInboundOut(rest))
+            context.fireChannelReadComplete()
+        }
+    }
+
+    /// Answers a `GET` of `target` here (now, or later for a held playlist); false leaves it to the router.
+    private func take(_ target: String, _ context: ChannelHandlerContext) -> Bool {
         // "/<service>/<id>/<name>": an object's name is its key in the store ("part/12.3.m4s"), so one
         // exact lookup answers it, and anything unusual (encodings, odd names, unknown streams) misses
         // and goes to the router.
@@ -243,6 +225,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         } else {
             sendError(context, OriginRoutes.blockingTimeout(held.wait))
         }
+        process(context)
     }
 
     private func timedOut(_ holdID: UInt64) {
@@ -251,6 +234,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard routes.store.cancelHold(stream: held.stream, id: held.id) else { return }
         self.held = nil
         sendError(context, OriginRoutes.blockingTimeout(held.wait))
+        process(context)
     }
 
     private func releaseHold() {
@@ -268,12 +252,6 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func sendPlaylist(_ id: String, lowLatency: Bool, released: Bool, _ context: ChannelHandlerContext)
         -> Bool
     {
-        guard let socket else {
-            guard let (body, headers) = routes.mediaPlaylistResponse(id, lowLatency: lowLatency, released: released)
-            else { return false }
-            send(context, body: body, headers: headers)
-            return true
-        }
         guard let (body, arrival, version) = routes.renderedPlaylist(id, lowLatency: lowLatency) else { return false }
         let response = routes.playlistResponses.response(
             key: lowLatency ? "L" + id : "l" + id, version: version, second: time(nil)
@@ -284,66 +262,34 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if released, let arrival { routes.recordRelease(arrival: arrival) }
         count(bytes: body.readableBytes)
-        socket.writeAndFlush(NIOAny(IOData.byteBuffer(response)), promise: nil)
-        finished(context)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(response)), promise: nil)
         return true
     }
 
     private func sendError(_ context: ChannelHandlerContext, _ error: HTTPError) {
         var headers = commonHeaders(type: "text/plain; charset=utf-8", cache: "no-cache")
         headers.append(contentsOf: error.headers)
-        send(context, status: error.status, body: ByteBuffer(string: (error.body ?? "") + "\n"), headers: headers)
-    }
-
-    private func send(
-        _ context: ChannelHandlerContext, status: HTTPResponse.Status = .ok, body: ByteBuffer, headers: HTTPFields
-    ) {
+        let body = ByteBuffer(string: (error.body ?? "") + "\n")
         count(bytes: body.readableBytes)
-        if let socket {
-            let head = responseBytes(
-                status, body: nil, length: body.readableBytes, headers: headers, allocator: context.channel.allocator)
-            socket.write(NIOAny(IOData.byteBuffer(head)), promise: nil)
-            socket.writeAndFlush(NIOAny(IOData.byteBuffer(body)), promise: nil)
-        } else {
-            var fields = headers
-            fields[.contentLength] = String(body.readableBytes)
-            fields[.date] = HTTPDate.now()
-            fields[.server] = serverName
-            context.write(wrapOutboundOut(.head(HTTPResponse(status: status, headerFields: fields))), promise: nil)
-            context.write(wrapOutboundOut(.body(body)), promise: nil)
-            context.writeAndFlush(wrapOutboundOut(.end(nil)), promise: nil)
-        }
-        finished(context)
-    }
-
-    /// An object's 200: the head's fixed lines are built once.
-    private func sendObject(_ context: ChannelHandlerContext, body: ByteBuffer, isInit: Bool) {
-        guard let socket else {
-            send(context, body: body, headers: isInit ? initHeaders : mediaHeaders)
-            return
-        }
-        count(bytes: body.readableBytes)
-        socket.write(
-            NIOAny(IOData.byteBuffer(objectHead(init: isInit, length: body.readableBytes, context.channel.allocator))),
+        context.writeAndFlush(
+            wrapOutboundOut(
+                .byteBuffer(responseBytes(error.status, body: body, headers: headers, allocator: context.channel.allocator))),
             promise: nil)
-        socket.writeAndFlush(NIOAny(IOData.byteBuffer(body)), promise: nil)
-        finished(context)
+    }
+
+    /// An object's 200: a head whose fixed lines are built once, then the shared body.
+    private func sendObject(_ context: ChannelHandlerContext, body: ByteBuffer, isInit: Bool) {
+        count(bytes: body.readableBytes)
+        context.write(
+            wrapOutboundOut(.byteBuffer(objectHead(init: isInit, length: body.readableBytes, context.channel.allocator))),
+            promise: nil)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(body)), promise: nil)
     }
 
     private func count(bytes: Int) {
         routes.fastPathAnswers.count.add(1, ordering: .relaxed)
         routes.requests.increment()
         routes.bytesOut.increment(by: bytes)
-    }
-
-    /// The response is on its way: later requests of this connection may go (not from inside `drain`,
-    /// which continues by itself).
-    private func finished(_ context: ChannelHandlerContext) {
-        responding = false
-        guard !draining, !queue.isEmpty else { return }
-        context.eventLoop.assumeIsolated().execute { [self] in
-            if let context = self.context { drain(context) }
-        }
     }
 
     /// The head of an object's 200 response: fixed lines built once, then the length and the date.
@@ -412,10 +358,109 @@ final class ResponseCache: Sendable {
     }
 }
 
-/// Passes everything through; sits first in the pipeline so the fast path can write bytes to the socket.
-final class SocketEnd: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = IOData
-    typealias OutboundOut = IOData
+/// Sits after the HTTP codec, where the router's responses pass: tells the fast path (which it puts at the
+/// front of the pipeline) when one has ended, so the connection's next request may go.
+final class RouterResponses: ChannelOutboundHandler, RemovableChannelHandler {
+    typealias OutboundIn = HTTPResponsePart
+    typealias OutboundOut = HTTPResponsePart
+
+    private let fastPath: OriginFastPath
+
+    init(_ fastPath: OriginFastPath) { self.fastPath = fastPath }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        try? context.pipeline.syncOperations.addHandler(fastPath, position: .first)
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        let ended: Bool
+        if case .end = unwrapOutboundIn(data) { ended = true } else { ended = false }
+        context.write(data, promise: promise)
+        if ended { fastPath.routerFinished() }
+    }
+}
+
+/// Reads an HTTP/1.1 request head strictly enough to tell whether the fast path may answer it, and where it
+/// ends. Anything it does not accept is left to the HTTP decoder.
+struct RequestHead {
+    static let maxBytes = 8192
+
+    struct Request {
+        var target: String
+        /// A `GET` over HTTP/1.1 without `Connection: close`, `Expect` or `Upgrade`.
+        var eligible: Bool
+    }
+
+    /// Bytes of the head, final blank line included.
+    var length: Int
+    /// Nil when the head is malformed or the request has a body: the decoder takes over.
+    var request: Request?
+
+    /// Nil until a whole head (up to `maxBytes`) has arrived.
+    static func read(_ buffer: ByteBuffer) -> RequestHead? {
+        buffer.withUnsafeReadableBytes { bytes -> RequestHead? in
+            let limit = min(bytes.count, maxBytes)
+            guard limit >= 4 else { return nil }
+            var end = -1
+            var i = 3
+            while i < limit {
+                if bytes[i] == 0x0A, bytes[i - 1] == 0x0D, bytes[i - 2] == 0x0A, bytes[i - 3] == 0x0D {
+                    end = i + 1
+                    break
+                }
+                i += 1
+            }
+            guard end > 0 else { return nil }
+            return RequestHead(length: end, request: parse(UnsafeRawBufferPointer(rebasing: bytes[0..<end - 2])))
+        }
+    }
+
+    private static func parse(_ head: UnsafeRawBufferPointer) -> Request? {
+        // `head` ends with the last line's CRLF: the split's final piece is empty.
+        var lines = head.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().makeIterator()
+        guard let first = lines.next(), first.last == 0x0D else { return nil }
+        let requestLine = first.dropLast()
+        let words = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
+        guard words.count == 3, !words[0].isEmpty, words[0].allSatisfy(isToken), !words[1].isEmpty,
+            words[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { return nil }
+        let version = words[2]
+        guard version.elementsEqual("HTTP/1.1".utf8) || version.elementsEqual("HTTP/1.0".utf8) else { return nil }
+        var eligible = words[0].elementsEqual("GET".utf8) && version.elementsEqual("HTTP/1.1".utf8)
+        while let line = lines.next() {
+            guard line.last == 0x0D, let colon = line.firstIndex(of: 0x3A), colon > line.startIndex else {
+                return nil
+            }
+            let name = line[..<colon]
+            let value = line[line.index(after: colon)..<line.index(before: line.endIndex)]
+            guard name.allSatisfy(isToken), value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
+                return nil
+            }
+            switch lowercased(name) {
+            case "content-length":
+                // A body: the decoder frames it.
+                if lowercased(value).trimmingCharacters(in: .whitespaces) != "0" { return nil }
+            case "transfer-encoding": return nil
+            case "expect", "upgrade": eligible = false
+            case "connection": if lowercased(value).contains("close") { eligible = false }
+            default: break
+            }
+        }
+        return Request(target: String(decoding: words[1], as: UTF8.self), eligible: eligible)
+    }
+
+    private static func isToken(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
+            UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
+        }
+    }
+
+    private static func lowercased(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
+        String(decoding: bytes, as: UTF8.self).lowercased()
+    }
 }
 
 /// Responses the fast path has sent for one `OriginRoutes`, all connections together (tests read it to
@@ -449,3 +494,4 @@ enum HTTPDate {
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }
+

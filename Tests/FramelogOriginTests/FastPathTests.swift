@@ -65,6 +65,36 @@ struct FastPathTests {
         }
     }
 
+    @Test("heads split across reads, requests with bodies and malformed ones all get their answers")
+    func framing() async throws {
+        let store = StreamStore()
+        var feeder = Feeder(store: store)
+        feeder.start()
+        feeder.parts(12)
+        let routes = OriginRoutes(store: store)
+        try await makeApp(store, fastPath: true, routes: routes).test(.live) { client in
+            let port = try #require(client.port)
+            // One request in three pieces, then a whole one.
+            let split = try await RawHTTP.exchange(
+                port: port,
+                chunks: ["GET /hls/cam1/par", "t/2.1.m4s HTTP/1.1\r\nHo", "st: t\r\n\r\nGET /hls/cam1/part/2.0.m4s HTTP/1.1\r\n\r\n"],
+                responses: 2)
+            #expect(split.map(\.body) == ["2.1", "2.0"])
+            #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == 2)
+            // A body: the decoder frames the rest of the connection; every answer is still right.
+            let withBody = try await RawHTTP.exchange(
+                port: port,
+                "POST /hls/cam1/part/2.1.m4s HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                    + "GET /hls/cam1/part/2.1.m4s HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n",
+                responses: 3)
+            #expect(withBody.map(\.status) == [404, 200, 200] && withBody[1].body == "2.1")
+            #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == 2)
+            // Malformed: the decoder's 400.
+            let malformed = try await RawHTTP.exchange(port: port, "GET /hls/cam1/part/2.1.m4s HTTP/1.1\r\nBad Header\r\n\r\n", responses: 1)
+            #expect(malformed.first?.status == 400)
+        }
+    }
+
     @Test("the Date header is RFC 9110's format")
     func date() {
         #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")
@@ -114,9 +144,17 @@ final class RawHTTP: Sendable {
 
     /// Connects, sends `request`, reads `responses` responses, closes.
     static func exchange(port: Int, _ request: String, responses count: Int) async throws -> [Response] {
+        try await exchange(port: port, chunks: [request], responses: count)
+    }
+
+    /// Connects, sends `chunks` 50 ms apart, reads `responses` responses, closes.
+    static func exchange(port: Int, chunks: [String], responses count: Int) async throws -> [Response] {
         let connection = try await connect(port: port)
         return try await connection.channel.executeThenClose { inbound, outbound in
-            try await outbound.write(ByteBuffer(string: request))
+            for (index, chunk) in chunks.enumerated() {
+                if index > 0 { try await Task.sleep(for: .milliseconds(50)) }
+                try await outbound.write(ByteBuffer(string: chunk))
+            }
             var pending = ByteBuffer()
             var responses: [Response] = []
             for try await chunk in inbound {
@@ -148,5 +186,41 @@ final class RawHTTP: Sendable {
         let body = buffer.readString(length: length) ?? ""
         buffer.discardReadBytes()
         return Response(status: status, headers: headers, body: body)
+    }
+}
+
+@Suite("request heads the fast path reads")
+struct RequestHeadTests {
+    func read(_ text: String) -> RequestHead? { RequestHead.read(ByteBuffer(string: text)) }
+
+    @Test("a plain GET is eligible; its length covers the blank line")
+    func plain() throws {
+        let text = "GET /hls/a/live.m3u8?_HLS_msn=1 HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\nGET /next"
+        let head = try #require(read(text))
+        #expect(head.length == text.utf8.count - "GET /next".utf8.count)
+        #expect(head.request?.target == "/hls/a/live.m3u8?_HLS_msn=1" && head.request?.eligible == true)
+        #expect(read("GET / HTTP/1.1\r\n\r\n")?.request?.eligible == true)
+        #expect(read("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")?.request?.eligible == true)
+    }
+
+    @Test("incomplete heads wait; others go to the router, or hand the connection to the decoder")
+    func others() {
+        #expect(read("GET / HTTP/1.1\r\nHost: t\r\n") == nil)  // not whole yet
+        let routed = [
+            "HEAD / HTTP/1.1\r\n\r\n", "GET / HTTP/1.0\r\n\r\n", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n",
+            "GET / HTTP/1.1\r\nconnection: Keep-Alive, Close\r\n\r\n", "GET / HTTP/1.1\r\nUpgrade: h2c\r\n\r\n",
+            "GET / HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+        ]
+        for text in routed { #expect(read(text)?.request?.eligible == false, "\(text)") }
+        let decoder = [
+            "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET / HTTP/2.0\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\nHost: t\r\n\r\n",
+            "GET / HTTP/1.1\r\n folded\r\n\r\n", "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "GET / HTTP/1.1\r\nX: a\u{1}b\r\n\r\n",
+            "G@T / HTTP/1.1\r\n\r\n",
+        ]
+        for text in decoder {
+            let head = read(text)
+            #expect(head != nil && head?.request == nil, "\(text)")
+        }
     }
 }
