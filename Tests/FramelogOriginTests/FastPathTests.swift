@@ -95,6 +95,26 @@ struct FastPathTests {
         }
     }
 
+    @Test("a client that sends requests without reading the answers is not answered without bound")
+    func backpressure() async throws {
+        let store = StreamStore()
+        var feeder = Feeder(store: store)
+        feeder.start()
+        feeder.parts(1, size: 1 << 20)  // a 1 MB part
+        let routes = OriginRoutes(store: store)
+        try await makeApp(store, fastPath: true, routes: routes).test(.live) { client in
+            let port = try #require(client.port)
+            let connection = try await RawHTTP.connect(port: port)
+            // 200 MB of answers asked for at once, none read.
+            try await connection.send(String(repeating: "GET /hls/cam1/part/0.0.m4s HTTP/1.1\r\n\r\n", count: 200))
+            try await Task.sleep(for: .milliseconds(500))
+            let answered = routes.fastPathAnswers.count.load(ordering: .relaxed)
+            // What the socket buffers hold, plus the channel's high watermark: a few MB, not 200.
+            #expect(answered > 0 && answered < 40, "\(answered)")
+            try await connection.close()
+        }
+    }
+
     @Test("the Date header is RFC 9110's format")
     func date() {
         #expect(HTTPDate.format(0) == "Thu, 01 Jan 1970 00:00:00 GMT")

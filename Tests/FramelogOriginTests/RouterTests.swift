@@ -34,8 +34,8 @@ struct Feeder {
         store.apply(stream: stream, header: header, value: Array("init-bytes".utf8), arrivalMs: captureMs)
     }
 
-    /// Publishes `count` parts; part bytes spell out "segment.part".
-    mutating func parts(_ count: Int) {
+    /// Publishes `count` parts; part bytes spell out "segment.part", padded with spaces to `size` bytes.
+    mutating func parts(_ count: Int, size: Int = 0) {
         for _ in 0..<count {
             let header = numbering.part(
                 pts: pts, duration: 18000, timescale: 90000, independent: partsInSegment % 5 == 0, captureMs: captureMs,
@@ -44,8 +44,8 @@ struct Feeder {
             pts += 18000
             captureMs += 200
             store.apply(
-                stream: stream, header: header, value: Array("\(header.segment).\(header.part)".utf8),
-                arrivalMs: captureMs)
+                stream: stream, header: header,
+                value: Array("\(header.segment).\(header.part)".utf8.padded(to: size)), arrivalMs: captureMs)
         }
     }
 
@@ -273,6 +273,10 @@ struct RouterTests {
         #expect(count < 100, "ended after its backlog: \(count)")
         #expect(store.audience()["cam1"]?.feeds == 0)
     }
+}
+
+extension String.UTF8View {
+    func padded(to size: Int) -> [UInt8] { Array(self) + Array(repeating: 0x20, count: Swift.max(0, size - count)) }
 }
 
 extension Feeder {
