@@ -273,7 +273,8 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         count(bytes: body.readableBytes)
         context.writeAndFlush(
             wrapOutboundOut(
-                .byteBuffer(responseBytes(error.status, body: body, headers: headers, allocator: context.channel.allocator))),
+                .byteBuffer(
+                    responseBytes(error.status, body: body, headers: headers, allocator: context.channel.allocator))),
             promise: nil)
     }
 
@@ -281,7 +282,8 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func sendObject(_ context: ChannelHandlerContext, body: ByteBuffer, isInit: Bool) {
         count(bytes: body.readableBytes)
         context.write(
-            wrapOutboundOut(.byteBuffer(objectHead(init: isInit, length: body.readableBytes, context.channel.allocator))),
+            wrapOutboundOut(
+                .byteBuffer(objectHead(init: isInit, length: body.readableBytes, context.channel.allocator))),
             promise: nil)
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(body)), promise: nil)
     }
@@ -490,8 +492,8 @@ enum HTTPDate {
         var parts = tm()
         gmtime_r(&t, &parts)
         func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
+        return
+            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
             + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }
-

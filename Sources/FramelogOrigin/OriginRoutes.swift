@@ -180,7 +180,8 @@ public struct OriginRoutes: Sendable {
 
     /// The answer to a held request that timed out: 503, as the spec prescribes.
     static func blockingTimeout(_ wait: BlockingWait) -> HTTPError {
-        HTTPError(.serviceUnavailable, message: "segment \(wait.segment) part \(wait.part ?? -1) did not arrive in time")
+        HTTPError(
+            .serviceUnavailable, message: "segment \(wait.segment) part \(wait.part ?? -1) did not arrive in time")
     }
 
     /// The media playlist body (rendered at most once per window change) and its headers, including
@@ -202,7 +203,8 @@ public struct OriginRoutes: Sendable {
         store.playlist(
             id, kind: lowLatency ? 1 : 0,
             render: { snapshot in
-                ByteBuffer(string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
+                ByteBuffer(
+                    string: HLSPlaylist.media(snapshot.window, playlistContext(snapshot), lowLatency: lowLatency))
             })
     }
 

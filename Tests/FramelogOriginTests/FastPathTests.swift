@@ -77,7 +77,10 @@ struct FastPathTests {
             // One request in three pieces, then a whole one.
             let split = try await RawHTTP.exchange(
                 port: port,
-                chunks: ["GET /hls/cam1/par", "t/2.1.m4s HTTP/1.1\r\nHo", "st: t\r\n\r\nGET /hls/cam1/part/2.0.m4s HTTP/1.1\r\n\r\n"],
+                chunks: [
+                    "GET /hls/cam1/par", "t/2.1.m4s HTTP/1.1\r\nHo",
+                    "st: t\r\n\r\nGET /hls/cam1/part/2.0.m4s HTTP/1.1\r\n\r\n",
+                ],
                 responses: 2)
             #expect(split.map(\.body) == ["2.1", "2.0"])
             #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == 2)
@@ -90,7 +93,8 @@ struct FastPathTests {
             #expect(withBody.map(\.status) == [404, 200, 200] && withBody[1].body == "2.1")
             #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == 2)
             // Malformed: the decoder's 400.
-            let malformed = try await RawHTTP.exchange(port: port, "GET /hls/cam1/part/2.1.m4s HTTP/1.1\r\nBad Header\r\n\r\n", responses: 1)
+            let malformed = try await RawHTTP.exchange(
+                port: port, "GET /hls/cam1/part/2.1.m4s HTTP/1.1\r\nBad Header\r\n\r\n", responses: 1)
             #expect(malformed.first?.status == 400)
         }
     }
@@ -197,7 +201,8 @@ final class RawHTTP: Sendable {
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         let length = Int(headers["content-length"] ?? "0") ?? 0
         let headBytes = text[..<headEnd.upperBound].utf8.count
@@ -234,8 +239,10 @@ struct RequestHeadTests {
         for text in routed { #expect(read(text)?.request?.eligible == false, "\(text)") }
         let decoder = [
             "POST / HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
-            "GET / HTTP/2.0\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n", "GET / HTTP/1.1\nHost: t\r\n\r\n",
-            "GET / HTTP/1.1\r\n folded\r\n\r\n", "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n", "GET / HTTP/1.1\r\nX: a\u{1}b\r\n\r\n",
+            "GET / HTTP/2.0\r\n\r\n", "GET  / HTTP/1.1\r\n\r\n", "GET /a b HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\nHost: t\r\n\r\n",
+            "GET / HTTP/1.1\r\n folded\r\n\r\n", "GET / HTTP/1.1\r\nBad Name: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nX: a\u{1}b\r\n\r\n",
             "G@T / HTTP/1.1\r\n\r\n",
         ]
         for text in decoder {

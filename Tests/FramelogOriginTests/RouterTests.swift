@@ -75,7 +75,6 @@ enum Path: String, CaseIterable, CustomTestStringConvertible {
     var mode: TestingSetup { self == .router ? .router : .live }
 }
 
-
 func text(_ response: TestResponse) -> String { String(buffer: response.body) }
 
 @Suite("origin routes (router alone, and behind the fast path)", .serialized)
@@ -180,7 +179,8 @@ struct RouterTests {
         }
     }
 
-    @Test("blocking reload answers the moment the part exists, and 503 after the bounded wait", arguments: Path.allCases)
+    @Test(
+        "blocking reload answers the moment the part exists, and 503 after the bounded wait", arguments: Path.allCases)
     func blockingReload(path: Path) async throws {
         let store = StreamStore()
         var feeder = Feeder(store: store)
