@@ -256,9 +256,9 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         let response = routes.playlistResponses.response(
             key: lowLatency ? "L" + id : "l" + id, version: version, second: time(nil)
         ) {
-            var headers = playlistHeaders
-            if let arrival { headers[.framelogArrivalMs] = String(arrival) }
-            return responseBytes(.ok, body: body, headers: headers, allocator: context.channel.allocator)
+            responseBytes(
+                .ok, body: body, headers: OriginRoutes.mediaPlaylistHeaders(arrival: arrival),
+                allocator: context.channel.allocator)
         }
         if released, let arrival { routes.recordRelease(arrival: arrival) }
         count(bytes: body.readableBytes)
@@ -299,48 +299,38 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         var prefix = isInit ? Self.initPrefix : Self.mediaPrefix
         var out = allocator.buffer(capacity: prefix.readableBytes + 96)
         out.writeBuffer(&prefix)
-        out.writeStaticString("Content-Length: ")
-        var digits: [UInt8] = []
-        var n = length
-        repeat {
-            digits.append(UInt8(ascii: "0") + UInt8(n % 10))
-            n /= 10
-        } while n > 0
-        out.writeBytes(digits.reversed())
-        out.writeStaticString("\r\nDate: ")
-        out.writeString(HTTPDate.now())
-        out.writeStaticString("\r\nServer: ")
-        out.writeString(serverName)
-        out.writeStaticString("\r\n\r\n")
+        writeEnd(of: &out, length: length)
         return out
     }
 
-    private static let mediaPrefix = prefix(mediaHeaders)
-    private static let initPrefix = prefix(initHeaders)
+    private static let mediaPrefix = fixedLines(.ok, mediaHeaders, ByteBufferAllocator())
+    private static let initPrefix = fixedLines(.ok, initHeaders, ByteBufferAllocator())
 
-    private static func prefix(_ headers: HTTPFields) -> ByteBuffer {
-        var out = ByteBuffer(string: "HTTP/1.1 200 OK\r\n")
+    /// The status line and `headers`, as bytes.
+    private static func fixedLines(
+        _ status: HTTPResponse.Status, _ headers: HTTPFields, _ allocator: ByteBufferAllocator
+    )
+        -> ByteBuffer
+    {
+        var out = allocator.buffer(capacity: 320)
+        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
         for field in headers { out.writeString("\(field.name.rawName): \(field.value)\r\n") }
         return out
     }
 
-    /// An HTTP/1.1 response head — and the body, when given — as bytes.
+    /// The lines every response ends its head with: length, date, server, blank line.
+    private func writeEnd(of head: inout ByteBuffer, length: Int) {
+        head.writeString("Content-Length: \(length)\r\nDate: \(HTTPDate.now())\r\nServer: \(serverName)\r\n\r\n")
+    }
+
+    /// A whole HTTP/1.1 response as bytes.
     private func responseBytes(
-        _ status: HTTPResponse.Status, body: ByteBuffer?, length: Int? = nil, headers: HTTPFields,
-        allocator: ByteBufferAllocator
+        _ status: HTTPResponse.Status, body: ByteBuffer, headers: HTTPFields, allocator: ByteBufferAllocator
     ) -> ByteBuffer {
-        var out = allocator.buffer(capacity: 320 + (body?.readableBytes ?? 0))
-        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
-        for field in headers {
-            out.writeString(field.name.rawName)
-            out.writeStaticString(": ")
-            out.writeString(field.value)
-            out.writeStaticString("\r\n")
-        }
-        out.writeString(
-            "Content-Length: \(length ?? body?.readableBytes ?? 0)\r\nDate: \(HTTPDate.now())\r\nServer: \(serverName)\r\n\r\n"
-        )
-        if var body { out.writeBuffer(&body) }
+        var out = Self.fixedLines(status, headers, allocator)
+        writeEnd(of: &out, length: body.readableBytes)
+        var body = body
+        out.writeBuffer(&body)
         return out
     }
 }

@@ -189,12 +189,15 @@ public struct OriginRoutes: Sendable {
     /// response. `released` records that delay in the held-release histogram. Nil for an unknown stream.
     func mediaPlaylistResponse(_ id: String, lowLatency: Bool, released: Bool) -> (ByteBuffer, HTTPFields)? {
         guard let (body, arrival, _) = renderedPlaylist(id, lowLatency: lowLatency) else { return nil }
+        if released, let arrival { recordRelease(arrival: arrival) }
+        return (body, Self.mediaPlaylistHeaders(arrival: arrival))
+    }
+
+    /// A media playlist's headers: short caching, CORS, and `Framelog-Arrival-Ms`.
+    static func mediaPlaylistHeaders(arrival: Int64?) -> HTTPFields {
         var headers = playlistHeaders
-        if let arrival {
-            headers[.framelogArrivalMs] = String(arrival)
-            if released { recordRelease(arrival: arrival) }
-        }
-        return (body, headers)
+        if let arrival { headers[.framelogArrivalMs] = String(arrival) }
+        return headers
     }
 
     /// A media playlist body, rendered at most once per window change, with the arrival time of the newest
@@ -235,14 +238,19 @@ public struct OriginRoutes: Sendable {
             guard file.hasSuffix(".m4s"), let number = UInt64(file.dropLast(4)) else { return nil }
             return ("seg/\(number).m4s", "video/iso.segment")
         case "part":
-            guard file.hasSuffix(".m4s") else { return nil }
-            let pieces = file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
-            guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0,
-                index < 10_000
-            else { return nil }
-            return ("part/\(number).\(index).m4s", "video/iso.segment")
+            return partName(file).map { ("part/\($0.segment).\($0.index).m4s", "video/iso.segment") }
         default: return nil
         }
+    }
+
+    /// The segment and index of a part's file name (`<n>.<i>.m4s`); nil for a malformed name.
+    static func partName(_ file: Substring) -> (segment: UInt64, index: Int)? {
+        guard file.hasSuffix(".m4s") else { return nil }
+        let pieces = file.dropLast(4).split(separator: ".", omittingEmptySubsequences: false)
+        guard pieces.count == 2, let number = UInt64(pieces[0]), let index = Int(pieces[1]), index >= 0,
+            index < 10_000
+        else { return nil }
+        return (number, index)
     }
 
     private func initSegment(_ context: BasicRequestContext) throws -> Response {
@@ -261,10 +269,8 @@ public struct OriginRoutes: Sendable {
     }
 
     private func part(_ context: BasicRequestContext) async throws -> Response {
-        guard let (key, type) = Self.objectKey("part", Substring(context.parameters.get("file") ?? "")),
-            case let numbers = key.dropFirst(5).split(separator: "."), let number = UInt64(numbers[0]),
-            let index = Int(numbers[1])
-        else {
+        let file = Substring(context.parameters.get("file") ?? "")
+        guard let (number, index) = Self.partName(file), let (key, type) = Self.objectKey("part", file) else {
             throw HTTPError(.badRequest, message: "bad part name")
         }
         let id = try streamID(context)

@@ -13,10 +13,7 @@ import Testing
 struct FastPathTests {
     @Test("pipelined requests are answered in order, whichever path answers each")
     func pipelining() async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(12)
+        let store = Feeder.started(parts: 12).store
         try await makeApp(store, fastPath: true).test(.live) { client in
             let port = try #require(client.port)
             let paths = [
@@ -39,10 +36,7 @@ struct FastPathTests {
 
     @Test("a held request is forgotten when its client leaves, and released with 503 when the origin closes")
     func heldLifecycle() async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(7)
+        let store = Feeder.started(parts: 7).store
         try await makeApp(store, blocking: 30, fastPath: true).test(.live) { client in
             let port = try #require(client.port)
             // Leaves while held.
@@ -67,10 +61,7 @@ struct FastPathTests {
 
     @Test("heads split across reads, requests with bodies and malformed ones all get their answers")
     func framing() async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(12)
+        let store = Feeder.started(parts: 12).store
         let routes = OriginRoutes(store: store)
         try await makeApp(store, fastPath: true, routes: routes).test(.live) { client in
             let port = try #require(client.port)
@@ -101,10 +92,7 @@ struct FastPathTests {
 
     @Test("a client that sends requests without reading the answers is not answered without bound")
     func backpressure() async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(1, size: 1 << 20)  // a 1 MB part
+        let store = Feeder.started(parts: 1, size: 1 << 20).store  // a 1 MB part
         let routes = OriginRoutes(store: store)
         try await makeApp(store, fastPath: true, routes: routes).test(.live) { client in
             let port = try #require(client.port)

@@ -49,6 +49,14 @@ struct Feeder {
         }
     }
 
+    /// A new store with the stream started (init) and `parts` parts published.
+    static func started(parts: Int, size: Int = 0) -> Feeder {
+        var feeder = Feeder(store: StreamStore())
+        feeder.start()
+        feeder.parts(parts, size: size)
+        return feeder
+    }
+
     mutating func end() {
         store.apply(
             stream: stream, header: numbering.marker(.end, captureMs: captureMs, initID: initID), value: [],
@@ -81,10 +89,7 @@ func text(_ response: TestResponse) -> String { String(buffer: response.body) }
 struct RouterTests {
     @Test("playlists, objects and their headers", arguments: Path.allCases)
     func playlistsAndObjects(path: Path) async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(12)
+        let store = Feeder.started(parts: 12).store
         let routes = OriginRoutes(store: store, metricsText: { "m 1\n" })
         try await makeApp(store, fastPath: path == .fastPath, routes: routes).test(path.mode) { client in
             try await objectsAndPlaylists(client)
@@ -141,10 +146,7 @@ struct RouterTests {
 
     @Test("unknown streams and objects are 404, malformed ids and names 400", arguments: Path.allCases)
     func errors(path: Path) async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(6)
+        let store = Feeder.started(parts: 6).store
         try await makeApp(store, fastPath: path == .fastPath).test(path.mode) { client in
             let cases: [(String, HTTPResponse.Status)] = [
                 ("/hls/nope/live.m3u8", .notFound),
@@ -182,11 +184,8 @@ struct RouterTests {
     @Test(
         "blocking reload answers the moment the part exists, and 503 after the bounded wait", arguments: Path.allCases)
     func blockingReload(path: Path) async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(7)  // segment 1 has parts 0, 1
-        let publisher = Feeder.Box(feeder)
+        let publisher = Feeder.Box(Feeder.started(parts: 7))  // segment 1 has parts 0, 1
+        let store = publisher.feeder.store
         let routes = OriginRoutes(store: store, blockingTargetDurations: 1)
         try await makeApp(store, fastPath: path == .fastPath, routes: routes).test(path.mode) { client in
             // Already there: at once.
@@ -232,10 +231,8 @@ struct RouterTests {
 
     @Test("the low-latency feed starts at the newest keyframe segment, then pushes each record as it arrives")
     func feed() async throws {
-        let store = StreamStore()
-        var feeder = Feeder(store: store)
-        feeder.start()
-        feeder.parts(8)
+        var feeder = Feeder.started(parts: 8)
+        let store = feeder.store
         guard let items = store.subscribe("cam1") else {
             Issue.record("no feed")
             return
