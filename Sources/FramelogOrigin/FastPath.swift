@@ -19,8 +19,10 @@ import Synchronization
 ///
 /// Why: the router's per-request path (HTTP decoding into two header types, a task per request, hops
 /// between the event loop and the cooperative pool) costs more than sending a 77 KB part, and waking
-/// 2,000 held tasks per part made the burst slow. Here an object is a small head and the shared body
-/// written to the socket, and a playlist one shared buffer.
+/// 2,000 held tasks per part made the burst slow. Here an object is one write of a complete response
+/// (head and body) built once per object and second and shared by every request in that second, and a
+/// playlist likewise one shared buffer. Requests answered here never reach the handlers behind: no read,
+/// read-complete or writability event goes through the HTTP codec and the router for them.
 ///
 /// Requests on one connection are answered in order: while a response (ours or the router's) is
 /// outstanding, or the socket is not taking what was written, later bytes wait here, and reading stops
@@ -32,7 +34,6 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = IOData
 
     private let routes: OriginRoutes
-    private let serverName = "framelog"
 
     /// Bytes received and not yet answered or handed on.
     private var pending: ByteBuffer?
@@ -44,6 +45,12 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var held: Held?
     private var context: ChannelHandlerContext?
+    /// Whether the handlers behind this one last heard the channel was writable. Changes are passed on
+    /// only while they may be writing (a request is with the router), and the current state when one is
+    /// handed on: every part's write crosses the high watermark and back, and carrying both events
+    /// through the whole pipeline to the async channel's writer for each fast-path answer showed up in
+    /// profiles under wrk.
+    private var downstreamWritable = true
 
     private struct Held {
         var id: UInt64
@@ -84,8 +91,22 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         process(context)
     }
 
+    func channelReadComplete(context: ChannelHandlerContext) {
+        // Bytes handed on in this cycle were followed by a read complete of their own (`process`); the
+        // handlers behind need none for requests answered here.
+        if passthrough { context.fireChannelReadComplete() }
+    }
+
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, pending != nil { process(context) }
+        if routerBusy || passthrough { syncWritability(context) }
+    }
+
+    /// Tells the handlers behind this one the channel's writability if it changed since they last heard.
+    private func syncWritability(_ context: ChannelHandlerContext) {
+        let writable = context.channel.isWritable
+        guard writable != downstreamWritable else { return }
+        downstreamWritable = writable
         context.fireChannelWritabilityChanged()
     }
 
@@ -130,6 +151,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             pending = buffer.readableBytes > 0 ? buffer : nil
             if request.eligible, take(request.target, context) { continue }
             routerBusy = true
+            syncWritability(context)
             context.fireChannelRead(wrapInboundOut(headBytes))
             handedOn = true
         }
@@ -145,6 +167,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// From here on the decoder reads this connection.
     private func handOnEverything(_ context: ChannelHandlerContext) {
         passthrough = true
+        syncWritability(context)
         if let rest = pending {
             pending = nil
             context.fireChannelRead(wrapInboundOut(rest))
@@ -156,22 +179,24 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func take(_ target: String, _ context: ChannelHandlerContext) -> Bool {
         // "/<service>/<id>/<name>": an object's name is its key in the store ("part/12.3.m4s"), so one
         // exact lookup answers it, and anything unusual (encodings, odd names, unknown streams) misses
-        // and goes to the router.
-        let path = target.firstIndex(of: "?").map { target[..<$0] } ?? target[...]
-        let pieces = path.split(separator: "/", maxSplits: 3, omittingEmptySubsequences: false)
-        guard pieces.count == 4, pieces[0].isEmpty, !pieces[2].isEmpty, pieces[2].utf8.count <= 64 else {
-            return false
+        // and goes to the router. Scanned as bytes: this runs for every request.
+        let slash = UInt8(ascii: "/")
+        let bytes = target.utf8
+        let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
+        guard bytes.first == slash,
+            let afterService = bytes[bytes.index(after: bytes.startIndex)..<end].firstIndex(of: slash),
+            let afterID = bytes[bytes.index(after: afterService)..<end].firstIndex(of: slash)
+        else { return false }
+        let service = target[bytes.index(after: bytes.startIndex)..<afterService]
+        let idBytes = bytes[bytes.index(after: afterService)..<afterID]
+        guard !idBytes.isEmpty, idBytes.count <= 64 else { return false }
+        let id = String(target[idBytes.startIndex..<idBytes.endIndex])
+        let name = target[bytes.index(after: afterID)..<end]
+        if name.utf8.contains(slash) {
+            guard service == "hls" || service == "dash" else { return false }
+            return sendObject(context, id, String(name), isInit: name.utf8.starts(with: "init/".utf8))
         }
-        let service = pieces[1]
-        let id = String(pieces[2])
-        let name = pieces[3]
-        if name.contains("/") {
-            guard service == "hls" || service == "dash", let body = routes.store.object(id, String(name)) else {
-                return false
-            }
-            sendObject(context, body: body, isInit: name.hasPrefix("init/"))
-            return true
-        }
+        let path = target[..<end]
         guard service == "hls", PathCheck.acceptable(path.utf8), (try? StreamNames.validate(streamID: id)) != nil
         else { return false }
         let lowLatency: Bool
@@ -278,14 +303,24 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             promise: nil)
     }
 
-    /// An object's 200: a head whose fixed lines are built once, then the shared body.
-    private func sendObject(_ context: ChannelHandlerContext, body: ByteBuffer, isInit: Bool) {
-        count(bytes: body.readableBytes)
-        context.write(
-            wrapOutboundOut(
-                .byteBuffer(objectHead(init: isInit, length: body.readableBytes, context.channel.allocator))),
-            promise: nil)
-        context.writeAndFlush(wrapOutboundOut(.byteBuffer(body)), promise: nil)
+    /// An object's 200 in one write: head (fixed lines built once, then length and date) and body, built
+    /// once per object and second by the store and shared. False when the object is not in the window.
+    private func sendObject(_ context: ChannelHandlerContext, _ id: String, _ key: String, isInit: Bool) -> Bool {
+        let allocator = context.channel.allocator
+        guard
+            let (response, bodyBytes) = routes.store.objectResponse(
+                id, key, second: time(nil),
+                build: { body in
+                    var body = body
+                    var out = objectHead(
+                        init: isInit, length: body.readableBytes, allocator, bodyCapacity: body.readableBytes)
+                    out.writeBuffer(&body)
+                    return out
+                })
+        else { return false }
+        count(bytes: bodyBytes)
+        context.writeAndFlush(wrapOutboundOut(.byteBuffer(response)), promise: nil)
+        return true
     }
 
     private func count(bytes: Int) {
@@ -294,10 +329,13 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         routes.bytesOut.increment(by: bytes)
     }
 
-    /// The head of an object's 200 response: fixed lines built once, then the length and the date.
-    private func objectHead(init isInit: Bool, length: Int, _ allocator: ByteBufferAllocator) -> ByteBuffer {
+    /// The head of an object's 200 response: fixed lines built once, then the length and the date; with
+    /// room for the body after it.
+    private func objectHead(init isInit: Bool, length: Int, _ allocator: ByteBufferAllocator, bodyCapacity: Int)
+        -> ByteBuffer
+    {
         var prefix = isInit ? Self.initPrefix : Self.mediaPrefix
-        var out = allocator.buffer(capacity: prefix.readableBytes + 96)
+        var out = allocator.buffer(capacity: prefix.readableBytes + 96 + bodyCapacity)
         out.writeBuffer(&prefix)
         writeEnd(of: &out, length: length)
         return out
@@ -320,7 +358,10 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The lines every response ends its head with: length, date, server, blank line.
     private func writeEnd(of head: inout ByteBuffer, length: Int) {
-        head.writeString("Content-Length: \(length)\r\nDate: \(HTTPDate.now())\r\nServer: \(serverName)\r\n\r\n")
+        head.writeStaticString("Content-Length: ")
+        head.writeString(String(length))
+        var last = HTTPDate.lastLines()
+        head.writeBuffer(&last)
     }
 
     /// A whole HTTP/1.1 response as bytes.
@@ -407,38 +448,79 @@ struct RequestHead {
         }
     }
 
+    /// `head` ends with its last line's CRLF. One pass over the bytes, no allocation but the target's.
     private static func parse(_ head: UnsafeRawBufferPointer) -> Request? {
-        // `head` ends with the last line's CRLF: the split's final piece is empty.
-        var lines = head.split(separator: 0x0A, omittingEmptySubsequences: false).dropLast().makeIterator()
-        guard let first = lines.next(), first.last == 0x0D else { return nil }
-        let requestLine = first.dropLast()
-        let words = requestLine.split(separator: 0x20, omittingEmptySubsequences: false)
-        guard words.count == 3, !words[0].isEmpty, words[0].allSatisfy(isToken), !words[1].isEmpty,
-            words[1].allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        else { return nil }
-        let version = words[2]
-        guard version.elementsEqual("HTTP/1.1".utf8) || version.elementsEqual("HTTP/1.0".utf8) else { return nil }
-        var eligible = words[0].elementsEqual("GET".utf8) && version.elementsEqual("HTTP/1.1".utf8)
-        while let line = lines.next() {
-            guard line.last == 0x0D, let colon = line.firstIndex(of: 0x3A), colon > line.startIndex else {
-                return nil
+        var start = 0
+        var request: Request?
+        while start < head.count {
+            guard let lf = head[start...].firstIndex(of: 0x0A), lf > start, head[lf - 1] == 0x0D else { return nil }
+            let line = UnsafeRawBufferPointer(rebasing: head[start..<lf - 1])
+            start = lf + 1
+            guard request != nil else {
+                guard let first = requestLine(line) else { return nil }
+                request = first
+                continue
             }
-            let name = line[..<colon]
-            let value = line[line.index(after: colon)..<line.index(before: line.endIndex)]
+            guard let colon = line.firstIndex(of: 0x3A), colon > 0 else { return nil }
+            let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
+            let value = UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])
             guard name.allSatisfy(isToken), value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
                 return nil
             }
-            switch lowercased(name) {
-            case "content-length":
+            if equalsIgnoringCase(name, "content-length") {
                 // A body: the decoder frames it.
-                if lowercased(value).trimmingCharacters(in: .whitespaces) != "0" { return nil }
-            case "transfer-encoding": return nil
-            case "expect", "upgrade": eligible = false
-            case "connection": if lowercased(value).contains("close") { eligible = false }
-            default: break
+                let trimmed = value.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }
+                if !trimmed.elementsEqual([UInt8(ascii: "0")]) { return nil }
+            } else if equalsIgnoringCase(name, "transfer-encoding") {
+                return nil
+            } else if equalsIgnoringCase(name, "expect") || equalsIgnoringCase(name, "upgrade") {
+                request?.eligible = false
+            } else if equalsIgnoringCase(name, "connection"), contains(value, "close") {
+                request?.eligible = false
             }
         }
-        return Request(target: String(decoding: words[1], as: UTF8.self), eligible: eligible)
+        return request
+    }
+
+    /// "METHOD SP target SP HTTP/1.x".
+    private static func requestLine(_ line: UnsafeRawBufferPointer) -> Request? {
+        let space = UInt8(ascii: " ")
+        guard let firstSpace = line.firstIndex(of: space),
+            let secondSpace = line[(firstSpace + 1)...].firstIndex(of: space),
+            !line[(secondSpace + 1)...].contains(space)
+        else { return nil }
+        let method = line[..<firstSpace]
+        let target = line[(firstSpace + 1)..<secondSpace]
+        let version = line[(secondSpace + 1)...]
+        guard !method.isEmpty, method.allSatisfy(isToken), !target.isEmpty,
+            target.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
+        else { return nil }
+        let http11 = version.elementsEqual("HTTP/1.1".utf8)
+        guard http11 || version.elementsEqual("HTTP/1.0".utf8) else { return nil }
+        return Request(
+            target: String(decoding: target, as: UTF8.self),
+            eligible: http11 && method.elementsEqual("GET".utf8))
+    }
+
+    /// `bytes` equals the lowercase ASCII `word`, ignoring the case of letters.
+    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        guard bytes.count == word.utf8CodeUnitCount else { return false }
+        let letters = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
+        return zip(bytes, letters).allSatisfy { lower($0) == $1 }
+    }
+
+    /// Whether `bytes` contain the lowercase ASCII `word`, ignoring the case of letters.
+    private static func contains(_ bytes: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
+        let count = word.utf8CodeUnitCount
+        guard bytes.count >= count else { return false }
+        let letters = UnsafeBufferPointer(start: word.utf8Start, count: count)
+        return (0...(bytes.count - count)).contains { offset in
+            zip(bytes[offset..<(offset + count)], letters).allSatisfy { lower($0) == $1 }
+        }
+    }
+
+    private static func lower(_ byte: UInt8) -> UInt8 {
+        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
     }
 
     private static func isToken(_ byte: UInt8) -> Bool {
@@ -448,10 +530,6 @@ struct RequestHead {
             return true
         default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
         }
-    }
-
-    private static func lowercased(_ bytes: Slice<UnsafeRawBufferPointer>) -> String {
-        String(decoding: bytes, as: UTF8.self).lowercased()
     }
 }
 
@@ -463,17 +541,19 @@ final class FastPathCount: Sendable {
 
 /// The `Date` header's value (RFC 9110 IMF-fixdate), formatted at most once a second.
 enum HTTPDate {
-    private static let cache = Mutex<(second: Int, text: String)>((-1, ""))
+    /// The end of a response head after `Content-Length`'s value, for the current second.
+    private static let cache = Mutex<(second: Int, lines: ByteBuffer)>((-1, ByteBuffer()))
     private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
     private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
 
-    static func now() -> String {
+    /// "\r\nDate: <now>\r\nServer: framelog\r\n\r\n".
+    static func lastLines() -> ByteBuffer {
         let second = time(nil)
         return cache.withLock { cached in
             if cached.second != second {
-                cached = (second, format(second))
+                cached = (second, ByteBuffer(string: "\r\nDate: \(format(second))\r\nServer: framelog\r\n\r\n"))
             }
-            return cached.text
+            return cached.lines
         }
     }
 

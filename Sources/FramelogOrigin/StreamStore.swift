@@ -26,7 +26,9 @@ public final class StreamStore: Sendable {
         var wake: @Sendable (Bool) -> Void
     }
 
-    private struct Entry {
+    /// A class so that looking one up under the lock costs one reference, not a copy of every field (the
+    /// fast path looks one up for every object it sends). Only touched under `state`'s lock.
+    private final class Entry {
         var info: StreamInfo?
         var window: LiveWindow
         var lastArrivalMs: Int64?
@@ -37,11 +39,16 @@ public final class StreamStore: Sendable {
         /// when a record arrives or a segment completes, then shared by every response without copying.
         var objects: [String: ByteBuffer] = [:]
         var objectFloor: UInt64 = 0
+        /// Complete responses (head and body) for objects asked for in second `responseSecond`.
+        var responses: [String: (bytes: ByteBuffer, bodyBytes: Int)] = [:]
+        var responseSecond = -1
         /// Bumped on every change; rendered playlists are cached against it.
         var version: UInt64 = 0
         var playlists: [Int: (version: UInt64, body: ByteBuffer)] = [:]
 
-        mutating func updateObjects(after header: StreamRecordHeader, value: [UInt8]) {
+        init(window: LiveWindow) { self.window = window }
+
+        func updateObjects(after header: StreamRecordHeader, value: [UInt8]) {
             switch header.kind {
             case .initSegment: objects["init/\(header.initID).mp4"] = ByteBuffer(bytes: value)
             case .part: objects["part/\(header.segment).\(header.part).m4s"] = ByteBuffer(bytes: value)
@@ -64,6 +71,7 @@ public final class StreamStore: Sendable {
                     let number = key.dropFirst(key.hasPrefix("seg/") ? 4 : 5).prefix { $0 != "." }
                     return UInt64(number).map { $0 >= floor } ?? false
                 }
+                responses = responses.filter { key, _ in objects[key] != nil }
             }
         }
     }
@@ -78,8 +86,7 @@ public final class StreamStore: Sendable {
         /// nil = registered.
         mutating func register(_ id: UInt64, stream: String, _ waiter: Waiter) -> Bool? {
             if closed { return false }
-            guard var entry = entries.removeValue(forKey: stream) else { return false }
-            defer { entries[stream] = entry }
+            guard let entry = entries[stream] else { return false }
             if StreamStore.available(entry.window, segment: waiter.segment, part: waiter.part) { return true }
             entry.waiters[id] = waiter
             return nil
@@ -100,8 +107,10 @@ public final class StreamStore: Sendable {
     /// Records a registry entry.
     public func update(_ info: StreamInfo) {
         state.withLock { s in
-            s.entries[info.stream, default: Entry(window: LiveWindow(limits: limits))].info = info
-            s.entries[info.stream]?.version += 1
+            let entry = s.entries[info.stream] ?? Entry(window: LiveWindow(limits: limits))
+            s.entries[info.stream] = entry
+            entry.info = info
+            entry.version += 1
         }
     }
 
@@ -114,13 +123,10 @@ public final class StreamStore: Sendable {
             LiveWindow.Outcome, [@Sendable (Bool) -> Void], [AsyncStream<FeedItem>.Continuation]
         )
         let (outcome, wake, slow) = state.withLock { s -> Effects in
-            // Taken out of the dictionary while it changes, so its arrays are not copied on write.
-            var entry = s.entries.removeValue(forKey: stream) ?? Entry(window: LiveWindow(limits: limits))
+            let entry = s.entries[stream] ?? Entry(window: LiveWindow(limits: limits))
+            s.entries[stream] = entry
             let outcome = entry.window.apply(header, value: value)
-            guard outcome == .added else {
-                s.entries[stream] = entry
-                return (outcome, [], [])
-            }
+            guard outcome == .added else { return (outcome, [], []) }
             entry.lastArrivalMs = arrivalMs
             entry.version += 1
             entry.updateObjects(after: header, value: value)
@@ -141,7 +147,6 @@ public final class StreamStore: Sendable {
                     entry.subscribers[id] = nil
                 }
             }
-            s.entries[stream] = entry
             return (outcome, wake, slow)
         }
         for waiter in wake { waiter(true) }
@@ -173,6 +178,43 @@ public final class StreamStore: Sendable {
     /// copied.
     public func object(_ stream: String, _ key: String) -> ByteBuffer? {
         state.withLock { $0.entries[stream]?.objects[key] }
+    }
+
+    /// An object's complete response for the fast path: `build` turns the body into response bytes (whose
+    /// head carries this second's `Date`) at most once per object and second, outside the lock, and every
+    /// request in that second shares them — one write per request instead of a head and a body. Only
+    /// objects asked for in the current second are kept (at most the window again, typically the few
+    /// newest parts). Nil when the object is not in the window.
+    func objectResponse(_ stream: String, _ key: String, second: Int, build: (ByteBuffer) -> ByteBuffer)
+        -> (response: ByteBuffer, bodyBytes: Int)?
+    {
+        enum Found {
+            case response(ByteBuffer, bodyBytes: Int)
+            case body(ByteBuffer)
+        }
+        let found = state.withLock { s -> Found? in
+            guard let entry = s.entries[stream] else { return nil }
+            if entry.responseSecond != second {
+                entry.responseSecond = second
+                entry.responses.removeAll(keepingCapacity: true)
+            } else if let cached = entry.responses[key] {
+                return .response(cached.bytes, bodyBytes: cached.bodyBytes)
+            }
+            return entry.objects[key].map { .body($0) }
+        }
+        let body: ByteBuffer
+        switch found {
+        case nil: return nil
+        case .response(let response, let bodyBytes): return (response, bodyBytes)
+        case .body(let found): body = found
+        }
+        let response = build(body)
+        state.withLock { s in
+            if let entry = s.entries[stream], entry.responseSecond == second, entry.objects[key] != nil {
+                entry.responses[key] = (response, body.readableBytes)
+            }
+        }
+        return (response, body.readableBytes)
     }
 
     /// A playlist body of kind `kind`, rendered at most once per change of the stream: a burst of held
@@ -337,7 +379,7 @@ public final class StreamStore: Sendable {
         let (items, continuation) = AsyncStream<FeedItem>.makeStream(
             bufferingPolicy: .bufferingOldest(feedBacklog + 64))
         let registered = state.withLock { s -> Bool in
-            guard !s.closed, var entry = s.entries[stream] else { return false }
+            guard !s.closed, let entry = s.entries[stream] else { return false }
             s.nextID += 1
             let id = s.nextID
             let window = entry.window
@@ -366,7 +408,6 @@ public final class StreamStore: Sendable {
             }
             if window.ended { continuation.yield(FeedItem(header: endHeader(window), value: [])) }
             entry.subscribers[id] = continuation
-            s.entries[stream] = entry
             continuation.onTermination = { [weak self] _ in
                 self?.state.withLock { s in _ = s.entries[stream]?.subscribers.removeValue(forKey: id) }
             }

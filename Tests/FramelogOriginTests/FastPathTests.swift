@@ -4,6 +4,7 @@ import Hummingbird
 import HummingbirdTesting
 import NIOCore
 import NIOPosix
+import Synchronization
 import Testing
 
 @testable import FramelogOrigin
@@ -31,6 +32,28 @@ struct FastPathTests {
             #expect(responses[0].body == "2.1" && responses[2].body.hasPrefix("0.00.1") && responses[4].body == "2.0")
             #expect(responses[1].body.hasPrefix("[{") && responses[5].body == "ok\n")
             #expect(responses.allSatisfy { $0.headers["date"] != nil && $0.headers["server"] == "framelog" })
+        }
+    }
+
+    @Test("answers past the write watermark from both paths on one connection all arrive whole")
+    func bigAnswersBothPaths() async throws {
+        // 1 MB parts: every answer takes the channel past its high watermark and back. The fast path keeps
+        // those changes from the router while it is not answering, and tells it the state when it hands a
+        // request on; a router left thinking the channel unwritable would never finish its answer.
+        let store = Feeder.started(parts: 2, size: 1 << 20).store
+        try await makeApp(store, fastPath: true).test(.live) { client in
+            let port = try #require(client.port)
+            let requests = [
+                "GET /healthz HTTP/1.1\r\n\r\n",  // router
+                "GET /hls/cam1/part/0.0.m4s HTTP/1.1\r\n\r\n",  // fast
+                "GET /hls/cam1/part/0.1.m4s HTTP/1.1\r\n\r\n",  // fast
+                "GET /hls/cam1/part/0.0.m4s HTTP/1.1\r\nExpect: x\r\n\r\n",  // router (an expectation)
+                "GET /healthz HTTP/1.1\r\n\r\n",  // router, after its own big answer
+            ]
+            let responses = try await RawHTTP.exchange(port: port, requests.joined(), responses: requests.count)
+            #expect(responses.map(\.status) == [200, 200, 200, 200, 200])
+            #expect(responses[1...3].map(\.body.utf8.count) == [1 << 20, 1 << 20, 1 << 20])
+            #expect(responses[1].body.hasPrefix("0.0 ") && responses[3].body == responses[1].body)
         }
     }
 
@@ -105,6 +128,37 @@ struct FastPathTests {
             #expect(answered > 0 && answered < 40, "\(answered)")
             try await connection.close()
         }
+    }
+
+    @Test("an object's whole response is built once per second, shared, and gone with the object")
+    func objectResponses() {
+        // Window: at least 3 segments of 1 s, at most 3 s.
+        var feeder = Feeder(store: StreamStore(limits: .init(maxSeconds: 3, minSegments: 3)))
+        feeder.start()
+        feeder.parts(10)
+        let store = feeder.store
+        let builds = Mutex(0)
+        func response(_ key: String, second: Int) -> String? {
+            store.objectResponse("cam1", key, second: second) { body in
+                builds.withLock { $0 += 1 }
+                var out = ByteBuffer(string: "head|")
+                var body = body
+                out.writeBuffer(&body)
+                return out
+            }.map { String(buffer: $0.response) + " \($0.bodyBytes)" }
+        }
+        #expect(response("part/0.1.m4s", second: 100) == "head|0.1 3")
+        #expect(response("part/0.1.m4s", second: 100) == "head|0.1 3")
+        #expect(response("seg/0.m4s", second: 100) == "head|0.00.10.20.30.4 15")
+        #expect(builds.withLock { $0 } == 2)
+        // A new second, a new Date: built again.
+        #expect(response("part/0.1.m4s", second: 101) == "head|0.1 3")
+        #expect(builds.withLock { $0 } == 3)
+        #expect(response("part/9.0.m4s", second: 101) == nil)
+        // Segment 0 leaves the window; its cached response goes with it, within the same second.
+        feeder.parts(15)
+        #expect(response("part/0.1.m4s", second: 101) == nil)
+        #expect(response("part/4.1.m4s", second: 101) == "head|4.1 3")
     }
 
     @Test("the Date header is RFC 9110's format")
