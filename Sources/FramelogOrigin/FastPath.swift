@@ -303,19 +303,15 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             promise: nil)
     }
 
-    /// An object's 200 in one write: head (fixed lines built once, then length and date) and body, built
-    /// once per object and second by the store and shared. False when the object is not in the window.
+    /// An object's 200 in one write of a complete response, built once per object and second by the store
+    /// and shared. False when the object is not in the window.
     private func sendObject(_ context: ChannelHandlerContext, _ id: String, _ key: String, isInit: Bool) -> Bool {
         let allocator = context.channel.allocator
         guard
             let (response, bodyBytes) = routes.store.objectResponse(
                 id, key, second: time(nil),
                 build: { body in
-                    var body = body
-                    var out = objectHead(
-                        init: isInit, length: body.readableBytes, allocator, bodyCapacity: body.readableBytes)
-                    out.writeBuffer(&body)
-                    return out
+                    responseBytes(.ok, body: body, headers: isInit ? initHeaders : mediaHeaders, allocator: allocator)
                 })
         else { return false }
         count(bytes: bodyBytes)
@@ -329,47 +325,16 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         routes.bytesOut.increment(by: bytes)
     }
 
-    /// The head of an object's 200 response: fixed lines built once, then the length and the date; with
-    /// room for the body after it.
-    private func objectHead(init isInit: Bool, length: Int, _ allocator: ByteBufferAllocator, bodyCapacity: Int)
-        -> ByteBuffer
-    {
-        var prefix = isInit ? Self.initPrefix : Self.mediaPrefix
-        var out = allocator.buffer(capacity: prefix.readableBytes + 96 + bodyCapacity)
-        out.writeBuffer(&prefix)
-        writeEnd(of: &out, length: length)
-        return out
-    }
-
-    private static let mediaPrefix = fixedLines(.ok, mediaHeaders, ByteBufferAllocator())
-    private static let initPrefix = fixedLines(.ok, initHeaders, ByteBufferAllocator())
-
-    /// The status line and `headers`, as bytes.
-    private static func fixedLines(
-        _ status: HTTPResponse.Status, _ headers: HTTPFields, _ allocator: ByteBufferAllocator
-    )
-        -> ByteBuffer
-    {
-        var out = allocator.buffer(capacity: 320)
-        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
-        for field in headers { out.writeString("\(field.name.rawName): \(field.value)\r\n") }
-        return out
-    }
-
-    /// The lines every response ends its head with: length, date, server, blank line.
-    private func writeEnd(of head: inout ByteBuffer, length: Int) {
-        head.writeStaticString("Content-Length: ")
-        head.writeString(String(length))
-        var last = HTTPDate.lastLines()
-        head.writeBuffer(&last)
-    }
-
-    /// A whole HTTP/1.1 response as bytes.
+    /// A whole HTTP/1.1 response as bytes: status line, `headers`, length, date, server, blank line, body.
     private func responseBytes(
         _ status: HTTPResponse.Status, body: ByteBuffer, headers: HTTPFields, allocator: ByteBufferAllocator
     ) -> ByteBuffer {
-        var out = Self.fixedLines(status, headers, allocator)
-        writeEnd(of: &out, length: body.readableBytes)
+        var out = allocator.buffer(capacity: 320 + body.readableBytes)
+        out.writeString("HTTP/1.1 \(status.code) \(status.reasonPhrase)\r\n")
+        for field in headers { out.writeString("\(field.name.rawName): \(field.value)\r\n") }
+        out.writeString("Content-Length: \(body.readableBytes)")
+        var last = HTTPDate.lastLines()
+        out.writeBuffer(&last)
         var body = body
         out.writeBuffer(&body)
         return out

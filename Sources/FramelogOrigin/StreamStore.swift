@@ -84,7 +84,7 @@ public final class StreamStore: Sendable {
 
         /// Adds a waiter unless it need not wait: true = available now, false = closed or unknown stream,
         /// nil = registered.
-        mutating func register(_ id: UInt64, stream: String, _ waiter: Waiter) -> Bool? {
+        func register(_ id: UInt64, stream: String, _ waiter: Waiter) -> Bool? {
             if closed { return false }
             guard let entry = entries[stream] else { return false }
             if StreamStore.available(entry.window, segment: waiter.segment, part: waiter.part) { return true }
