@@ -84,6 +84,13 @@ public struct ProducerConfiguration: Sendable {
 /// Consumer settings. Defaults favour low latency for live media (5 ms fetch wait).
 public struct ConsumerConfiguration: Sendable {
     public enum OffsetReset: String, Sendable { case earliest, latest, error }
+    /// How a group splits partitions among its members (`partition.assignment.strategy`).
+    public enum Assignor: String, Sendable {
+        case range
+        case roundRobin = "roundrobin"
+        /// Incremental: a rebalance moves only the partitions that must move; the others keep reading.
+        case cooperativeSticky = "cooperative-sticky"
+    }
 
     public var client: KafkaClientOptions
     /// Consumer group (`group.id`). Required for `subscribe` and commits; `nil` (default) for a consumer that
@@ -96,6 +103,9 @@ public struct ConsumerConfiguration: Sendable {
     public var autoCommitInterval: Duration = .seconds(5)
     /// Where to start when there is no committed offset (`auto.offset.reset`). Default `.earliest`.
     public var offsetReset: OffsetReset = .earliest
+    /// How the group splits partitions. Default `.cooperativeSticky`: a member joining or leaving does not
+    /// stop the others' partitions.
+    public var assignor: Assignor = .cooperativeSticky
     /// Group session timeout (`session.timeout.ms`). Default 10 s.
     public var sessionTimeout: Duration = .seconds(10)
     /// Longest time the broker may hold a fetch waiting for data (`fetch.wait.max.ms`). Default 5 ms: on
@@ -123,6 +133,7 @@ public struct ConsumerConfiguration: Sendable {
             ("auto.commit.interval.ms", "\(autoCommitInterval.milliseconds)"),
             ("auto.offset.reset", offsetReset.rawValue),
             ("session.timeout.ms", "\(sessionTimeout.milliseconds)"),
+            ("partition.assignment.strategy", assignor.rawValue),
             ("fetch.wait.max.ms", "\(fetchWaitMax.milliseconds)"),
             ("queued.max.messages.kbytes", "\(max(1, maxPrefetchBytes / 1024))"),
             ("max.partition.fetch.bytes", "\(maxPartitionFetchBytes)"),
@@ -135,7 +146,7 @@ public struct ConsumerConfiguration: Sendable {
 
 extension Duration {
     /// Whole milliseconds, rounded down, never negative.
-    var milliseconds: Int64 {
+    public var milliseconds: Int64 {
         let (seconds, attoseconds) = components
         return max(0, seconds * 1000 + attoseconds / 1_000_000_000_000_000)
     }

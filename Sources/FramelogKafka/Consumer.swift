@@ -3,27 +3,6 @@ import Dispatch
 import Logging
 import Synchronization
 
-/// A consumer-group membership change.
-public enum ConsumerEvent: Sendable, Hashable {
-    /// These partitions were given to this member (already assigned when you see this).
-    case assigned([TopicPartition])
-    /// These partitions were taken away (commit what you processed before; they are unassigned after).
-    case revoked([TopicPartition])
-    /// A rebalance failed.
-    case rebalanceFailed(KafkaError)
-}
-
-/// How far a consumer is behind on one partition.
-public struct PartitionLag: Sendable, Hashable {
-    public var topicPartition: TopicPartition
-    /// Next offset this consumer will read (-1 when it has not started).
-    public var position: Int64
-    /// The broker's high watermark (may be wrong on brokers with the multi-record-batch bug).
-    public var highWatermark: Int64
-    /// `highWatermark - position`, never negative.
-    public var lag: Int64
-}
-
 /// A Kafka consumer.
 ///
 /// Two modes: `assign` (manual assignment with explicit start positions, no group coordination — what the
@@ -81,6 +60,11 @@ public final class Consumer: Sendable {
     /// librdkafka retries. Iterate from one task at a time.
     public var messages: ConsumerMessages { ConsumerMessages(consumer: self) }
 
+    /// Like `messages`, with the group's membership changes in order among the records: a group consumer
+    /// that must finish its work on partitions before they move to another member (flush, commit) does it
+    /// when it sees `.revoking`. Iterate either this or `messages`, from one task at a time.
+    public var items: ConsumerItems { ConsumerItems(consumer: self) }
+
     /// Manual assignment: reads exactly these partitions from these positions, replacing any previous
     /// assignment. No consumer group is involved.
     public func assign(_ partitions: [TopicPartition: StartPosition]) throws {
@@ -101,7 +85,9 @@ public final class Consumer: Sendable {
     }
 
     /// Consumer-group mode: joins `configuration.groupID` and reads the partitions the group gives this
-    /// member. Watch `events` for assignments and revocations.
+    /// member. A topic name starting with `^` is a regular expression: topics created later that match it
+    /// are picked up (within `topic.metadata.refresh.interval.ms`). Iterate `items` to act on
+    /// assignments and revocations.
     public func subscribe(topics: [String]) throws {
         guard configuration.groupID != nil else {
             throw KafkaError(code: .invalidArgument, message: "subscribe needs ConsumerConfiguration.groupID")
@@ -127,6 +113,7 @@ public final class Consumer: Sendable {
 
     /// Commits the given next-offsets-to-read and waits for the broker.
     public func commit(_ offsets: [TopicPartition: Int64]) async throws {
+        guard !offsets.isEmpty else { return }  // librdkafka would commit the current positions instead
         let handle = self.handle
         let entries = offsets.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
         try await runBlocking {
@@ -227,7 +214,8 @@ public final class Consumer: Sendable {
         var lastRecord = clock.now
         while clock.now < deadline {
             try Task.checkCancellation()
-            let (records, error, epoch) = try await pollBatch()
+            let batch = try await pollBatch()
+            let (records, error, epoch) = (batch.records, batch.error, batch.epoch)
             for record in records where handOver(record, fetchedIn: epoch) {
                 lastRecord = clock.now
                 let tp = TopicPartition(record.topic, record.partition)
@@ -251,31 +239,59 @@ public final class Consumer: Sendable {
         try await handle.checkConnection(timeout: timeout)
     }
 
-    /// Leaves the group (revoking partitions through `events`), stops fetching and ends `messages` and
-    /// `events`. Idempotent.
+    /// Leaves the group (revoking partitions through `events`), stops fetching and ends `messages`, `items`
+    /// and `events`. Idempotent. Finish and commit your work before: no `.revoking` item comes any more.
     public func close() async {
         guard !closed.exchange(true) else { return }
         let handle = self.handle
-        _ = try? await runBlocking(on: pollQueue) { rd_kafka_consumer_close(handle.pointer) }
+        _ = try? await runBlocking(on: pollQueue) {
+            if let rebalance = handle.context.rebalance {
+                for list in rebalance.beginClosing() { rebalance.unassign(handle.pointer, list) }
+            }
+            rd_kafka_consumer_close(handle.pointer)
+        }
         eventsContinuation.finish()
     }
 
     var isClosed: Bool { closed.value }
 
+    /// What one trip to librdkafka brought.
+    struct Batch: Sendable {
+        var records: [KafkaRecord] = []
+        var error: KafkaError?
+        /// The seek epoch the records were fetched in.
+        var epoch = 0
+        var assigned: [[TopicPartition]] = []
+        var revoking: [[TopicPartition]] = []
+    }
+
     /// One trip to librdkafka: up to `batchSize` records, waiting at most 100 ms, stamped with the seek
-    /// epoch they were fetched in.
-    func pollBatch() async throws -> (records: [KafkaRecord], error: KafkaError?, epoch: Int) {
+    /// epoch they were fetched in. First gives up the partitions whose revocation the previous trip handed
+    /// over.
+    func pollBatch() async throws -> Batch {
         let queue = self.queue
         let batchSize = max(1, configuration.batchSize)
         let logger = self.logger
         return try await runBlocking(on: pollQueue) { [self] in
             let epoch = progress.withLock { $0.epoch }
-            if isClosed { return ([], nil, epoch) }
+            if isClosed { return Batch(epoch: epoch) }
+            let rebalance = handle.context.rebalance
+            if let rebalance {
+                for list in rebalance.takeHandedOver() { rebalance.unassign(handle.pointer, list) }
+            }
             var (records, error) = queue.consumeBatch(max: batchSize, timeoutMs: 100, logger: logger)
             if error == nil {
                 error = handle.context.consumerErrors.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             }
-            return (records, error, epoch)
+            var batch = Batch(records: records, error: error, epoch: epoch)
+            if let rebalance {
+                (batch.assigned, batch.revoking) = rebalance.takeChanges()
+                let revoked = rebalance.revokedPartitions
+                if !revoked.isEmpty && !batch.records.isEmpty {
+                    batch.records.removeAll { revoked.contains(TopicPartition($0.topic, $0.partition)) }
+                }
+            }
+            return batch
         }
     }
 
@@ -286,206 +302,6 @@ public final class Consumer: Sendable {
             if let seek = p.seekEpoch[tp], seek > epoch { return false }
             p.positions[tp] = record.offset + 1
             return true
-        }
-    }
-}
-
-/// The records a `Consumer` reads. See `Consumer.messages`.
-public struct ConsumerMessages: AsyncSequence, Sendable {
-    public typealias Element = KafkaRecord
-    let consumer: Consumer
-
-    public struct AsyncIterator: AsyncIteratorProtocol {
-        let consumer: Consumer
-        var buffer: [KafkaRecord] = []
-        var index = 0
-        var epoch = 0
-        var pendingError: KafkaError?
-
-        public mutating func next() async throws -> KafkaRecord? {
-            while true {
-                if consumer.isClosed { return nil }
-                if index < buffer.count {
-                    let record = buffer[index]
-                    index += 1
-                    if consumer.handOver(record, fetchedIn: epoch) { return record }
-                    continue
-                }
-                if let error = pendingError {
-                    pendingError = nil
-                    throw error
-                }
-                try Task.checkCancellation()
-                (buffer, pendingError, epoch) = try await consumer.pollBatch()
-                index = 0
-            }
-        }
-    }
-
-    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(consumer: consumer) }
-}
-
-/// Owns the consumer's `rd_kafka_queue_t`.
-// @unchecked Sendable: used only on the consumer's serial poll queue; the pointer is immutable.
-final class ConsumerQueue: @unchecked Sendable {
-    private let handle: RDHandle
-    private let pointer: OpaquePointer
-
-    init(handle: RDHandle) {
-        self.handle = handle
-        self.pointer = rd_kafka_queue_get_consumer(handle.pointer)
-    }
-
-    deinit { rd_kafka_queue_destroy(pointer) }
-
-    func consumeBatch(max: Int, timeoutMs: Int32, logger: Logger) -> ([KafkaRecord], KafkaError?) {
-        let slots = UnsafeMutablePointer<UnsafeMutablePointer<rd_kafka_message_t>?>.allocate(capacity: max)
-        defer { slots.deallocate() }
-        // consume_batch_queue waits until the batch is *full* or the timeout passes, which would hold a lone
-        // live record back. So: take what is ready without waiting; if nothing is, wait for one record only,
-        // then take whatever else is ready.
-        var n = rd_kafka_consume_batch_queue(pointer, 0, slots, max)
-        if n == 0, let first = rd_kafka_consume_queue(pointer, timeoutMs) {
-            slots[0] = first
-            n = 1
-            if max > 1 {
-                let more = rd_kafka_consume_batch_queue(pointer, 0, slots + 1, max - 1)
-                if more > 0 { n += more }
-            }
-        }
-        guard n > 0 else { return ([], nil) }
-        var records: [KafkaRecord] = []
-        records.reserveCapacity(n)
-        var firstError: KafkaError?
-        for i in 0..<n {
-            guard let message = slots[i] else { continue }
-            defer { rd_kafka_message_destroy(message) }
-            switch Self.record(from: message) {
-            case .success(let record): records.append(record)
-            case .failure(let error):
-                if !error.mustReachConsumer {
-                    logger.info("consumer error, retrying", metadata: ["kafka.error": "\(error)"])
-                } else if firstError == nil {
-                    firstError = error
-                }
-            }
-        }
-        return (records, firstError)
-    }
-
-    static func record(from message: UnsafeMutablePointer<rd_kafka_message_t>) -> Result<KafkaRecord, KafkaError> {
-        let m = message.pointee
-        let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
-        guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
-            let text = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
-            let where_ = topic.isEmpty ? "" : " (\(topic)/\(m.partition))"
-            return .failure(KafkaError(code: KafkaError.Code(m.err), message: "consume failed\(where_): \(text)"))
-        }
-        let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? []
-        let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }
-        var headers: [KafkaHeader] = []
-        var hdrs: OpaquePointer?
-        if rd_kafka_message_headers(message, &hdrs) == RD_KAFKA_RESP_ERR_NO_ERROR, let hdrs {
-            let count = rd_kafka_header_cnt(hdrs)
-            headers.reserveCapacity(count)
-            for i in 0..<count {
-                var name: UnsafePointer<CChar>?
-                var valuePtr: UnsafeRawPointer?
-                var size = 0
-                guard rd_kafka_header_get_all(hdrs, i, &name, &valuePtr, &size) == RD_KAFKA_RESP_ERR_NO_ERROR,
-                    let name
-                else { continue }
-                headers.append(
-                    KafkaHeader(
-                        key: String(cString: name),
-                        value: valuePtr.map { Array(UnsafeRawBufferPointer(start: $0, count: size)) }))
-            }
-        }
-        var type = RD_KAFKA_TIMESTAMP_NOT_AVAILABLE
-        let ts = rd_kafka_message_timestamp(message, &type)
-        return .success(
-            KafkaRecord(
-                topic: topic, partition: m.partition, offset: m.offset, timestamp: ts >= 0 ? ts : nil, key: key,
-                value: value, headers: headers))
-    }
-}
-
-/// Applies librdkafka's rebalance decisions and reports them as `ConsumerEvent`s.
-final class RebalanceHandler: Sendable {
-    let events: AsyncStream<ConsumerEvent>.Continuation
-    let logger: Logger
-
-    init(events: AsyncStream<ConsumerEvent>.Continuation, logger: Logger) {
-        self.events = events
-        self.logger = logger
-    }
-}
-
-private let rebalanceCallback:
-    @convention(c) (
-        OpaquePointer?, rd_kafka_resp_err_t, UnsafeMutablePointer<rd_kafka_topic_partition_list_t>?,
-        UnsafeMutableRawPointer?
-    ) -> Void = { rk, err, partitions, _ in
-        guard let rk, let handler = ClientContext.from(rk)?.rebalance else { return }
-        let cooperative = String(cString: rd_kafka_rebalance_protocol(rk)) == "COOPERATIVE"
-        let list = partitions.map { TopicPartitionList.entries($0).map(\.0).sorted() } ?? []
-        switch err {
-        case RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS:
-            if cooperative {
-                if let error = rd_kafka_incremental_assign(rk, partitions) {
-                    handler.events.yield(.rebalanceFailed(KafkaError(consuming: error, "incremental assign failed")))
-                    return
-                }
-            } else {
-                rd_kafka_assign(rk, partitions)
-            }
-            handler.logger.info("partitions assigned", metadata: ["kafka.partitions": "\(list)"])
-            handler.events.yield(.assigned(list))
-        case RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS:
-            handler.events.yield(.revoked(list))
-            if cooperative {
-                if let error = rd_kafka_incremental_unassign(rk, partitions) { rd_kafka_error_destroy(error) }
-            } else {
-                rd_kafka_assign(rk, nil)
-            }
-            handler.logger.info("partitions revoked", metadata: ["kafka.partitions": "\(list)"])
-        default:
-            rd_kafka_assign(rk, nil)
-            handler.events.yield(.rebalanceFailed(KafkaError(err, "rebalance failed")))
-        }
-    }
-
-/// Owns an `rd_kafka_topic_partition_list_t`; the pointer leaves only inside `withPointer`.
-final class TopicPartitionList {
-    private let pointer: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>
-
-    init(_ entries: [(TopicPartition, Int64)]) {
-        pointer = rd_kafka_topic_partition_list_new(Int32(max(1, entries.count)))
-        for (tp, offset) in entries {
-            rd_kafka_topic_partition_list_add(pointer, tp.topic, tp.partition).pointee.offset = offset
-        }
-    }
-
-    deinit { rd_kafka_topic_partition_list_destroy(pointer) }
-
-    func withPointer<R>(_ body: (UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) throws -> R) rethrows -> R {
-        try body(pointer)
-    }
-
-    func entries() -> [(TopicPartition, Int64)] { Self.entries(pointer) }
-
-    func firstError() -> (TopicPartition, rd_kafka_resp_err_t)? {
-        let l = pointer.pointee
-        for i in 0..<Int(l.cnt) where l.elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR {
-            return (TopicPartition(String(cString: l.elems[i].topic), l.elems[i].partition), l.elems[i].err)
-        }
-        return nil
-    }
-
-    static func entries(_ list: UnsafeMutablePointer<rd_kafka_topic_partition_list_t>) -> [(TopicPartition, Int64)] {
-        let l = list.pointee
-        return (0..<Int(l.cnt)).map { i in
-            (TopicPartition(String(cString: l.elems[i].topic), l.elems[i].partition), l.elems[i].offset)
         }
     }
 }

@@ -27,6 +27,19 @@ public struct KafkaRecord: Sendable, Hashable {
     public var value: [UInt8]
     public var headers: [KafkaHeader]
 
+    public init(
+        topic: String, partition: Int32, offset: Int64, timestamp: Int64? = nil, key: [UInt8]? = nil, value: [UInt8],
+        headers: [KafkaHeader] = []
+    ) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+        self.key = key
+        self.value = value
+        self.headers = headers
+    }
+
     /// The first header with this key.
     public func header(_ key: String) -> KafkaHeader? { headers.first { $0.key == key } }
 }
@@ -38,6 +51,13 @@ public struct RecordMetadata: Sendable, Hashable {
     public var offset: Int64
     /// Milliseconds since the epoch, if known.
     public var timestamp: Int64?
+
+    public init(topic: String, partition: Int32, offset: Int64, timestamp: Int64? = nil) {
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.timestamp = timestamp
+    }
 }
 
 /// A topic and partition.
