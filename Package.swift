@@ -16,6 +16,7 @@ let package = Package(
         .executable(name: "framelog", targets: ["framelog"]),
         .library(name: "FramelogKafka", targets: ["FramelogKafka"]),
         .library(name: "FramelogMedia", targets: ["FramelogMedia"]),
+        .library(name: "FramelogStreams", targets: ["FramelogStreams"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -52,10 +53,22 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            // Reading, following and publishing Framelog streams: what every service builds on.
+            name: "FramelogStreams",
+            dependencies: [
+                "FramelogKafka",
+                "FramelogMedia",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "FramelogIngest",
             dependencies: [
                 "FramelogKafka",
                 "FramelogMedia",
+                "FramelogStreams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -69,6 +82,7 @@ let package = Package(
             dependencies: [
                 "FramelogKafka",
                 "FramelogMedia",
+                "FramelogStreams",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -137,6 +151,16 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["scripts"],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .testTarget(
+            // Stream reading and publishing: pure parts, a publisher on a memory sink, readers on a real broker.
+            name: "FramelogStreamsTests",
+            dependencies: [
+                "FramelogStreams", "FramelogKafka", "FramelogMedia", "FramelogTestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),
