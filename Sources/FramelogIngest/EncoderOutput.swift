@@ -1,6 +1,7 @@
 import Foundation
 import FramelogKafka
 import FramelogMedia
+import FramelogStreams
 
 /// Turns one ffmpeg run's stdout into records: parses it incrementally, checks the init segment, numbers
 /// and time-stamps each part and publishes it.
@@ -82,94 +83,56 @@ struct EncoderOutput {
                 return
             }
             dropping = false
-            try await session.publishDiscontinuity(captureMs: captureMs, initID: initID)
+            try await session.publisher.publishDiscontinuity(captureMs: captureMs)
         }
         try await session.publishPart(
             bytes, pts: pts, duration: duration, timescale: timescale, frames: samples, independent: independent,
-            captureMs: captureMs, initID: initID)
+            captureMs: captureMs)
     }
 }
 
 extension IngestSession {
-    /// A new init segment from the encoder: on the first one, create the topics and register the stream;
-    /// after earlier media (this run or a previous ingest), write a discontinuity first.
+    /// A new init segment from the encoder: describes the media for the registry and hands it to the
+    /// publisher (which creates the topics the first time, and writes a discontinuity after earlier media).
     func startMedia(_ initSegment: InitSegment, bytes: [UInt8], initID: String) async throws {
         let c = configuration
         let now = Self.nowMs()
-        let first = state.withLock { $0.info == nil }
-        if first {
-            try await ensureTopics()
-            let video = initSegment.video
-            var info = StreamInfo(
-                stream: c.streamID, title: c.title ?? c.streamID, state: .live, topic: topic,
-                codecs: initSegment.codecs,
-                bandwidth: c.copy ? 0 : c.videoBitrate + c.audioBitrate, partTargetMs: c.partMilliseconds,
-                segmentTargetMs: c.segmentMilliseconds, startedAtMs: startedAtMs, updatedAtMs: now, host: c.host,
-                pid: getpid())
-            info.width = video?.width
-            info.height = video?.height
-            info.frameRate = c.copy ? nil : Double(c.frameRate)
-            info.audioSampleRate = initSegment.audio?.sampleRate
-            info.audioChannels = initSegment.audio?.channels
-            state.withLock { $0.info = info }
-        } else {
-            state.withLock {
-                $0.info?.codecs = initSegment.codecs
-                $0.info?.width = initSegment.video?.width
-                $0.info?.height = initSegment.video?.height
-            }
-        }
-        let needsDiscontinuity = state.withLock { $0.numbering.nextSequence > 0 }
-        if needsDiscontinuity { try await publishDiscontinuity(captureMs: now, initID: initID) }
-        let header = state.withLock { s -> StreamRecordHeader in
-            s.initID = initID
-            s.phase = .live
-            return s.numbering.marker(.initSegment, captureMs: now, initID: initID)
-        }
-        try await publish(header, value: bytes, pending: .initSegment(header))
-        try await publishRegistry(state: .live)
+        var media = StreamInfo(
+            stream: c.streamID, title: c.title ?? c.streamID, state: .live, topic: StreamNames.streamTopic(c.streamID),
+            codecs: initSegment.codecs, bandwidth: c.copy ? 0 : c.videoBitrate + c.audioBitrate,
+            partTargetMs: c.partMilliseconds, segmentTargetMs: c.segmentMilliseconds, startedAtMs: startedAtMs,
+            updatedAtMs: now, host: c.host, pid: getpid())
+        media.width = initSegment.video?.width
+        media.height = initSegment.video?.height
+        media.frameRate = c.copy ? nil : Double(c.frameRate)
+        media.audioSampleRate = initSegment.audio?.sampleRate
+        media.audioChannels = initSegment.audio?.channels
+        try await publisher.startMedia(initSegment: bytes, initID: initID, media: media)
+        state.withLock { $0.phase = .live }
         logger.info(
             "encoder output started",
-            metadata: ["media.codecs": "\(initSegment.codecs)", "media.init": "\(initID)", "kafka.topic": "\(topic)"])
-    }
-
-    func publishDiscontinuity(captureMs: Int64, initID: String) async throws {
-        let header = state.withLock { s -> StreamRecordHeader in
-            let header = s.numbering.marker(.discontinuity, captureMs: captureMs, initID: initID)
-            s.discontinuityBefore.insert(s.numbering.nextSegment)
-            return header
-        }
-        try await publish(header, value: [], pending: .marker(header))
+            metadata: [
+                "media.codecs": "\(initSegment.codecs)", "media.init": "\(initID)",
+                "kafka.topic": "\(StreamNames.streamTopic(c.streamID))",
+            ])
     }
 
     func publishPart(
         _ bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, frames: Int, independent: Bool,
-        captureMs: Int64, initID: String
+        captureMs: Int64
     ) async throws {
-        let header = state.withLock { s -> StreamRecordHeader in
-            let header = s.numbering.part(
-                pts: pts, duration: duration, timescale: timescale, independent: independent, captureMs: captureMs,
-                initID: initID)
+        state.withLock { s in
             s.frames += frames
             s.bytes += bytes.count
             s.parts += 1
             s.totalParts += 1
             s.totalBytes += bytes.count
-            // Peak bandwidth over whole segments (HLS BANDWIDTH).
-            if header.segment != s.segmentBits.segment {
-                if s.segmentBits.ms >= Double(configuration.segmentMilliseconds) / 2 {
-                    s.peakBandwidth = max(s.peakBandwidth, Int(Double(s.segmentBits.bits) * 1000 / s.segmentBits.ms))
-                }
-                s.segmentBits = (header.segment, 0, 0)
-            }
-            s.segmentBits.bits += bytes.count * 8
-            s.segmentBits.ms += header.durationMs
-            return header
         }
         metrics.parts.increment()
         metrics.bytes.increment(by: bytes.count)
         metrics.frames.increment(by: frames)
-        try await publish(header, value: bytes, pending: .media(header, emitted: clock.now))
+        try await publisher.publishPart(
+            bytes, pts: pts, duration: duration, timescale: timescale, independent: independent, captureMs: captureMs)
     }
 
     func reportOversized(size: Int, pts: Int64, timescale: UInt32) {

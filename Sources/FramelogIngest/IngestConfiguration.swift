@@ -1,4 +1,5 @@
 import FramelogKafka
+import FramelogStreams
 import FramelogMedia
 
 /// Where the media comes from.
@@ -118,6 +119,11 @@ public struct IngestConfiguration: Sendable {
     }
 
     /// Checks values and their combinations; the error names the flag-level setting.
+    /// How the stream's topics are created (retention, record size, replication).
+    public var topicSettings: StreamTopics.Settings {
+        StreamTopics.Settings(replicationFactor: replicationFactor, retention: retention, maxRecordBytes: maxPartBytes)
+    }
+
     public func validate() throws(IngestError) {
         do { try StreamNames.validate(streamID: streamID) } catch {
             throw IngestError(.invalidConfiguration, error.message)

@@ -1,38 +1,34 @@
 import Foundation
 import FramelogKafka
 import FramelogMedia
+import FramelogStreams
 import Logging
 import Metrics
 
-/// Reads Kafka for the origin with one consumer, manually assigned: the registry and the segment index from
-/// their beginning, and each stream's topic from a segment boundary the index names (about one window
-/// back from live) — never from the broker's high watermark or offsetsForTimes. Fills the `StreamStore`.
+/// Reads Kafka for the origin with one `StreamReader` over every stream (manual assignment, no group):
+/// each stream from a segment boundary about one window back from live, with its init. Fills the
+/// `StreamStore`.
 final class OriginFeed: Sendable {
     let configuration: OriginConfiguration
     let store: StreamStore
     let logger: Logger
     let arrivalDelay = Metrics.Timer(
         label: "framelog_origin_part_arrival_delay_seconds", preferredDisplayUnit: .seconds)
-    let badRecords = Counter(label: "framelog_origin_bad_records_total")
+    let reader: StreamReader
 
     init(configuration: OriginConfiguration, store: StreamStore, logger: Logger) {
         self.configuration = configuration
         self.store = store
         self.logger = logger
-    }
-
-    /// Per stream topic: where reading starts and whether the init before it was seen.
-    private enum Progress {
-        /// Assigned at the init's offset; once it arrives, seek to `start`.
-        case awaitingInit(initOffset: Int64, start: Int64)
-        case running
+        var client = configuration.kafka
+        client.clientID = "framelog-origin"
+        var reading = StreamReader.Configuration(kafka: client)
+        reading.start = .window(.milliseconds(Int64(configuration.window.maxSeconds * 1000)))
+        reading.malformedMetric = "framelog_origin_bad_records_total"
+        self.reader = StreamReader(configuration: reading, logger: logger)
     }
 
     func run() async throws {
-        var consumerConfiguration = ConsumerConfiguration(client: configuration.kafka)
-        consumerConfiguration.client.clientID = "framelog-origin"
-        consumerConfiguration.client.properties["topic.metadata.propagation.max.ms"] =
-            consumerConfiguration.client.properties["topic.metadata.propagation.max.ms"] ?? "2000"
         let admin = try Admin(configuration: configuration.kafka, logger: logger)
         do {
             try await admin.checkConnection(timeout: .seconds(10))
@@ -42,112 +38,33 @@ final class OriginFeed: Sendable {
                 "cannot reach Kafka at \(configuration.kafka.bootstrapServers.joined(separator: ",")): \(error.message)"
             )
         }
-        // Ingest creates the registry and index topics with the first stream; until then there is nothing to read.
-        var announced = false
-        while !(try await Set(admin.listTopics().map(\.name)).isSuperset(of: [
-            StreamNames.registryTopic, StreamNames.indexTopic,
-        ])) {
-            if !announced {
-                logger.info("waiting for the first stream (no framelog.streams topic yet)")
-                announced = true
-            }
-            try await Task.sleep(for: .milliseconds(500))
-        }
-
-        // 1. What exists: the registry and the index up to now.
-        let bootstrap = try Consumer(configuration: consumerConfiguration, logger: logger)
-        let registryTP = TopicPartition(StreamNames.registryTopic, 0)
-        let indexTP = TopicPartition(StreamNames.indexTopic, 0)
-        try bootstrap.assign([registryTP: .beginning, indexTP: .beginning])
-        var index: [String: [SegmentIndexEntry]] = [:]
-        var next: [TopicPartition: Int64] = [:]
-        try await bootstrap.readToEnd { record in
-            next[TopicPartition(record.topic, record.partition)] = record.offset + 1
-            if record.topic == StreamNames.registryTopic {
-                if let info = decodeInfo(record) { store.update(info) }
-            } else if let entry = decodeIndex(record) {
-                remember(entry, in: &index)
-            }
-        }
-        await bootstrap.close()
-
-        // 2. Follow everything from there with one consumer.
-        let consumer = try Consumer(configuration: consumerConfiguration, logger: logger)
-        try consumer.assign([
-            registryTP: next[registryTP].map { .offset($0) } ?? .beginning,
-            indexTP: next[indexTP].map { .offset($0) } ?? .beginning,
-        ])
-        var progress: [String: Progress] = [:]
-        func follow(_ stream: String) throws {
-            guard progress[stream] == nil, (try? StreamNames.validate(streamID: stream)) != nil else { return }
-            let topic = StreamNames.streamTopic(stream)
-            let entry = startEntry(index[stream] ?? [])
-            if let entry, entry.initOffset >= 0, entry.initOffset < entry.offset {
-                progress[stream] = .awaitingInit(initOffset: entry.initOffset, start: entry.offset)
-                try consumer.addAssignment([TopicPartition(topic, 0): .offset(entry.initOffset)])
-            } else if let entry {
-                progress[stream] = .running
-                try consumer.addAssignment([TopicPartition(topic, 0): .offset(entry.offset)])
-            } else {
-                progress[stream] = .running
-                try consumer.addAssignment([TopicPartition(topic, 0): .beginning])
-            }
-            logger.info(
-                "following stream",
-                metadata: [
-                    "stream.id": "\(stream)", "kafka.offset": "\(entry.map { String($0.offset) } ?? "beginning")",
-                ])
-        }
-        for snapshot in store.snapshots() { try follow(snapshot.id) }
-
         try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.reportLag(consumer) }
+            group.addTask { try await self.reportLag() }
             group.addTask { try await self.gaugeStreams() }
-            try await consume()
-            group.cancelAll()
-        }
-
-        func consume() async throws {
-            for try await record in consumer.messages {
-                switch record.topic {
-                case StreamNames.registryTopic:
-                    guard let info = decodeInfo(record) else { continue }
+            try await reader.run { event in
+                switch event {
+                case .info(let info):
                     store.update(info)
-                    try follow(info.stream)
-                case StreamNames.indexTopic:
-                    if let entry = decodeIndex(record) { remember(entry, in: &index) }
-                default:
-                    let stream = String(record.topic.dropFirst(StreamNames.streamTopicPrefix.count))
-                    guard let header = try? StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) })
-                    else {
-                        badRecords.increment()
-                        continue
-                    }
-                    if case .awaitingInit(let initOffset, let start) = progress[stream] {
-                        guard header.kind == .initSegment || record.offset >= start else { continue }
-                        progress[stream] = .running
-                        if header.kind == .initSegment && record.offset >= initOffset && start > record.offset + 1 {
-                            store.apply(stream: stream, header: header, value: record.value, arrivalMs: nowMs())
-                            try await consumer.seek(TopicPartition(record.topic, record.partition), to: .offset(start))
-                            continue
-                        }
-                    }
+                case .initSegment(let r), .part(let r), .discontinuity(let r), .end(let r):
                     let now = nowMs()
-                    let outcome = store.apply(stream: stream, header: header, value: record.value, arrivalMs: now)
-                    if outcome == .added && header.kind == .part {
-                        arrivalDelay.recordMilliseconds(max(0, now - header.captureMs))
+                    let outcome = store.apply(stream: r.stream, header: r.header, value: r.value, arrivalMs: now)
+                    if outcome == .added && r.header.kind == .part {
+                        arrivalDelay.recordMilliseconds(max(0, now - r.header.captureMs))
                     }
+                case .assigned, .revoking:
+                    break  // group mode only
                 }
             }
+            group.cancelAll()
         }
     }
 
     /// Consumer lag per topic, every 5 s (the broker's high watermark minus our position: indicative only
     /// on brokers that under-report the watermark).
-    private func reportLag(_ consumer: Consumer) async throws {
+    private func reportLag() async throws {
         while true {
             try await Task.sleep(for: .seconds(5))
-            guard let lags = try? await consumer.lag(timeout: .seconds(2)) else { continue }
+            guard let lags = try? await reader.lag(timeout: .seconds(2)) else { continue }
             for lag in lags {
                 Gauge(label: "framelog_origin_consumer_lag", dimensions: [("topic", lag.topicPartition.topic)]).record(
                     lag.lag)
@@ -173,45 +90,6 @@ final class OriginFeed: Sendable {
                 Gauge(label: "framelog_origin_window_bytes", dimensions: dims).record(snapshot.window.byteCount)
             }
         }
-    }
-
-    /// The segment to start a stream at: the oldest indexed segment whose capture time is within the
-    /// window (so playlists are full at once), or the newest when all are older.
-    private func startEntry(_ entries: [SegmentIndexEntry]) -> SegmentIndexEntry? {
-        let horizon = nowMs() - Int64(configuration.window.maxSeconds * 1000)
-        return entries.first { $0.captureMs >= horizon } ?? entries.last
-    }
-
-    /// Keeps a stream's recent index entries (a window's worth and a few more), in segment order.
-    private func remember(_ entry: SegmentIndexEntry, in index: inout [String: [SegmentIndexEntry]]) {
-        var entries = index[entry.stream] ?? []
-        if let last = entries.last, entry.segment <= last.segment {
-            entries.removeAll { $0.segment >= entry.segment }  // a stream re-numbered from scratch (topic recreated)
-        }
-        entries.append(entry)
-        let horizon = entry.captureMs - Int64(configuration.window.maxSeconds * 1000) - 10_000
-        if let keepFrom = entries.firstIndex(where: { $0.captureMs >= horizon }), keepFrom > 1 {
-            entries.removeFirst(keepFrom - 1)
-        }
-        index[entry.stream] = entries
-    }
-
-    private func decodeInfo(_ record: KafkaRecord) -> StreamInfo? {
-        guard let info = try? JSONDecoder().decode(StreamInfo.self, from: Data(record.value)),
-            record.key == Array(info.stream.utf8)
-        else {
-            badRecords.increment()
-            return nil
-        }
-        return info
-    }
-
-    private func decodeIndex(_ record: KafkaRecord) -> SegmentIndexEntry? {
-        guard let entry = try? JSONDecoder().decode(SegmentIndexEntry.self, from: Data(record.value)) else {
-            badRecords.increment()
-            return nil
-        }
-        return entry
     }
 }
 
