@@ -49,6 +49,19 @@ let package = Package(
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),
         .target(
+            // Development and test brokers: the embedded Tansu broker (`framelog broker`, the demo, tests) and
+            // librdkafka's mock cluster (fault tests). Not part of the client library; never for production.
+            name: "FramelogLocalKafka",
+            dependencies: [
+                "CRdKafka",
+                "FramelogKafka",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .target(
             name: "FramelogMedia",
             swiftSettings: strict
         ),
@@ -93,6 +106,12 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The web UI: real files, checked by `node --check` and unit-tested with `node --test` (Tests/web).
+            resources: [
+                .embedInCode("Web/index.html"), .embedInCode("Web/watch.html"), .embedInCode("Web/style.css"),
+                .embedInCode("Web/player.mjs"), .embedInCode("Web/mse.mjs"), .embedInCode("Web/feed.mjs"),
+                .embedInCode("Web/hls.mjs"), .embedInCode("Web/latency.mjs"), .embedInCode("Web/streams.mjs"),
+            ],
             swiftSettings: strict
         ),
         .executableTarget(
@@ -101,6 +120,7 @@ let package = Package(
                 "FramelogIngest",
                 "FramelogOrigin",
                 "FramelogKafka",
+                "FramelogLocalKafka",
                 "FramelogMedia",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -114,14 +134,15 @@ let package = Package(
         .target(
             // Helpers shared by the test targets (local broker, child processes, scratch folders).
             name: "FramelogTestSupport",
-            dependencies: ["FramelogKafka", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FramelogKafka", "FramelogLocalKafka", .product(name: "Logging", package: "swift-log")],
             path: "Tests/FramelogTestSupport",
             swiftSettings: strict
         ),
         .testTarget(
             name: "FramelogKafkaTests",
             dependencies: [
-                "FramelogKafka", "CRdKafka", "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
+                "FramelogKafka", "FramelogLocalKafka", "CRdKafka", "FramelogTestSupport",
+                .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]

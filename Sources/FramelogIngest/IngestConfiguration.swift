@@ -1,6 +1,6 @@
 import FramelogKafka
-import FramelogStreams
 import FramelogMedia
+import FramelogStreams
 
 /// Where the media comes from.
 public enum IngestSource: Sendable, Hashable {

@@ -64,7 +64,7 @@ public struct KafkaError: Error, Sendable, Hashable, CustomStringConvertible {
     }
 
     /// An error from a librdkafka code, with librdkafka's text appended to `context`.
-    init(_ err: rd_kafka_resp_err_t, _ context: String, isFatal: Bool = false) {
+    package init(_ err: rd_kafka_resp_err_t, _ context: String, isFatal: Bool = false) {
         let text = String(cString: rd_kafka_err2str(err))
         self.init(code: Code(err), message: context.isEmpty ? text : "\(context): \(text)", isFatal: isFatal)
     }

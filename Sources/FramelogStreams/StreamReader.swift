@@ -50,7 +50,8 @@ public final class StreamReader: Sendable {
         /// Checks the stream pattern.
         public func validate() throws(StreamsError) {
             if let streams, (try? Regex(streams)) == nil {
-                throw StreamsError(.invalidConfiguration, "the stream pattern \"\(streams)\" is not a regular expression")
+                throw StreamsError(
+                    .invalidConfiguration, "the stream pattern \"\(streams)\" is not a regular expression")
             }
         }
     }
@@ -117,8 +118,9 @@ public final class StreamReader: Sendable {
         var follower = StreamFollower()
 
         func follow(_ stream: String) throws {
-            guard !follower.follows(stream), matches(stream, matcher), StreamTopics.streamID(
-                ofTopic: StreamNames.streamTopic(stream)) != nil
+            guard !follower.follows(stream), matches(stream, matcher),
+                StreamTopics.streamID(
+                    ofTopic: StreamNames.streamTopic(stream)) != nil
             else { return }
             let segment = StreamFollower.startSegment(
                 configuration.start, segments: directory.segments(of: stream), nowMs: Self.nowMs())
@@ -126,7 +128,9 @@ public final class StreamReader: Sendable {
             try consumer.addAssignment([TopicPartition(StreamNames.streamTopic(stream), 0): position])
             logger.info(
                 "following stream",
-                metadata: ["stream.id": "\(stream)", "kafka.offset": "\(segment.map { String($0.offset) } ?? "beginning")"])
+                metadata: [
+                    "stream.id": "\(stream)", "kafka.offset": "\(segment.map { String($0.offset) } ?? "beginning")",
+                ])
         }
 
         for info in directory.streams.values.sorted(by: { $0.stream < $1.stream }) {
@@ -173,7 +177,10 @@ public final class StreamReader: Sendable {
         }
 
         func deliverNews() async throws {
-            let infos = news.withLock { n in defer { n = [] }; return n }
+            let infos = news.withLock { n in
+                defer { n = [] }
+                return n
+            }
             for info in infos where matches(info.stream, matcher) { try await body(.info(info)) }
         }
 
@@ -266,7 +273,8 @@ public final class StreamReader: Sendable {
         let tp = TopicPartition(record.topic, record.partition)
         try await body(
             StreamEvent(
-                StreamRecord(stream: stream, header: header, value: record.value, partition: tp, offset: record.offset)))
+                StreamRecord(stream: stream, header: header, value: record.value, partition: tp, offset: record.offset))
+        )
         if let seekTo { try await consumer.seek(tp, to: .offset(seekTo)) }
     }
 

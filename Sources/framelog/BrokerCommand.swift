@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import FramelogKafka
+import FramelogLocalKafka
 import Logging
 import ServiceLifecycle
 

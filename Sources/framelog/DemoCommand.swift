@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FramelogIngest
 import FramelogKafka
+import FramelogLocalKafka
 import FramelogOrigin
 import Logging
 import Metrics

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import FramelogKafka
+@testable import FramelogLocalKafka
 
 @Suite("Embedded local broker", .timeLimit(.minutes(2)))
 struct LocalBrokerTests {

@@ -3,6 +3,7 @@ import Foundation
 import Testing
 
 @testable import FramelogKafka
+@testable import FramelogLocalKafka
 
 /// Fault tests on librdkafka's mock cluster: 3 brokers, replication factor 3. Loss is checked strictly
 /// (every record id must be read back); duplicates are counted separately, because the mock itself can

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import FramelogKafka
+@testable import FramelogLocalKafka
 
 @Suite("Group hand-over and cancellation", .timeLimit(.minutes(2)))
 struct RebalanceTests {

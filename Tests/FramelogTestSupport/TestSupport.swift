@@ -3,6 +3,7 @@ import Logging
 import Synchronization
 
 @testable import FramelogKafka
+@_exported @testable import FramelogLocalKafka
 
 /// A logger that stays quiet unless `FRAMELOG_TEST_LOG=<level>` is set.
 public let quietLogger: Logger = {

@@ -54,8 +54,8 @@ final class ConsumerQueue: @unchecked Sendable {
         let topic = m.rkt.map { String(cString: rd_kafka_topic_name($0)) } ?? ""
         guard m.err == RD_KAFKA_RESP_ERR_NO_ERROR else {
             let text = rd_kafka_message_errstr(message).map { String(cString: $0) } ?? ""
-            let where_ = topic.isEmpty ? "" : " (\(topic)/\(m.partition))"
-            return .failure(KafkaError(code: KafkaError.Code(m.err), message: "consume failed\(where_): \(text)"))
+            let location = topic.isEmpty ? "" : " (\(topic)/\(m.partition))"
+            return .failure(KafkaError(code: KafkaError.Code(m.err), message: "consume failed\(location): \(text)"))
         }
         let value = m.payload.map { Array(UnsafeRawBufferPointer(start: $0, count: m.len)) } ?? []
         let key = m.key.map { Array(UnsafeRawBufferPointer(start: $0, count: m.key_len)) }

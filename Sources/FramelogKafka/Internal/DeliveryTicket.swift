@@ -34,7 +34,12 @@ final class DeliveryTicket: Sendable {
     /// Resumes a waiting `send` with `outcome` unless it was resumed already. False when it was.
     @discardableResult
     func resumeSend(_ outcome: SendOutcome) -> Bool {
-        guard let continuation = waiter.withLock({ w in defer { w = nil }; return w }) else { return false }
+        guard
+            let continuation = waiter.withLock({ w in
+                defer { w = nil }
+                return w
+            })
+        else { return false }
         continuation.resume(returning: outcome)
         return true
     }

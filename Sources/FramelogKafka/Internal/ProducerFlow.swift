@@ -143,7 +143,7 @@ final class ProducerFlow: Sendable {
             s.reportSlotsUsed -= 1
             return s.takeSlotWaiters()
         }
-        waiters.forEach { $0.resume() }
+        for waiter in waiters { waiter.resume() }
     }
 
     /// Called from the delivery callback, once per record. `report` nil: a `send` whose caller was resumed
@@ -171,7 +171,7 @@ final class ProducerFlow: Sendable {
             return s.takeDeliveryWaiters(all: false)
         }
         reader?.resume(returning: report)
-        senders.forEach { $0.resume() }
+        for sender in senders { sender.resume() }
     }
 
     /// Marks the producer closed and wakes every waiting sender. Returns false if already closed.
@@ -181,7 +181,7 @@ final class ProducerFlow: Sendable {
             s.closed = true
             return (true, s.takeDeliveryWaiters(all: true) + s.takeSlotWaiters())
         }
-        waiters.forEach { $0.resume() }
+        for waiter in waiters { waiter.resume() }
         return first
     }
 
@@ -229,7 +229,7 @@ final class ProducerFlow: Sendable {
             }
             return (.parked, [])
         }
-        waiters.forEach { $0.resume() }
+        for waiter in waiters { waiter.resume() }
         return take
     }
 }

@@ -8,7 +8,7 @@ import Synchronization
 let blockingQueue = DispatchQueue(label: "framelog.kafka.blocking", attributes: .concurrent)
 
 /// Runs `body` on `queue` and suspends the caller until it returns.
-func runBlocking<T: Sendable>(
+package func runBlocking<T: Sendable>(
     on queue: DispatchQueue = blockingQueue, _ body: @escaping @Sendable () throws -> T
 ) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
@@ -18,7 +18,7 @@ func runBlocking<T: Sendable>(
 
 /// Everything librdkafka's callbacks need. It outlives the C handle: `RDHandle` owns it and destroys the
 /// handle first.
-final class ClientContext: Sendable {
+package final class ClientContext: Sendable {
     let logger: Logger
     let clientID: String
     /// The bootstrap servers, for error messages.
@@ -32,7 +32,11 @@ final class ClientContext: Sendable {
     /// the `messages` sequence, which throws them.
     let consumerErrors = Mutex<[KafkaError]>([])
 
-    init(logger: Logger, clientID: String, bootstrap: String, rebalance: RebalanceHandler? = nil) {
+    package convenience init(logger: Logger, clientID: String, bootstrap: String) {
+        self.init(logger: logger, clientID: clientID, bootstrap: bootstrap, rebalance: nil)
+    }
+
+    init(logger: Logger, clientID: String, bootstrap: String, rebalance: RebalanceHandler?) {
         self.logger = logger
         self.clientID = clientID
         self.bootstrap = bootstrap
@@ -48,11 +52,11 @@ final class ClientContext: Sendable {
 
 /// Owns one `rd_kafka_t`.
 // @unchecked Sendable: librdkafka documents rd_kafka_t as thread-safe; the pointer is immutable.
-final class RDHandle: @unchecked Sendable {
-    let pointer: OpaquePointer
+package final class RDHandle: @unchecked Sendable {
+    package let pointer: OpaquePointer
     let context: ClientContext
 
-    init(
+    package init(
         type: rd_kafka_type_t, properties: [(String, String)], context: ClientContext,
         allowOldLibrdkafka: Bool, configure: (OpaquePointer) -> Void = { _ in }
     ) throws(KafkaError) {

@@ -1,4 +1,5 @@
 import CRdKafka
+import FramelogKafka
 import Logging
 
 /// librdkafka's in-process mock Kafka cluster, for fault tests: several brokers, replicated topics,
