@@ -3,7 +3,7 @@ SHELL := /bin/bash
 SWIFT ?= swift
 FRAMELOG := .build/release/framelog
 
-.PHONY: setup deps demo test build bench broker format clean
+.PHONY: setup deps demo test lint build bench broker format clean
 
 ## setup: apt packages, .venv (librdkafka 2.16, Tansu, playwright), release build. Idempotent.
 setup:
@@ -24,11 +24,18 @@ demo: setup
 broker: setup
 	$(FRAMELOG) broker
 
-## test: every test (Swift Testing), against a real local broker and librdkafka's mock cluster.
-## One test at a time: several use real-time encoders, Chromium and timing bounds, and 2 cores are shared.
-test: deps
+## test: lint (swift format, node --check), the web player's unit tests (node --test), then every Swift test
+## (Swift Testing) against a real local broker and librdkafka's mock cluster. One Swift test at a time:
+## several use real-time encoders, Chromium and timing bounds, and 2 cores are shared.
+test: deps lint
+	node --test Tests/web/*.test.mjs
 	$(SWIFT) build --build-tests
 	$(SWIFT) test --skip-build --no-parallel
+
+## lint: swift format's rules (.swift-format) and a syntax check of the web UI's modules.
+lint:
+	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
+	@for f in Sources/FramelogOrigin/Web/*.mjs; do node --check "$$f" || exit 1; done
 
 ## bench: every benchmark in BENCHMARKS.md (about 30 minutes; writes nothing: copy figures there).
 bench: setup

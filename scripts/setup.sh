@@ -14,6 +14,8 @@ missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+# Node checks and unit-tests the web player's modules (`make lint`, `make test`); any Node ≥ 18 will do.
+if [ "${1:-}" != "--bench-tools" ] && ! command -v node >/dev/null; then missing+=(nodejs); fi
 if [ ${#missing[@]} -gt 0 ]; then
   say "apt-get install ${missing[*]}"
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"

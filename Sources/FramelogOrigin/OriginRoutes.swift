@@ -57,8 +57,13 @@ public struct OriginRoutes: Sendable {
             let id = try streamID(context)
             return html(WebAssets.watchPage(streamID: id))
         }
-        router.get("/player.js") { _, _ in
-            respond(Array(WebAssets.playerScript.utf8), type: "text/javascript; charset=utf-8", cache: "max-age=60")
+        for asset in WebAssets.files {
+            let bytes = ByteBuffer(bytes: asset.bytes)
+            router.get(RouterPath(asset.path)) { _, _ in
+                Response(
+                    status: .ok, headers: commonHeaders(type: asset.type, cache: "max-age=60"),
+                    body: .init(byteBuffer: bytes))
+            }
         }
         router.get("/healthz") { _, _ in respond(Array("ok\n".utf8), type: "text/plain", cache: "no-store") }
         router.get("/metrics") { _, _ in
@@ -386,7 +391,7 @@ func respond(_ bytes: [UInt8], type: String, cache: String) -> Response {
 func html(_ text: String) -> Response {
     var headers = commonHeaders(type: "text/html; charset=utf-8", cache: "no-cache")
     headers[.init("Content-Security-Policy")!] =
-        "default-src 'self'; style-src 'self' 'unsafe-inline'; media-src 'self' blob:"
+        "default-src 'self'; media-src 'self' blob:"
     return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: text)))
 }
 

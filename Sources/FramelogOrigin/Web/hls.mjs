@@ -1,0 +1,95 @@
+// The LL-HLS transport (?transport=hls): the player's MSE pipeline fed over plain HTTP with blocking playlist
+// reloads and parts, as a CDN would serve it. Capture time comes from PROGRAM-DATE-TIME, media time from
+// each part's tfdt.
+
+/** The parts, segments, preload hint and end of a media playlist. */
+export function parsePlaylist(text) {
+  const out = {sequence: 0, segments: [], hint: null, ended: false};
+  let current = {parts: [], map: null, date: null}, map = null, date = null;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) out.sequence = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-MAP:URI="')) map = line.slice(16, -1);
+    else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) date = Date.parse(line.slice(25));
+    else if (line.startsWith('#EXT-X-PART:')) {
+      const duration = Number(/DURATION=([\d.]+)/.exec(line)[1]);
+      const uri = /URI="([^"]+)"/.exec(line)[1];
+      current.parts.push({duration, uri, independent: line.includes('INDEPENDENT=YES')});
+      current.map = map; current.date = date;
+    } else if (line.startsWith('seg/')) {
+      current.map = map; current.date = date; current.complete = true;
+      out.segments.push(current); current = {parts: [], map: null, date: null};
+    } else if (line.startsWith('#EXT-X-PRELOAD-HINT:')) out.hint = /URI="([^"]+)"/.exec(line)[1];
+    else if (line.startsWith('#EXT-X-ENDLIST')) out.ended = true;
+  }
+  if (current.parts.length) { current.complete = false; out.segments.push(current); }
+  out.segments.forEach((s, i) => s.number = out.sequence + i);
+  return out;
+}
+
+function findBox(bytes, type, from = 0) {
+  const t = [...type].map(c => c.charCodeAt(0));
+  for (let i = from + 4; i + 4 <= bytes.length; i++)
+    if (bytes[i] === t[0] && bytes[i + 1] === t[1] && bytes[i + 2] === t[2] && bytes[i + 3] === t[3]) return i - 4;
+  return -1;
+}
+function u32(b, i) { return ((b[i] << 24) | (b[i + 1] << 16) | (b[i + 2] << 8) | b[i + 3]) >>> 0; }
+/** The first track's timescale (mdhd) of an init segment. */
+export function timescaleOf(init) {
+  const at = findBox(init, 'mdhd');
+  return u32(init, at + 8 + (init[at + 8] === 1 ? 20 : 12));
+}
+/** The first track's decode time (tfdt) of a fragment. */
+export function decodeTimeOf(part) {
+  const at = findBox(part, 'tfdt');
+  return part[at + 8] === 1 ? u32(part, at + 12) * 4294967296 + u32(part, at + 16) : u32(part, at + 12);
+}
+
+/** Reads stream `id` over LL-HLS from its newest independent part, handing records to `onRecord`. */
+export async function readHls(id, onRecord) {
+  const base = `/hls/${id}/`;
+  const get = async (path) => {
+    const r = await fetch(base + path, {cache: 'no-store'});
+    if (r.status === 404) return null;
+    if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
+    return new Uint8Array(await r.arrayBuffer());
+  };
+  const playlist = async (query = '') => parsePlaylist(new TextDecoder().decode(await get('live.m3u8' + query)));
+  let pl = await playlist();
+  const start = [...pl.segments].reverse().find(s => s.parts.length && s.parts[0].independent);
+  if (!start) throw new Error('no part to start at');
+  let msn = start.number, part = 0, mapUri = null, timescale = 90000, early = null;
+  for (;;) {
+    const segment = pl.segments.find(s => s.number === msn);
+    if (!segment || segment.parts.length <= part) {
+      if (segment && segment.complete) { msn++; part = 0; continue; }
+      if (pl.segments.length && pl.segments[pl.segments.length - 1].number > msn) { msn++; part = 0; continue; }
+      if (pl.ended) return;
+      const wanted = `part/${msn}.${part}.m4s`;
+      if (pl.hint === wanted) {
+        // The preload hint: ask for the part itself and for the playlist that will list it at once; the
+        // origin holds both until the part exists, so no round trip follows its arrival.
+        const [bytes, fresh] = await Promise.all([get(wanted), playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`)]);
+        if (bytes) early = {uri: wanted, bytes};
+        pl = fresh;
+      } else {
+        pl = await playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`);
+      }
+      continue;
+    }
+    const p = segment.parts[part];
+    if (segment.map !== mapUri) {
+      const init = await get(segment.map);
+      if (!init) throw new Error('init missing');
+      mapUri = segment.map;
+      timescale = timescaleOf(init);
+      onRecord({kind: 'init', init: mapUri}, init);
+    }
+    const bytes = early && early.uri === p.uri ? early.bytes : await get(p.uri);
+    early = null;
+    if (!bytes) { pl = await playlist(); continue; }
+    const before = segment.parts.slice(0, part).reduce((a, q) => a + q.duration, 0);
+    onRecord({kind: 'part', seq: msn * 1e4 + part, pts: decodeTimeOf(bytes), timescale,
+              duration: Math.round(p.duration * timescale), captureMs: segment.date + before * 1000}, bytes);
+    part++;
+  }
+}
