@@ -26,10 +26,10 @@ struct Framelog: AsyncParsableCommand {
 /// Logging flags every subcommand shares.
 struct LoggingOptions: ParsableArguments {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: Logger.Level = .info
+    var logLevel: LogLevel = .info
 
     func bootstrap() -> Logger {
-        let level = logLevel
+        let level = logLevel.level
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
             handler.logLevel = level
@@ -39,7 +39,12 @@ struct LoggingOptions: ParsableArguments {
     }
 }
 
-extension Logger.Level: @retroactive ExpressibleByArgument {}
+/// `--log-level` values: swift-log's levels, by name.
+enum LogLevel: String, ExpressibleByArgument, CaseIterable {
+    case trace, debug, info, notice, warning, error, critical
+
+    var level: Logger.Level { Logger.Level(rawValue: rawValue) ?? .info }
+}
 
 /// A failure the CLI reports as one line on stderr with a non-zero exit.
 struct CLIError: Error, CustomStringConvertible {

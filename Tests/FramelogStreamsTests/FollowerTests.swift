@@ -8,7 +8,8 @@ import Testing
 struct FollowerTests {
     func headers(_ kind: StreamRecordHeader.Kind, _ sequence: UInt64, segment: UInt64 = 0) -> [KafkaHeader] {
         StreamCodec.kafkaHeaders(
-            StreamRecordHeader(kind: kind, sequence: sequence, segment: segment, captureMs: 0, initID: "0000000000000001"))
+            StreamRecordHeader(
+                kind: kind, sequence: sequence, segment: segment, captureMs: 0, initID: "0000000000000001"))
     }
 
     func entry(segment: UInt64, offset: Int64, initOffset: Int64, captureMs: Int64) -> SegmentIndexEntry {
@@ -23,9 +24,12 @@ struct FollowerTests {
         let start = follower.begin("s", at: entry(segment: 5, offset: 50, initOffset: 0, captureMs: 0))
         #expect(start == .offset(0))
         // The init is handed over, then the partition moves to the segment.
-        #expect(follower.decide(stream: "s", offset: 0, headers: headers(.initSegment, 0)) == .deliverThenSeek(
-            StreamRecordHeader(kind: .initSegment, sequence: 0, segment: 0, captureMs: 0, initID: "0000000000000001"),
-            offset: 50))
+        #expect(
+            follower.decide(stream: "s", offset: 0, headers: headers(.initSegment, 0))
+                == .deliverThenSeek(
+                    StreamRecordHeader(
+                        kind: .initSegment, sequence: 0, segment: 0, captureMs: 0, initID: "0000000000000001"),
+                    offset: 50))
         // Records fetched before the seek took effect are not handed over...
         #expect(follower.decide(stream: "s", offset: 1, headers: headers(.part, 1)) == .skip)
         // ...the segment's are.
@@ -61,7 +65,9 @@ struct FollowerTests {
         let position = follower.begin(
             "s", committed: 57, in: entry(segment: 5, offset: 50, initOffset: 3, captureMs: 0))
         #expect(position == .offset(3))
-        guard case .deliverThenSeek(_, offset: 57) = follower.decide(stream: "s", offset: 3, headers: headers(.initSegment, 3))
+        guard
+            case .deliverThenSeek(_, offset: 57) = follower.decide(
+                stream: "s", offset: 3, headers: headers(.initSegment, 3))
         else {
             Issue.record("the init was not followed by a seek to the committed offset")
             return
@@ -69,7 +75,9 @@ struct FollowerTests {
     }
 
     @Test func startPolicies() {
-        let segments = (0..<10).map { entry(segment: UInt64($0), offset: Int64($0 * 10), initOffset: 0, captureMs: Int64($0) * 2000) }
+        let segments = (0..<10).map {
+            entry(segment: UInt64($0), offset: Int64($0 * 10), initOffset: 0, captureMs: Int64($0) * 2000)
+        }
         #expect(StreamFollower.startSegment(.earliest, segments: segments, nowMs: 20_000) == nil)
         #expect(StreamFollower.startSegment(.live, segments: segments, nowMs: 20_000)?.segment == 9)
         #expect(StreamFollower.startSegment(.window(.seconds(7)), segments: segments, nowMs: 20_000)?.segment == 7)
@@ -79,7 +87,8 @@ struct FollowerTests {
     @Test func theDirectoryKeepsOnlyWhatIsAsked() {
         var directory = StreamDirectory(keepIndex: .seconds(5))
         for i in 0..<10 {
-            let value = try! StreamCodec.encode(entry(segment: UInt64(i), offset: Int64(i * 10), initOffset: 0, captureMs: Int64(i) * 2000))
+            let value = try! StreamCodec.encode(
+                entry(segment: UInt64(i), offset: Int64(i * 10), initOffset: 0, captureMs: Int64(i) * 2000))
             let record = KafkaRecord(
                 topic: StreamNames.indexTopic, partition: 0, offset: Int64(i), timestamp: nil, key: Array("s".utf8),
                 value: value, headers: [])
@@ -88,8 +97,12 @@ struct FollowerTests {
         #expect(directory.segments(of: "s").map(\.segment) == [6, 7, 8, 9])
         #expect(directory.segment(of: "s", containing: 75)?.segment == 7)
         let bad = KafkaRecord(
-            topic: StreamNames.registryTopic, partition: 0, offset: 0, timestamp: nil, key: nil, value: [1], headers: [])
+            topic: StreamNames.registryTopic, partition: 0, offset: 0, timestamp: nil, key: nil, value: [1], headers: []
+        )
         #expect(directory.apply(bad) == .malformed)
-        #expect(directory.apply(KafkaRecord(topic: "other", partition: 0, offset: 0, timestamp: nil, key: nil, value: [], headers: [])) == nil)
+        #expect(
+            directory.apply(
+                KafkaRecord(topic: "other", partition: 0, offset: 0, timestamp: nil, key: nil, value: [], headers: []))
+                == nil)
     }
 }

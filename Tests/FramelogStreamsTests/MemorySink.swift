@@ -48,7 +48,8 @@ final class MemorySink: RecordSink {
             } else {
                 let offset = Int64(s.records.filter { $0.topic == topic }.count)
                 s.records.append(
-                    Stored(topic: topic, offset: offset, key: key, value: value, headers: headers, timestamp: timestamp))
+                    Stored(topic: topic, offset: offset, key: key, value: value, headers: headers, timestamp: timestamp)
+                )
                 result = .success(RecordMetadata(topic: topic, partition: 0, offset: offset, timestamp: timestamp))
             }
             let report = RecordSinkReport(context: context, result: result)

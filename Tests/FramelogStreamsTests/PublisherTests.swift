@@ -1,6 +1,7 @@
 import Foundation
 import FramelogKafka
 import FramelogMedia
+import FramelogTestSupport
 import Logging
 import Synchronization
 import Testing
@@ -9,7 +10,7 @@ import Testing
 
 @Suite("StreamPublisher without a broker")
 struct PublisherTests {
-    let logger = Logger(label: "test")
+    let logger = quietLogger
 
     func media(_ id: String) -> StreamInfo {
         StreamInfo(

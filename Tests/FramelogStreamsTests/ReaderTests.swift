@@ -16,7 +16,9 @@ final class EventLog: Sendable {
     }
 
     private let entries = Mutex<[Entry]>([])
-    func add(_ member: String, _ event: StreamEvent) { entries.withLock { $0.append(Entry(member: member, event: event)) } }
+    func add(_ member: String, _ event: StreamEvent) {
+        entries.withLock { $0.append(Entry(member: member, event: event)) }
+    }
     var all: [Entry] { entries.withLock { $0 } }
 
     /// The part sequences `member` received of `stream`, in order.
@@ -29,7 +31,9 @@ final class EventLog: Sendable {
 
     /// The record kinds `member` received of `stream`, in order.
     func kinds(_ member: String, _ stream: String) -> [StreamRecordHeader.Kind] {
-        all.filter { $0.member == member }.compactMap { $0.event.record?.stream == stream ? $0.event.record?.header.kind : nil }
+        all.filter { $0.member == member }.compactMap {
+            $0.event.record?.stream == stream ? $0.event.record?.header.kind : nil
+        }
     }
 }
 
@@ -55,7 +59,8 @@ struct ReaderTests {
         await running
     }
 
-    func readerConfiguration(_ kafka: KafkaClientOptions, group: String, streams: String) -> StreamReader.Configuration {
+    func readerConfiguration(_ kafka: KafkaClientOptions, group: String, streams: String) -> StreamReader.Configuration
+    {
         var c = StreamReader.Configuration(kafka: kafka)
         c.membership = .group(group)
         c.streams = streams
@@ -98,7 +103,9 @@ struct ReaderTests {
                         }
                     }
                 }
-                try await waitUntil(.seconds(30)) { log.parts("A", streams[0]).count + log.parts("A", streams[1]).count >= 10 }
+                try await waitUntil(.seconds(30)) {
+                    log.parts("A", streams[0]).count + log.parts("A", streams[1]).count >= 10
+                }
                 tasks.addTask { try await b.run { log.add("B", $0) } }
                 try await waitUntil(.seconds(60)) {
                     streams.allSatisfy { Set(log.parts("A", $0) + log.parts("B", $0)).count == 150 }
@@ -134,7 +141,8 @@ struct ReaderTests {
             try await publish(id, parts: 30, kafka: kafka)
             let group = "g-\(tag)"
             let log = EventLog()
-            let a = StreamReader(configuration: readerConfiguration(kafka, group: group, streams: id), logger: quietLogger)
+            let a = StreamReader(
+                configuration: readerConfiguration(kafka, group: group, streams: id), logger: quietLogger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask {
                     try await a.run { event in
@@ -150,7 +158,8 @@ struct ReaderTests {
                 tasks.cancelAll()
             }
             #expect((15..<30).contains(log.parts("A", id).count), "A must stop in the middle of the stream")
-            let b = StreamReader(configuration: readerConfiguration(kafka, group: group, streams: id), logger: quietLogger)
+            let b = StreamReader(
+                configuration: readerConfiguration(kafka, group: group, streams: id), logger: quietLogger)
             try await withThrowingTaskGroup(of: Void.self) { tasks in
                 tasks.addTask { try await b.run { log.add("B", $0) } }
                 try await waitUntil(.seconds(30)) { log.kinds("B", id).last == .end }
