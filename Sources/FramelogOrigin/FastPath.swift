@@ -35,15 +35,23 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let routes: OriginRoutes
 
+    /// Who answers the connection's requests now.
+    private enum ConnectionState {
+        /// Requests are read here, one at a time.
+        case reading
+        /// A request was handed to the router; the next one waits for the end of its response.
+        case routerAnswering
+        /// A blocking playlist request is held until its part arrives (or it times out).
+        case holding(Held)
+        /// After a request it could not frame, everything goes to the decoder.
+        case passthrough
+    }
+
+    private var state = ConnectionState.reading
     /// Bytes received and not yet answered or handed on.
     private var pending: ByteBuffer?
-    /// After a request it cannot frame, everything goes to the decoder.
-    private var passthrough = false
-    /// A request handed to the router has not been answered yet.
-    private var routerBusy = false
     /// A `read` held back while too much waits.
     private var readPending = false
-    private var held: Held?
     private var context: ChannelHandlerContext?
     /// Whether the handlers behind this one last heard the channel was writable. Changes are passed on
     /// only while they may be writing (a request is with the router), and the current state when one is
@@ -81,7 +89,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard !passthrough else { return context.fireChannelRead(data) }
+        if case .passthrough = state { return context.fireChannelRead(data) }
         var bytes = unwrapInboundIn(data)
         if pending == nil {
             pending = bytes
@@ -94,12 +102,15 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     func channelReadComplete(context: ChannelHandlerContext) {
         // Bytes handed on in this cycle were followed by a read complete of their own (`process`); the
         // handlers behind need none for requests answered here.
-        if passthrough { context.fireChannelReadComplete() }
+        if case .passthrough = state { context.fireChannelReadComplete() }
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
         if context.channel.isWritable, pending != nil { process(context) }
-        if routerBusy || passthrough { syncWritability(context) }
+        switch state {
+        case .routerAnswering, .passthrough: syncWritability(context)
+        case .reading, .holding: break
+        }
     }
 
     /// Tells the handlers behind this one the channel's writability if it changed since they last heard.
@@ -120,7 +131,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// The router answered (its response's end went by): the next request may go.
     func routerFinished() {
-        routerBusy = false
+        if case .routerAnswering = state { state = .reading }
         guard pending != nil, let context else { return }
         context.eventLoop.assumeIsolated().execute { [self] in
             if let context = self.context { process(context) }
@@ -134,9 +145,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         var handedOn = false
         // A client that sends requests without reading the answers stops being answered once the channel
         // holds more than its high watermark; it goes on when the socket drains.
-        while !passthrough, !routerBusy, held == nil, context.channel.isWritable, var buffer = pending,
-            buffer.readableBytes > 0
-        {
+        while case .reading = state, context.channel.isWritable, var buffer = pending, buffer.readableBytes > 0 {
             guard let head = RequestHead.read(buffer) else {
                 // Not a whole head yet; past the size limit it never will be one we read.
                 if buffer.readableBytes > RequestHead.maxBytes { handOnEverything(context) }
@@ -150,7 +159,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let headBytes = buffer.readSlice(length: head.length)!
             pending = buffer.readableBytes > 0 ? buffer : nil
             if request.eligible, take(request.target, context) { continue }
-            routerBusy = true
+            state = .routerAnswering
             syncWritability(context)
             context.fireChannelRead(wrapInboundOut(headBytes))
             handedOn = true
@@ -166,7 +175,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// From here on the decoder reads this connection.
     private func handOnEverything(_ context: ChannelHandlerContext) {
-        passthrough = true
+        state = .passthrough
         syncWritability(context)
         if let rest = pending {
             pending = nil
@@ -176,46 +185,29 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     /// Answers a `GET` of `target` here (now, or later for a held playlist); false leaves it to the router.
+    /// Only objects in the window and media playlists are answered here; anything else, and anything
+    /// unusual (bad names, unknown streams, encodings), goes to the router, which words the answer.
     private func take(_ target: String, _ context: ChannelHandlerContext) -> Bool {
-        // "/<service>/<id>/<name>": an object's name is its key in the store ("part/12.3.m4s"), so one
-        // exact lookup answers it, and anything unusual (encodings, odd names, unknown streams) misses
-        // and goes to the router. Scanned as bytes: this runs for every request.
-        let slash = UInt8(ascii: "/")
         let bytes = target.utf8
-        let end = bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex
-        guard bytes.first == slash,
-            let afterService = bytes[bytes.index(after: bytes.startIndex)..<end].firstIndex(of: slash),
-            let afterID = bytes[bytes.index(after: afterService)..<end].firstIndex(of: slash)
-        else { return false }
-        let service = target[bytes.index(after: bytes.startIndex)..<afterService]
-        let idBytes = bytes[bytes.index(after: afterService)..<afterID]
-        guard !idBytes.isEmpty, idBytes.count <= 64 else { return false }
-        let id = String(target[idBytes.startIndex..<idBytes.endIndex])
-        let name = target[bytes.index(after: afterID)..<end]
-        if name.utf8.contains(slash) {
-            guard service == "hls" || service == "dash" else { return false }
-            return sendObject(context, id, String(name), isInit: name.utf8.starts(with: "init/".utf8))
+        let path = bytes[..<(bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex)]
+        guard case .success(let parsed)? = OriginPath.parse(path), PathCheck.acceptable(path) else { return false }
+        switch parsed.resource {
+        case .object(let name):
+            return sendObject(context, parsed.stream, name)
+        case .mediaPlaylist(let kind):
+            let query = URI(target).queryParameters
+            let wait: OriginRoutes.BlockingWait?
+            do {
+                wait = try routes.blockingWait(
+                    parsed.stream, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), kind: kind)
+            } catch {
+                return false  // the router words the error
+            }
+            guard let wait else { return sendPlaylist(parsed.stream, kind, released: false, context) }
+            return hold(parsed.stream, wait, context)
+        case .multivariant, .manifest, .feed, .watch:
+            return false
         }
-        let path = target[..<end]
-        guard service == "hls", PathCheck.acceptable(path.utf8), (try? StreamNames.validate(streamID: id)) != nil
-        else { return false }
-        let lowLatency: Bool
-        switch name {
-        case "live.m3u8": lowLatency = true
-        case "legacy.m3u8": lowLatency = false
-        default: return false
-        }
-        let uri = URI(target)
-        let query = uri.queryParameters
-        let wait: OriginRoutes.BlockingWait?
-        do {
-            wait = try routes.blockingWait(
-                id, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), lowLatency: lowLatency)
-        } catch {
-            return false  // the router words the error
-        }
-        guard let wait else { return sendPlaylist(id, lowLatency: lowLatency, released: false, context) }
-        return hold(id, wait, context)
     }
 
     private func hold(_ id: String, _ wait: OriginRoutes.BlockingWait, _ context: ChannelHandlerContext) -> Bool {
@@ -226,7 +218,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch outcome {
         case .ready:
-            return sendPlaylist(id, lowLatency: true, released: false, context)
+            return sendPlaylist(id, .lowLatency, released: false, context)
         case .closed:
             sendError(context, OriginRoutes.blockingTimeout(wait))
             return true
@@ -234,17 +226,17 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let timeout = loop.assumeIsolated().scheduleTask(in: .init(wait.timeout)) {
                 bound.value.timedOut(holdID)
             }
-            held = Held(id: holdID, stream: id, wait: wait, timeout: timeout)
+            state = .holding(Held(id: holdID, stream: id, wait: wait, timeout: timeout))
             return true
         }
     }
 
     private func wake(available: Bool) {
-        guard let held, let context else { return }
-        self.held = nil
+        guard case .holding(let held) = state, let context else { return }
+        state = .reading
         held.timeout?.cancel()
         if available {
-            if !sendPlaylist(held.stream, lowLatency: true, released: true, context) {
+            if !sendPlaylist(held.stream, .lowLatency, released: true, context) {
                 sendError(context, HTTPError(.notFound, message: "no stream \(held.stream)"))
             }
         } else {
@@ -254,17 +246,17 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func timedOut(_ holdID: UInt64) {
-        guard let held, held.id == holdID, let context else { return }
+        guard case .holding(let held) = state, held.id == holdID, let context else { return }
         // Lost the race with the record that releases it: `wake` is on its way.
         guard routes.store.cancelHold(stream: held.stream, id: held.id) else { return }
-        self.held = nil
+        state = .reading
         sendError(context, OriginRoutes.blockingTimeout(held.wait))
         process(context)
     }
 
     private func releaseHold() {
-        guard let held else { return }
-        self.held = nil
+        guard case .holding(let held) = state else { return }
+        state = .reading
         held.timeout?.cancel()
         _ = routes.store.cancelHold(stream: held.stream, id: held.id)
     }
@@ -274,16 +266,16 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Sends a media playlist as complete response bytes, built once per playlist change and second and
     /// shared by every connection: a part that releases 2,000 held requests costs one rendering, one
     /// response and 2,000 writes.
-    private func sendPlaylist(_ id: String, lowLatency: Bool, released: Bool, _ context: ChannelHandlerContext)
+    private func sendPlaylist(_ id: String, _ kind: PlaylistKind, released: Bool, _ context: ChannelHandlerContext)
         -> Bool
     {
-        guard let (body, arrival, version) = routes.renderedPlaylist(id, lowLatency: lowLatency) else { return false }
-        let response = routes.playlistResponses.response(
-            key: lowLatency ? "L" + id : "l" + id, version: version, second: time(nil)
+        guard let (body, arrival, version) = routes.renderedPlaylist(id, kind: kind) else { return false }
+        let allocator = context.channel.allocator
+        let (response, _) = routes.responses.response(
+            ResponseCache.Key(stream: id, name: kind.rawValue), version: version, second: time(nil)
         ) {
-            responseBytes(
-                .ok, body: body, headers: OriginRoutes.mediaPlaylistHeaders(arrival: arrival),
-                allocator: context.channel.allocator)
+            let headers = OriginRoutes.mediaPlaylistHeaders(arrival: arrival)
+            return (responseBytes(.ok, body: body, headers: headers, allocator: allocator), body.readableBytes)
         }
         if released, let arrival { routes.recordRelease(arrival: arrival) }
         count(bytes: body.readableBytes)
@@ -303,16 +295,15 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             promise: nil)
     }
 
-    /// An object's 200 in one write of a complete response, built once per object and second by the store
-    /// and shared. False when the object is not in the window.
-    private func sendObject(_ context: ChannelHandlerContext, _ id: String, _ key: String, isInit: Bool) -> Bool {
+    /// An object's 200 in one write of a complete response, built once per object and second and shared.
+    /// False when the object is not in the window.
+    private func sendObject(_ context: ChannelHandlerContext, _ id: String, _ name: ObjectName) -> Bool {
         let allocator = context.channel.allocator
+        let headers = name.kind == .initSegment ? initHeaders : mediaHeaders
         guard
-            let (response, bodyBytes) = routes.store.objectResponse(
-                id, key, second: time(nil),
-                build: { body in
-                    responseBytes(.ok, body: body, headers: isInit ? initHeaders : mediaHeaders, allocator: allocator)
-                })
+            let (response, bodyBytes) = routes.responses.object(
+                routes.store, stream: id, key: name.key, second: time(nil),
+                build: { body in responseBytes(.ok, body: body, headers: headers, allocator: allocator) })
         else { return false }
         count(bytes: bodyBytes)
         context.writeAndFlush(wrapOutboundOut(.byteBuffer(response)), promise: nil)
@@ -338,197 +329,5 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         var body = body
         out.writeBuffer(&body)
         return out
-    }
-}
-
-/// Complete playlist responses, shared by every connection until the playlist changes or the `Date`
-/// header's second passes.
-final class ResponseCache: Sendable {
-    private let entries = Mutex<[String: (version: UInt64, second: Int, bytes: ByteBuffer)]>([:])
-
-    func response(key: String, version: UInt64, second: Int, build: () -> ByteBuffer) -> ByteBuffer {
-        entries.withLock { entries in
-            if let cached = entries[key], cached.version == version, cached.second == second { return cached.bytes }
-            let bytes = build()
-            entries[key] = (version, second, bytes)
-            return bytes
-        }
-    }
-}
-
-/// Sits after the HTTP codec, where the router's responses pass: tells the fast path (which it puts at the
-/// front of the pipeline) when one has ended, so the connection's next request may go.
-final class RouterResponses: ChannelOutboundHandler, RemovableChannelHandler {
-    typealias OutboundIn = HTTPResponsePart
-    typealias OutboundOut = HTTPResponsePart
-
-    private let fastPath: OriginFastPath
-
-    init(_ fastPath: OriginFastPath) { self.fastPath = fastPath }
-
-    func handlerAdded(context: ChannelHandlerContext) {
-        try? context.pipeline.syncOperations.addHandler(fastPath, position: .first)
-    }
-
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        let ended: Bool
-        if case .end = unwrapOutboundIn(data) { ended = true } else { ended = false }
-        context.write(data, promise: promise)
-        if ended { fastPath.routerFinished() }
-    }
-}
-
-/// Reads an HTTP/1.1 request head strictly enough to tell whether the fast path may answer it, and where it
-/// ends. Anything it does not accept is left to the HTTP decoder.
-struct RequestHead {
-    static let maxBytes = 8192
-
-    struct Request {
-        var target: String
-        /// A `GET` over HTTP/1.1 without `Connection: close`, `Expect` or `Upgrade`.
-        var eligible: Bool
-    }
-
-    /// Bytes of the head, final blank line included.
-    var length: Int
-    /// Nil when the head is malformed or the request has a body: the decoder takes over.
-    var request: Request?
-
-    /// Nil until a whole head (up to `maxBytes`) has arrived.
-    static func read(_ buffer: ByteBuffer) -> RequestHead? {
-        buffer.withUnsafeReadableBytes { bytes -> RequestHead? in
-            let limit = min(bytes.count, maxBytes)
-            guard limit >= 4 else { return nil }
-            var end = -1
-            var i = 3
-            while i < limit {
-                if bytes[i] == 0x0A, bytes[i - 1] == 0x0D, bytes[i - 2] == 0x0A, bytes[i - 3] == 0x0D {
-                    end = i + 1
-                    break
-                }
-                i += 1
-            }
-            guard end > 0 else { return nil }
-            return RequestHead(length: end, request: parse(UnsafeRawBufferPointer(rebasing: bytes[0..<end - 2])))
-        }
-    }
-
-    /// `head` ends with its last line's CRLF. One pass over the bytes, no allocation but the target's.
-    private static func parse(_ head: UnsafeRawBufferPointer) -> Request? {
-        var start = 0
-        var request: Request?
-        while start < head.count {
-            guard let lf = head[start...].firstIndex(of: 0x0A), lf > start, head[lf - 1] == 0x0D else { return nil }
-            let line = UnsafeRawBufferPointer(rebasing: head[start..<lf - 1])
-            start = lf + 1
-            guard request != nil else {
-                guard let first = requestLine(line) else { return nil }
-                request = first
-                continue
-            }
-            guard let colon = line.firstIndex(of: 0x3A), colon > 0 else { return nil }
-            let name = UnsafeRawBufferPointer(rebasing: line[..<colon])
-            let value = UnsafeRawBufferPointer(rebasing: line[(colon + 1)...])
-            guard name.allSatisfy(isToken), value.allSatisfy({ $0 == 0x09 || ($0 >= 0x20 && $0 != 0x7F) }) else {
-                return nil
-            }
-            if equalsIgnoringCase(name, "content-length") {
-                // A body: the decoder frames it.
-                let trimmed = value.drop { $0 == 0x20 || $0 == 0x09 }.reversed().drop { $0 == 0x20 || $0 == 0x09 }
-                if !trimmed.elementsEqual([UInt8(ascii: "0")]) { return nil }
-            } else if equalsIgnoringCase(name, "transfer-encoding") {
-                return nil
-            } else if equalsIgnoringCase(name, "expect") || equalsIgnoringCase(name, "upgrade") {
-                request?.eligible = false
-            } else if equalsIgnoringCase(name, "connection"), contains(value, "close") {
-                request?.eligible = false
-            }
-        }
-        return request
-    }
-
-    /// "METHOD SP target SP HTTP/1.x".
-    private static func requestLine(_ line: UnsafeRawBufferPointer) -> Request? {
-        let space = UInt8(ascii: " ")
-        guard let firstSpace = line.firstIndex(of: space),
-            let secondSpace = line[(firstSpace + 1)...].firstIndex(of: space),
-            !line[(secondSpace + 1)...].contains(space)
-        else { return nil }
-        let method = line[..<firstSpace]
-        let target = line[(firstSpace + 1)..<secondSpace]
-        let version = line[(secondSpace + 1)...]
-        guard !method.isEmpty, method.allSatisfy(isToken), !target.isEmpty,
-            target.allSatisfy({ $0 > 0x20 && $0 < 0x7F })
-        else { return nil }
-        let http11 = version.elementsEqual("HTTP/1.1".utf8)
-        guard http11 || version.elementsEqual("HTTP/1.0".utf8) else { return nil }
-        return Request(
-            target: String(decoding: target, as: UTF8.self),
-            eligible: http11 && method.elementsEqual("GET".utf8))
-    }
-
-    /// `bytes` equals the lowercase ASCII `word`, ignoring the case of letters.
-    private static func equalsIgnoringCase(_ bytes: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
-        guard bytes.count == word.utf8CodeUnitCount else { return false }
-        let letters = UnsafeBufferPointer(start: word.utf8Start, count: word.utf8CodeUnitCount)
-        return zip(bytes, letters).allSatisfy { lower($0) == $1 }
-    }
-
-    /// Whether `bytes` contain the lowercase ASCII `word`, ignoring the case of letters.
-    private static func contains(_ bytes: UnsafeRawBufferPointer, _ word: StaticString) -> Bool {
-        let count = word.utf8CodeUnitCount
-        guard bytes.count >= count else { return false }
-        let letters = UnsafeBufferPointer(start: word.utf8Start, count: count)
-        return (0...(bytes.count - count)).contains { offset in
-            zip(bytes[offset..<(offset + count)], letters).allSatisfy { lower($0) == $1 }
-        }
-    }
-
-    private static func lower(_ byte: UInt8) -> UInt8 {
-        byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte
-    }
-
-    private static func isToken(_ byte: UInt8) -> Bool {
-        switch byte {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"),
-            UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        default: return "!#$%&'*+-.^_`|~".utf8.contains(byte)
-        }
-    }
-}
-
-/// Responses the fast path has sent for one `OriginRoutes`, all connections together (tests read it to
-/// know which path answered).
-final class FastPathCount: Sendable {
-    let count = Atomic<Int>(0)
-}
-
-/// The `Date` header's value (RFC 9110 IMF-fixdate), formatted at most once a second.
-enum HTTPDate {
-    /// The end of a response head after `Content-Length`'s value, for the current second.
-    private static let cache = Mutex<(second: Int, lines: ByteBuffer)>((-1, ByteBuffer()))
-    private static let days = ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"]
-    private static let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
-
-    /// "\r\nDate: <now>\r\nServer: framelog\r\n\r\n".
-    static func lastLines() -> ByteBuffer {
-        let second = time(nil)
-        return cache.withLock { cached in
-            if cached.second != second {
-                cached = (second, ByteBuffer(string: "\r\nDate: \(format(second))\r\nServer: framelog\r\n\r\n"))
-            }
-            return cached.lines
-        }
-    }
-
-    static func format(_ second: Int) -> String {
-        var t = time_t(second)
-        var parts = tm()
-        gmtime_r(&t, &parts)
-        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
-        return
-            "\(days[Int(parts.tm_wday)]), \(two(parts.tm_mday)) \(months[Int(parts.tm_mon)]) \(parts.tm_year + 1900) "
-            + "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec)) GMT"
     }
 }

@@ -39,12 +39,9 @@ public final class StreamStore: Sendable {
         /// when a record arrives or a segment completes, then shared by every response without copying.
         var objects: [String: ByteBuffer] = [:]
         var objectFloor: UInt64 = 0
-        /// Complete responses (head and body) for objects asked for in second `responseSecond`.
-        var responses: [String: (bytes: ByteBuffer, bodyBytes: Int)] = [:]
-        var responseSecond = -1
         /// Bumped on every change; rendered playlists are cached against it.
         var version: UInt64 = 0
-        var playlists: [Int: (version: UInt64, body: ByteBuffer)] = [:]
+        var playlists: [PlaylistKind: (version: UInt64, body: ByteBuffer)] = [:]
 
         init(window: LiveWindow) { self.window = window }
 
@@ -71,7 +68,6 @@ public final class StreamStore: Sendable {
                     let number = key.dropFirst(key.hasPrefix("seg/") ? 4 : 5).prefix { $0 != "." }
                     return UInt64(number).map { $0 >= floor } ?? false
                 }
-                responses = responses.filter { key, _ in objects[key] != nil }
             }
         }
     }
@@ -180,46 +176,9 @@ public final class StreamStore: Sendable {
         state.withLock { $0.entries[stream]?.objects[key] }
     }
 
-    /// An object's complete response for the fast path: `build` turns the body into response bytes (whose
-    /// head carries this second's `Date`) at most once per object and second, outside the lock, and every
-    /// request in that second shares them — one write per request instead of a head and a body. Only
-    /// objects asked for in the current second are kept (at most the window again, typically the few
-    /// newest parts). Nil when the object is not in the window.
-    func objectResponse(_ stream: String, _ key: String, second: Int, build: (ByteBuffer) -> ByteBuffer)
-        -> (response: ByteBuffer, bodyBytes: Int)?
-    {
-        enum Found {
-            case response(ByteBuffer, bodyBytes: Int)
-            case body(ByteBuffer)
-        }
-        let found = state.withLock { s -> Found? in
-            guard let entry = s.entries[stream] else { return nil }
-            if entry.responseSecond != second {
-                entry.responseSecond = second
-                entry.responses.removeAll(keepingCapacity: true)
-            } else if let cached = entry.responses[key] {
-                return .response(cached.bytes, bodyBytes: cached.bodyBytes)
-            }
-            return entry.objects[key].map { .body($0) }
-        }
-        let body: ByteBuffer
-        switch found {
-        case nil: return nil
-        case .response(let response, let bodyBytes): return (response, bodyBytes)
-        case .body(let found): body = found
-        }
-        let response = build(body)
-        state.withLock { s in
-            if let entry = s.entries[stream], entry.responseSecond == second, entry.objects[key] != nil {
-                entry.responses[key] = (response, body.readableBytes)
-            }
-        }
-        return (response, body.readableBytes)
-    }
-
-    /// A playlist body of kind `kind`, rendered at most once per change of the stream: a burst of held
-    /// requests released by one new part shares one rendering. Nil for an unknown stream.
-    public func playlist(_ stream: String, kind: Int, render: (Snapshot) -> ByteBuffer) -> (
+    /// A media playlist body, rendered at most once per change of the stream: a burst of held requests
+    /// released by one new part shares one rendering. Nil for an unknown stream.
+    func playlist(_ stream: String, kind: PlaylistKind, render: (Snapshot) -> ByteBuffer) -> (
         body: ByteBuffer, arrivalMs: Int64?, version: UInt64
     )? {
         let found = state.withLock { s -> (ByteBuffer?, Snapshot, UInt64)? in

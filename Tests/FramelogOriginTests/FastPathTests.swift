@@ -138,8 +138,9 @@ struct FastPathTests {
         feeder.parts(10)
         let store = feeder.store
         let builds = Mutex(0)
+        let cache = ResponseCache()
         func response(_ key: String, second: Int) -> String? {
-            store.objectResponse("cam1", key, second: second) { body in
+            cache.object(store, stream: "cam1", key: key, second: second) { body in
                 builds.withLock { $0 += 1 }
                 var out = ByteBuffer(string: "head|")
                 var body = body

@@ -1,0 +1,171 @@
+import FramelogMedia
+
+/// The media playlists of a stream.
+enum PlaylistKind: String, Hashable, Sendable, CaseIterable {
+    /// `live.m3u8`: LL-HLS, parts, blocking reload.
+    case lowLatency = "live.m3u8"
+    /// `legacy.m3u8`: complete segments only, for players without LL-HLS.
+    case legacy = "legacy.m3u8"
+}
+
+/// A CMAF object of a stream's window, named as playlists name it.
+struct ObjectName: Hashable, Sendable {
+    enum Kind: Hashable, Sendable {
+        case initSegment
+        case segment(UInt64)
+        case part(segment: UInt64, index: Int)
+    }
+
+    var kind: Kind
+    /// The store key, in canonical form (no leading zeros): "init/<id>.mp4", "seg/<n>.m4s", "part/<n>.<i>.m4s".
+    var key: String
+
+    var contentType: String { kind == .initSegment ? "video/mp4" : "video/iso.segment" }
+}
+
+/// What a stream-scoped request path names: `/hls/<id>/…`, `/dash/<id>/…`, `/feed/<id>`, `/watch/<id>`.
+/// The one parser of these paths: the router's handlers and the event-loop fast path both use it. It
+/// scans bytes once and allocates only the id and the key.
+struct OriginPath: Hashable, Sendable {
+    enum Resource: Hashable, Sendable {
+        /// `/hls/<id>/index.m3u8`.
+        case multivariant
+        case mediaPlaylist(PlaylistKind)
+        /// `/dash/<id>/manifest.mpd`.
+        case manifest
+        /// `/hls|dash/<id>/init|seg|part/<file>`.
+        case object(ObjectName)
+        case feed
+        case watch
+    }
+
+    /// Why a path of a known shape was refused (the router answers 400 with these words).
+    enum Problem: Error, Hashable, Sendable {
+        case badStreamID
+        case badObjectName(folder: String)
+
+        var message: String {
+            switch self {
+            case .badStreamID: return "bad stream id"
+            case .badObjectName(let folder): return folder == "seg" ? "bad segment name" : "bad \(folder) name"
+            }
+        }
+    }
+
+    var stream: String
+    var resource: Resource
+
+    /// Parses a path (without its query). Nil for a path of no known shape; a `Problem` for a known shape
+    /// with a bad stream id or object name.
+    static func parse<Bytes: Collection<UInt8>>(_ path: Bytes) -> Result<OriginPath, Problem>? {
+        let slash = UInt8(ascii: "/")
+        guard path.first == slash else { return nil }
+        // The components after the leading slash: service, id, then one (a playlist) or two (an object).
+        var components: [Bytes.SubSequence] = []
+        components.reserveCapacity(4)
+        var start = path.index(after: path.startIndex)
+        var i = start
+        while i != path.endIndex {
+            if path[i] == slash {
+                components.append(path[start..<i])
+                if components.count == 4 { return nil }
+                start = path.index(after: i)
+            }
+            i = path.index(after: i)
+        }
+        components.append(path[start..<path.endIndex])
+        guard components.count >= 2 else { return nil }
+        let service = components[0]
+        let resource: Resource
+        switch components.count {
+        case 2:
+            if service.elementsEqual("feed".utf8) {
+                resource = .feed
+            } else if service.elementsEqual("watch".utf8) {
+                resource = .watch
+            } else {
+                return nil
+            }
+        case 3 where service.elementsEqual("hls".utf8):
+            let name = components[2]
+            if name.elementsEqual("live.m3u8".utf8) {
+                resource = .mediaPlaylist(.lowLatency)
+            } else if name.elementsEqual("legacy.m3u8".utf8) {
+                resource = .mediaPlaylist(.legacy)
+            } else if name.elementsEqual("index.m3u8".utf8) {
+                resource = .multivariant
+            } else {
+                return nil
+            }
+        case 3 where service.elementsEqual("dash".utf8) && components[2].elementsEqual("manifest.mpd".utf8):
+            resource = .manifest
+        case 4 where service.elementsEqual("hls".utf8) || service.elementsEqual("dash".utf8):
+            let folder = components[2]
+            let folderName: String
+            if folder.elementsEqual("part".utf8) {
+                folderName = "part"
+            } else if folder.elementsEqual("seg".utf8) {
+                folderName = "seg"
+            } else if folder.elementsEqual("init".utf8) {
+                folderName = "init"
+            } else {
+                return nil
+            }
+            guard let id = streamID(components[1]) else { return .failure(.badStreamID) }
+            guard let name = objectName(folder: folderName, file: components[3]) else {
+                return .failure(.badObjectName(folder: folderName))
+            }
+            return .success(OriginPath(stream: id, resource: .object(name)))
+        default:
+            return nil
+        }
+        guard let id = streamID(components[1]) else { return .failure(.badStreamID) }
+        return .success(OriginPath(stream: id, resource: resource))
+    }
+
+    private static func streamID(_ bytes: some Collection<UInt8>) -> String? {
+        guard !bytes.isEmpty, bytes.count <= 64 else { return nil }
+        let id = String(decoding: bytes, as: UTF8.self)
+        return (try? StreamNames.validate(streamID: id)) != nil ? id : nil
+    }
+
+    /// `init/<16 hex>.mp4`, `seg/<n>.m4s`, `part/<n>.<i>.m4s` (i < 10,000); nil when malformed.
+    static func objectName(folder: String, file: some Collection<UInt8>) -> ObjectName? {
+        switch folder {
+        case "init":
+            guard file.count == 20, file.suffix(4).elementsEqual(".mp4".utf8),
+                file.prefix(16).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
+            else { return nil }
+            return ObjectName(kind: .initSegment, key: "init/" + String(decoding: file, as: UTF8.self))
+        case "seg":
+            guard file.suffix(4).elementsEqual(".m4s".utf8), let n = number(file.dropLast(4), UInt64.self) else {
+                return nil
+            }
+            return ObjectName(kind: .segment(n), key: "seg/\(n).m4s")
+        case "part":
+            guard file.suffix(4).elementsEqual(".m4s".utf8) else { return nil }
+            let name = file.dropLast(4)
+            guard let dot = name.firstIndex(of: UInt8(ascii: ".")),
+                let segment = number(name[..<dot], UInt64.self),
+                let index = number(name[name.index(after: dot)...], Int.self), index < 10_000
+            else { return nil }
+            return ObjectName(kind: .part(segment: segment, index: index), key: "part/\(segment).\(index).m4s")
+        default:
+            return nil
+        }
+    }
+
+    /// Decimal digits only (no sign, no spaces), within `T`'s range.
+    private static func number<T: FixedWidthInteger>(_ digits: some Collection<UInt8>, _: T.Type) -> T? {
+        guard !digits.isEmpty, digits.count <= 20 else { return nil }
+        var value: T = 0
+        for d in digits {
+            guard d >= 0x30, d <= 0x39 else { return nil }
+            let (times, o1) = value.multipliedReportingOverflow(by: 10)
+            let (sum, o2) = times.addingReportingOverflow(T(d - 0x30))
+            if o1 || o2 { return nil }
+            value = sum
+        }
+        return value
+    }
+}

@@ -1,0 +1,60 @@
+import Foundation
+import FramelogMedia
+import Hummingbird
+import NIOCore
+
+/// What operators and scripts read: health, Prometheus metrics, the stream list as JSON.
+struct OpsRoutes {
+    let origin: OriginRoutes
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/healthz") { _, _ in respond(Array("ok\n".utf8), type: "text/plain", cache: "no-store") }
+        router.get("/metrics") { _, _ in
+            guard let metricsText = origin.metricsText else {
+                throw HTTPError(.notFound, message: "no metrics backend")
+            }
+            return respond(Array(metricsText().utf8), type: "text/plain; version=0.0.4", cache: "no-store")
+        }
+        router.get("/api/streams") { _, _ in
+            respond(try streamList(), type: "application/json", cache: "no-store")
+        }
+    }
+
+    private func streamList() throws -> [UInt8] {
+        let now = nowMs()
+        let audience = origin.store.audience()
+        let list = origin.store.snapshots().compactMap { s -> StreamSummary? in
+            guard let info = s.info else { return nil }
+            let lastCapture = s.window.segments.last?.parts.last?.header.captureMs
+            return StreamSummary(
+                id: s.id, title: info.title, state: s.window.ended ? .ended : info.state, codecs: info.codecs,
+                width: info.width, height: info.height, bandwidth: info.bandwidth,
+                behindLiveMs: lastCapture.map { now - $0 }, windowSeconds: s.window.duration,
+                segments: s.window.segments.count, viewers: audience[s.id]?.feeds ?? 0,
+                watch: "/watch/\(s.id)", hls: "/hls/\(s.id)/index.m3u8", dash: "/dash/\(s.id)/manifest.mpd",
+                feed: "/feed/\(s.id)")
+        }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return Array(try encoder.encode(list))
+    }
+}
+
+/// One entry of `/api/streams`.
+struct StreamSummary: Codable {
+    var id: String
+    var title: String
+    var state: StreamInfo.State
+    var codecs: String
+    var width: Int?
+    var height: Int?
+    var bandwidth: Int
+    var behindLiveMs: Int64?
+    var windowSeconds: Double
+    var segments: Int
+    var viewers: Int
+    var watch: String
+    var hls: String
+    var dash: String
+    var feed: String
+}

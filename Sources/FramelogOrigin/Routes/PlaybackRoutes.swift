@@ -1,0 +1,73 @@
+import FramelogMedia
+import Hummingbird
+import NIOCore
+
+/// LL-HLS, HLS and DASH: playlists, the manifest and the CMAF objects they list.
+struct PlaybackRoutes {
+    let origin: OriginRoutes
+
+    func register(on router: Router<BasicRequestContext>) {
+        for prefix in ["hls", "dash"] {
+            for folder in ["init", "seg", "part"] {
+                router.get("/\(prefix)/:id/\(folder)/:file") { request, _ in try await object(request) }
+            }
+        }
+        router.get("/hls/:id/index.m3u8") { request, _ in
+            let snapshot = try origin.snapshot(try origin.path(request).stream)
+            let text = HLSPlaylist.multivariant(
+                origin.playlistContext(snapshot), media: PlaylistKind.lowLatency.rawValue)
+            return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+        }
+        for kind in PlaylistKind.allCases {
+            router.get("/hls/:id/\(kind.rawValue)") { request, _ in try await mediaPlaylist(request, kind) }
+        }
+        router.get("/dash/:id/manifest.mpd") { request, _ in
+            let snapshot = try origin.snapshot(try origin.path(request).stream)
+            let text = DASHManifest.mpd(snapshot.window, origin.playlistContext(snapshot), publishMs: nowMs())
+            return respond(Array(text.utf8), type: "application/dash+xml", cache: "max-age=1")
+        }
+    }
+
+    private func mediaPlaylist(_ request: Request, _ kind: PlaylistKind) async throws -> Response {
+        let id = try origin.path(request).stream
+        let query = request.uri.queryParameters
+        var released = false
+        if let wait = try origin.blockingWait(id, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), kind: kind)
+        {
+            switch await origin.store.waitFor(
+                stream: id, segment: wait.segment, part: wait.part, timeout: wait.timeout)
+            {
+            case .timedOut: throw OriginRoutes.blockingTimeout(wait)
+            case .released: released = true
+            case .immediate: break
+            }
+        }
+        guard let (body, headers) = origin.mediaPlaylistResponse(id, kind: kind, released: released) else {
+            throw HTTPError(.notFound, message: "no stream \(id)")
+        }
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// An init segment, a complete segment or a part. A request for the preload-hinted part (or the one
+    /// after it) is held until the part exists, at most `blockingTargetDurations` segment durations.
+    private func object(_ request: Request) async throws -> Response {
+        let path = try origin.path(request)
+        guard case .object(let name) = path.resource else { throw HTTPError(.notFound) }
+        let store = origin.store
+        let id = path.stream
+        if case .part(let number, let index) = name.kind, store.object(id, name.key) == nil,
+            let snapshot = store.snapshot(id),
+            let next = HLSPlaylist.nextPart(snapshot.window, origin.playlistContext(snapshot)),
+            (number, index) == (next.segment, next.part) || (number == next.segment && index == next.part + 1)
+        {
+            let timeout = Duration.milliseconds(
+                Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * origin.blockingTargetDurations))
+            _ = await store.waitFor(stream: id, segment: number, part: index, timeout: timeout)
+        }
+        guard let body = store.object(id, name.key) else {
+            throw HTTPError(.notFound, message: store.exists(id) ? "no \(name.key)" : "no stream \(id)")
+        }
+        let headers = name.kind == .initSegment ? initHeaders : mediaHeaders
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+}
