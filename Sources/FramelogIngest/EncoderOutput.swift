@@ -1,29 +1,43 @@
 import Foundation
-import FramelogKafka
 import FramelogMedia
-import FramelogStreams
 
-/// Turns one ffmpeg run's stdout into records: parses it incrementally, checks the init segment, numbers
-/// and time-stamps each part and publishes it.
+/// Reads one ffmpeg run's stdout: parses it incrementally, checks the init segment, time-stamps each part
+/// and says what to publish. It publishes nothing itself: `IngestSession` acts on the events.
 struct EncoderOutput {
-    let session: IngestSession
+    /// What the encoder's output calls for, in order.
+    enum Event: Sendable {
+        /// A (new) init segment: media starts.
+        case started(InitSegment, bytes: [UInt8], initID: String)
+        /// A CMAF fragment to publish. `pts` and `duration` in `timescale` ticks.
+        case part(
+            bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, frames: Int, independent: Bool,
+            captureMs: Int64)
+        /// A fragment over the record limit, dropped; parts are dropped until the next keyframe.
+        case oversized(size: Int, pts: Int64, timescale: UInt32)
+        /// A part dropped while waiting for a keyframe after an oversized one.
+        case dropped
+        /// Media resumes after dropped parts: a discontinuity goes before the next part.
+        case resumed(captureMs: Int64)
+    }
+
+    private let configuration: IngestConfiguration
     private var splitter: CMAFSplitter
     private var captureClock: CaptureClock
     private var video: Track?
-    private var initID = ""
     /// Oversized part seen: parts are dropped until the next keyframe.
     private var dropping = false
     private(set) var producedMedia = false
 
-    init(session: IngestSession, runStartMs: Int64) {
-        self.session = session
-        let c = session.configuration
-        splitter = CMAFSplitter(maxBoxSize: c.maxPartBytes * 2 + (1 << 20))
-        captureClock = CaptureClock(startedAtMs: c.source.isRealTimeGenerated ? runStartMs : nil)
+    init(configuration: IngestConfiguration, runStartMs: Int64) {
+        self.configuration = configuration
+        splitter = CMAFSplitter(maxBoxSize: configuration.maxPartBytes * 2 + (1 << 20))
+        captureClock = CaptureClock(startedAtMs: configuration.source.isRealTimeGenerated ? runStartMs : nil)
     }
 
-    mutating func consume(_ bytes: [UInt8]) async throws {
+    /// Takes the next bytes of stdout, arriving at `arrivalMs`; returns what they complete.
+    mutating func consume(_ bytes: [UInt8], arrivalMs: Int64) throws(IngestError) -> [Event] {
         splitter.append(bytes)
+        var events: [Event] = []
         while true {
             let unit: CMAFSplitter.Unit?
             do {
@@ -32,15 +46,15 @@ struct EncoderOutput {
                 throw IngestError(.invalidMedia, "cannot parse the encoder's output: \(error.message)")
             }
             switch unit {
-            case nil: return
-            case .initSegment(let initSegment, let bytes): try await onInit(initSegment, bytes: bytes)
-            case .fragment(let fragment, let bytes): try await onFragment(fragment, bytes: bytes)
+            case nil: return events
+            case .initSegment(let initSegment, let bytes): events.append(try onInit(initSegment, bytes: bytes))
+            case .fragment(let fragment, let bytes): onFragment(fragment, bytes: bytes, arrivalMs: arrivalMs, &events)
             }
         }
     }
 
-    private mutating func onInit(_ initSegment: InitSegment, bytes: [UInt8]) async throws {
-        let c = session.configuration
+    private mutating func onInit(_ initSegment: InitSegment, bytes: [UInt8]) throws(IngestError) -> Event {
+        let c = configuration
         guard let video = initSegment.video else {
             throw IngestError(.unsupportedInput, "\(c.source.summary) has no video track; Framelog needs video")
         }
@@ -55,11 +69,10 @@ struct EncoderOutput {
             throw IngestError(.unsupportedInput, "the audio is \(audio.codec); Framelog publishes AAC\(hint)")
         }
         self.video = video
-        initID = initSegmentID(bytes)
-        try await session.startMedia(initSegment, bytes: bytes, initID: initID)
+        return .started(initSegment, bytes: bytes, initID: initSegmentID(bytes))
     }
 
-    private mutating func onFragment(_ fragment: Fragment, bytes: [UInt8]) async throws {
+    private mutating func onFragment(_ fragment: Fragment, bytes: [UInt8], arrivalMs: Int64, _ events: inout [Event]) {
         guard let video else { return }
         let run = fragment.track(video.id)
         let timescale = video.timescale
@@ -67,87 +80,26 @@ struct EncoderOutput {
         let duration = Int64(clamping: run?.duration ?? 0)
         let samples = run?.sampleCount ?? 0
         let tail = samples > 0 ? duration - duration / Int64(samples) : 0
-        let captureMs = captureClock.captureMs(
-            pts: pts, tailTicks: tail, timescale: timescale, arrivalMs: IngestSession.nowMs())
+        let captureMs = captureClock.captureMs(pts: pts, tailTicks: tail, timescale: timescale, arrivalMs: arrivalMs)
         let independent = run?.startsWithSyncSample ?? false
         producedMedia = true
 
-        if bytes.count > session.configuration.maxPartBytes {
-            session.reportOversized(size: bytes.count, pts: pts, timescale: timescale)
+        if bytes.count > configuration.maxPartBytes {
+            events.append(.oversized(size: bytes.count, pts: pts, timescale: timescale))
             dropping = true
             return
         }
         if dropping {
             guard independent else {
-                session.reportDropped()
+                events.append(.dropped)
                 return
             }
             dropping = false
-            try await session.publisher.publishDiscontinuity(captureMs: captureMs)
+            events.append(.resumed(captureMs: captureMs))
         }
-        try await session.publishPart(
-            bytes, pts: pts, duration: duration, timescale: timescale, frames: samples, independent: independent,
-            captureMs: captureMs)
-    }
-}
-
-extension IngestSession {
-    /// A new init segment from the encoder: describes the media for the registry and hands it to the
-    /// publisher (which creates the topics the first time, and writes a discontinuity after earlier media).
-    func startMedia(_ initSegment: InitSegment, bytes: [UInt8], initID: String) async throws {
-        let c = configuration
-        let now = Self.nowMs()
-        var media = StreamInfo(
-            stream: c.streamID, title: c.title ?? c.streamID, state: .live, topic: StreamNames.streamTopic(c.streamID),
-            codecs: initSegment.codecs, bandwidth: c.copy ? 0 : c.videoBitrate + c.audioBitrate,
-            partTargetMs: c.partMilliseconds, segmentTargetMs: c.segmentMilliseconds, startedAtMs: startedAtMs,
-            updatedAtMs: now, host: c.host, pid: getpid())
-        media.width = initSegment.video?.width
-        media.height = initSegment.video?.height
-        media.frameRate = c.copy ? nil : Double(c.frameRate)
-        media.audioSampleRate = initSegment.audio?.sampleRate
-        media.audioChannels = initSegment.audio?.channels
-        try await publisher.startMedia(initSegment: bytes, initID: initID, media: media)
-        state.withLock { $0.phase = .live }
-        logger.info(
-            "encoder output started",
-            metadata: [
-                "media.codecs": "\(initSegment.codecs)", "media.init": "\(initID)",
-                "kafka.topic": "\(StreamNames.streamTopic(c.streamID))",
-            ])
-    }
-
-    func publishPart(
-        _ bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, frames: Int, independent: Bool,
-        captureMs: Int64
-    ) async throws {
-        state.withLock { s in
-            s.frames += frames
-            s.bytes += bytes.count
-            s.parts += 1
-            s.totalParts += 1
-            s.totalBytes += bytes.count
-        }
-        metrics.parts.increment()
-        metrics.bytes.increment(by: bytes.count)
-        metrics.frames.increment(by: frames)
-        try await publisher.publishPart(
-            bytes, pts: pts, duration: duration, timescale: timescale, independent: independent, captureMs: captureMs)
-    }
-
-    func reportOversized(size: Int, pts: Int64, timescale: UInt32) {
-        state.withLock { $0.oversized += 1 }
-        metrics.oversized.increment()
-        logger.error(
-            "part larger than the record limit dropped; the stream resumes at the next keyframe",
-            metadata: [
-                "part.bytes": "\(size)", "limit.bytes": "\(configuration.maxPartBytes)",
-                "part.pts.ms": "\(Int64(pts) * 1000 / Int64(max(timescale, 1)))",
-                "hint": "raise --max-part-bytes or lower --bitrate / --part-ms",
-            ])
-    }
-
-    func reportDropped() {
-        logger.debug("part dropped while waiting for a keyframe after an oversized part")
+        events.append(
+            .part(
+                bytes: bytes, pts: pts, duration: duration, timescale: timescale, frames: samples,
+                independent: independent, captureMs: captureMs))
     }
 }

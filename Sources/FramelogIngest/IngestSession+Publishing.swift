@@ -1,0 +1,78 @@
+import Foundation
+import FramelogMedia
+import FramelogStreams
+
+/// What the session does with the encoder's output.
+extension IngestSession {
+    func handle(_ event: EncoderOutput.Event) async throws {
+        switch event {
+        case .started(let initSegment, let bytes, let initID):
+            try await startMedia(initSegment, bytes: bytes, initID: initID)
+        case .part(let bytes, let pts, let duration, let timescale, let frames, let independent, let captureMs):
+            try await publishPart(
+                bytes, pts: pts, duration: duration, timescale: timescale, frames: frames, independent: independent,
+                captureMs: captureMs)
+        case .oversized(let size, let pts, let timescale):
+            reportOversized(size: size, pts: pts, timescale: timescale)
+        case .dropped:
+            logger.debug("part dropped while waiting for a keyframe after an oversized part")
+        case .resumed(let captureMs):
+            try await publisher.publishDiscontinuity(captureMs: captureMs)
+        }
+    }
+
+    /// A new init segment from the encoder: describes the media for the registry and hands it to the
+    /// publisher (which creates the topics the first time, and writes a discontinuity after earlier media).
+    func startMedia(_ initSegment: InitSegment, bytes: [UInt8], initID: String) async throws {
+        let c = configuration
+        let now = Self.nowMs()
+        var media = StreamInfo(
+            stream: c.streamID, title: c.title ?? c.streamID, state: .live, topic: StreamNames.streamTopic(c.streamID),
+            codecs: initSegment.codecs, bandwidth: c.copy ? 0 : c.videoBitrate + c.audioBitrate,
+            partTargetMs: c.partMilliseconds, segmentTargetMs: c.segmentMilliseconds, startedAtMs: startedAtMs,
+            updatedAtMs: now, host: c.host, pid: getpid())
+        media.width = initSegment.video?.width
+        media.height = initSegment.video?.height
+        media.frameRate = c.copy ? nil : Double(c.frameRate)
+        media.audioSampleRate = initSegment.audio?.sampleRate
+        media.audioChannels = initSegment.audio?.channels
+        try await publisher.startMedia(initSegment: bytes, initID: initID, media: media)
+        state.withLock { $0.phase = .live }
+        logger.info(
+            "encoder output started",
+            metadata: [
+                "media.codecs": "\(initSegment.codecs)", "media.init": "\(initID)",
+                "kafka.topic": "\(StreamNames.streamTopic(c.streamID))",
+            ])
+    }
+
+    func publishPart(
+        _ bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, frames: Int, independent: Bool,
+        captureMs: Int64
+    ) async throws {
+        state.withLock { s in
+            s.frames += frames
+            s.bytes += bytes.count
+            s.parts += 1
+            s.totalParts += 1
+            s.totalBytes += bytes.count
+        }
+        metrics.parts.increment()
+        metrics.bytes.increment(by: bytes.count)
+        metrics.frames.increment(by: frames)
+        try await publisher.publishPart(
+            bytes, pts: pts, duration: duration, timescale: timescale, independent: independent, captureMs: captureMs)
+    }
+
+    func reportOversized(size: Int, pts: Int64, timescale: UInt32) {
+        state.withLock { $0.oversized += 1 }
+        metrics.oversized.increment()
+        logger.error(
+            "part larger than the record limit dropped; the stream resumes at the next keyframe",
+            metadata: [
+                "part.bytes": "\(size)", "limit.bytes": "\(configuration.maxPartBytes)",
+                "part.pts.ms": "\(Int64(pts) * 1000 / Int64(max(timescale, 1)))",
+                "hint": "raise --max-part-bytes or lower --bitrate / --part-ms",
+            ])
+    }
+}
