@@ -32,7 +32,7 @@ public struct InitSegment: Sendable, Equatable {
     public var audio: Track? { tracks.first { $0.kind == .audio } }
 
     /// Parses the bytes of an ftyp (optional) followed by a moov.
-    public static func parse(_ bytes: [UInt8], maxDepth: Int = 16) throws(MediaError) -> InitSegment {
+    public static func parse(_ bytes: [UInt8]) throws(MediaError) -> InitSegment {
         let top = try BoxView.parseAll(bytes[...], parent: "init segment")
         guard let moov = top.first(where: { $0.type == "moov" }) else {
             throw MediaError(.missingBox, "init segment has no moov box")

@@ -8,8 +8,6 @@ public struct MediaError: Error, Sendable, Equatable, CustomStringConvertible {
         case boxTooLarge
         /// A box ends past the end of the box that contains it, or the data ends inside a structure.
         case truncated
-        /// Containers nested deeper than the configured limit.
-        case nestingTooDeep
         /// A box the format requires is missing.
         case missingBox
         /// Well-formed but not something Framelog handles.
@@ -184,11 +182,6 @@ struct ByteReader {
     mutating func u16() throws(MediaError) -> UInt16 {
         guard remaining >= 2 else { throw truncated(2) }
         return UInt16(truncatingIfNeeded: read(2))
-    }
-
-    mutating func u24() throws(MediaError) -> UInt32 {
-        guard remaining >= 3 else { throw truncated(3) }
-        return UInt32(truncatingIfNeeded: read(3))
     }
 
     mutating func u32() throws(MediaError) -> UInt32 {

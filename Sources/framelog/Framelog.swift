@@ -10,7 +10,8 @@ struct Framelog: AsyncParsableCommand {
         abstract: "Live video streaming through Apache Kafka.",
         discussion: """
             Encoders publish CMAF parts to Kafka topics (`framelog ingest`); origins serve them to \
-            viewers as LL-HLS, HLS, DASH and a sub-second WebSocket feed (`framelog origin`).
+            viewers as LL-HLS, HLS, DASH and a sub-second chunked-HTTP feed for the web player \
+            (`framelog origin`).
 
             Every command that talks to Kafka takes --brokers host:port[,host:port…]. Without it, it uses \
             $FRAMELOG_BROKERS, else the broker started by `framelog broker` on this machine.
