@@ -1,0 +1,57 @@
+/// Numbers the records of one stream: sequence numbers, segments (a new one at a keyframe part once the
+/// current segment has reached its target duration) and part indexes.
+///
+/// Pure state: the caller supplies capture times. Start it from the last sequence and segment a previous
+/// ingest wrote so that both continue across restarts.
+public struct StreamNumbering: Sendable {
+    public private(set) var nextSequence: UInt64
+    /// The number the next new segment gets.
+    public private(set) var nextSegment: UInt64
+    public let segmentTargetMs: Int
+    public let partTargetMs: Int
+
+    private var segment: UInt64?
+    private var segmentStartPts: Int64 = 0
+    private var partIndex = 0
+
+    public init(nextSequence: UInt64 = 0, nextSegment: UInt64 = 0, segmentTargetMs: Int, partTargetMs: Int) {
+        self.nextSequence = nextSequence
+        self.nextSegment = nextSegment
+        self.segmentTargetMs = segmentTargetMs
+        self.partTargetMs = partTargetMs
+    }
+
+    private mutating func takeSequence() -> UInt64 {
+        defer { nextSequence += 1 }
+        return nextSequence
+    }
+
+    /// An init, end or discontinuity record. Init and discontinuity close the current segment: the next
+    /// part starts a new one.
+    public mutating func marker(_ kind: StreamRecordHeader.Kind, captureMs: Int64, initID: String) -> StreamRecordHeader
+    {
+        precondition(kind != .part, "use part(…) for parts")
+        if kind != .end { segment = nil }
+        return StreamRecordHeader(
+            kind: kind, sequence: takeSequence(), segment: segment ?? nextSegment, captureMs: captureMs, initID: initID)
+    }
+
+    /// Numbers a part. `pts`, `duration` are in the video track's `timescale`.
+    public mutating func part(
+        pts: Int64, duration: Int64, timescale: UInt32, independent: Bool, captureMs: Int64, initID: String
+    ) -> StreamRecordHeader {
+        let elapsedMs = (pts - segmentStartPts) * 1000 / Int64(max(timescale, 1))
+        let full = elapsedMs >= Int64(segmentTargetMs - partTargetMs / 2)
+        if segment == nil || (independent && full) {
+            segment = nextSegment
+            nextSegment += 1
+            segmentStartPts = pts
+            partIndex = 0
+        } else {
+            partIndex += 1
+        }
+        return StreamRecordHeader(
+            kind: .part, sequence: takeSequence(), segment: segment!, part: partIndex, independent: independent,
+            pts: pts, timescale: timescale, duration: duration, captureMs: captureMs, initID: initID)
+    }
+}
