@@ -279,7 +279,8 @@ public final class Consumer: Sendable {
             if let rebalance {
                 for list in rebalance.takeHandedOver() { rebalance.unassign(handle.pointer, list) }
             }
-            var (records, error) = queue.consumeBatch(max: batchSize, timeoutMs: 100, logger: logger)
+            let (records, firstError) = queue.consumeBatch(max: batchSize, timeoutMs: 100, logger: logger)
+            var error = firstError
             if error == nil {
                 error = handle.context.consumerErrors.withLock { $0.isEmpty ? nil : $0.removeFirst() }
             }

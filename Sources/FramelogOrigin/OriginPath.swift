@@ -61,19 +61,18 @@ struct OriginPath: Hashable, Sendable {
         let slash = UInt8(ascii: "/")
         guard path.first == slash else { return nil }
         // The components after the leading slash: service, id, then one (a playlist) or two (an object).
-        var components: [Bytes.SubSequence] = []
-        components.reserveCapacity(4)
+        // Kept as ranges in a fixed-size value: this runs for every request the fast path sees.
+        var components = Components<Bytes.SubSequence>()
         var start = path.index(after: path.startIndex)
         var i = start
         while i != path.endIndex {
             if path[i] == slash {
-                components.append(path[start..<i])
-                if components.count == 4 { return nil }
+                guard components.append(path[start..<i]) else { return nil }
                 start = path.index(after: i)
             }
             i = path.index(after: i)
         }
-        components.append(path[start..<path.endIndex])
+        guard components.append(path[start..<path.endIndex]) else { return nil }
         guard components.count >= 2 else { return nil }
         let service = components[0]
         let resource: Resource
@@ -112,7 +111,8 @@ struct OriginPath: Hashable, Sendable {
                 return nil
             }
             guard let id = streamID(components[1]) else { return .failure(.badStreamID) }
-            guard let name = objectName(folder: folderName, file: components[3]) else {
+            let key = path[folder.startIndex..<components[3].endIndex]
+            guard let name = objectName(folder: folderName, file: components[3], path: key) else {
                 return .failure(.badObjectName(folder: folderName))
             }
             return .success(OriginPath(stream: id, resource: .object(name)))
@@ -129,35 +129,39 @@ struct OriginPath: Hashable, Sendable {
         return (try? StreamNames.validate(streamID: id)) != nil ? id : nil
     }
 
-    /// `init/<16 hex>.mp4`, `seg/<n>.m4s`, `part/<n>.<i>.m4s` (i < 10,000); nil when malformed.
-    static func objectName(folder: String, file: some Collection<UInt8>) -> ObjectName? {
+    /// `init/<16 hex>.mp4`, `seg/<n>.m4s`, `part/<n>.<i>.m4s` (i < 10,000); nil when malformed. `path` is
+    /// "folder/file" as requested: the key as it is when already canonical.
+    static func objectName(folder: String, file: some Collection<UInt8>, path: some Collection<UInt8>) -> ObjectName? {
+        func key(_ canonical: Bool, _ build: () -> String) -> String {
+            canonical ? String(decoding: path, as: UTF8.self) : build()
+        }
         switch folder {
         case "init":
             guard file.count == 20, file.suffix(4).elementsEqual(".mp4".utf8),
                 file.prefix(16).allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) })
             else { return nil }
-            return ObjectName(kind: .initSegment, key: "init/" + String(decoding: file, as: UTF8.self))
+            return ObjectName(kind: .initSegment, key: key(true) { "init/" + String(decoding: file, as: UTF8.self) })
         case "seg":
-            guard file.suffix(4).elementsEqual(".m4s".utf8), let n = number(file.dropLast(4), UInt64.self) else {
-                return nil
-            }
-            return ObjectName(kind: .segment(n), key: "seg/\(n).m4s")
+            guard file.suffix(4).elementsEqual(".m4s".utf8), let (n, canonical) = number(file.dropLast(4), UInt64.self)
+            else { return nil }
+            return ObjectName(kind: .segment(n), key: key(canonical) { "seg/\(n).m4s" })
         case "part":
             guard file.suffix(4).elementsEqual(".m4s".utf8) else { return nil }
             let name = file.dropLast(4)
             guard let dot = name.firstIndex(of: UInt8(ascii: ".")),
-                let segment = number(name[..<dot], UInt64.self),
-                let index = number(name[name.index(after: dot)...], Int.self), index < 10_000
+                let (segment, c1) = number(name[..<dot], UInt64.self),
+                let (index, c2) = number(name[name.index(after: dot)...], Int.self), index < 10_000
             else { return nil }
-            return ObjectName(kind: .part(segment: segment, index: index), key: "part/\(segment).\(index).m4s")
+            return ObjectName(
+                kind: .part(segment: segment, index: index), key: key(c1 && c2) { "part/\(segment).\(index).m4s" })
         default:
             return nil
         }
     }
 
-    /// Decimal digits only (no sign, no spaces), within `T`'s range.
-    private static func number<T: FixedWidthInteger>(_ digits: some Collection<UInt8>, _: T.Type) -> T? {
-        guard !digits.isEmpty, digits.count <= 20 else { return nil }
+    /// Decimal digits only (no sign, no spaces), within `T`'s range; canonical when without leading zeros.
+    private static func number<T: FixedWidthInteger>(_ digits: some Collection<UInt8>, _: T.Type) -> (T, Bool)? {
+        guard let first = digits.first, digits.count <= 20 else { return nil }
         var value: T = 0
         for d in digits {
             guard d >= 0x30, d <= 0x39 else { return nil }
@@ -166,6 +170,34 @@ struct OriginPath: Hashable, Sendable {
             if o1 || o2 { return nil }
             value = sum
         }
-        return value
+        return (value, first != 0x30 || digits.count == 1)
+    }
+}
+
+/// Up to four path components, without an array.
+private struct Components<Slice> {
+    private var c0, c1, c2, c3: Slice?
+    private(set) var count = 0
+
+    /// False when there is no room for another.
+    mutating func append(_ slice: Slice) -> Bool {
+        switch count {
+        case 0: c0 = slice
+        case 1: c1 = slice
+        case 2: c2 = slice
+        case 3: c3 = slice
+        default: return false
+        }
+        count += 1
+        return true
+    }
+
+    subscript(_ i: Int) -> Slice {
+        switch i {
+        case 0: return c0!
+        case 1: return c1!
+        case 2: return c2!
+        default: return c3!
+        }
     }
 }

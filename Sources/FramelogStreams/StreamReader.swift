@@ -27,7 +27,9 @@ public final class StreamReader: Sendable {
 
         public var kafka: KafkaClientOptions
         public var membership: Membership = .everything
-        /// Stream ids to read, as a regular expression matched against the whole id; nil reads all.
+        /// Stream ids to read, as a regular expression matched against the whole id; nil reads all. In group
+        /// mode every member should use the same pattern: a member pauses the non-matching streams the group
+        /// gives it, and nobody reads them.
         public var streams: String? = nil
         /// Where a stream starts when the group has no committed offset for it (always, for `.everything`).
         /// Default: a minute behind live.
