@@ -1,7 +1,14 @@
 /// A live DASH manifest (MPEG-DASH, ISO/IEC 23009-1) over the same CMAF objects: one period for the
 /// current encoder run, SegmentTemplate with a SegmentTimeline and `$Number$` = the HLS segment number.
 public enum DASHManifest {
-    public static func mpd(_ window: LiveWindow, _ context: PlaylistContext, publishMs: Int64) -> String {
+    /// - Parameter timeURL: where a player synchronises its clock with the server's
+    ///   (`urn:mpeg:dash:utc:http-iso:2014`, a `UTCTiming` element); without it players guess, or ask a public
+    ///   time server.
+    public static func mpd(_ window: LiveWindow, _ context: PlaylistContext, publishMs: Int64, timeURL: String? = nil)
+        -> String
+    {
+        let timing =
+            timeURL.map { "  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"\($0)\"/>\n" } ?? ""
         // The current run: segments since the last discontinuity (one init, one timeline).
         let all = window.completeSegments
         let start = all.lastIndex(where: \.discontinuity) ?? all.startIndex
@@ -11,7 +18,7 @@ public enum DASHManifest {
                 <?xml version="1.0" encoding="UTF-8"?>
                 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="dynamic" availabilityStartTime="\(iso8601(milliseconds: publishMs))" publishTime="\(iso8601(milliseconds: publishMs))" minimumUpdatePeriod="PT1S" minBufferTime="PT2S">
                   <Period id="empty" start="PT0S"/>
-                </MPD>
+                \(timing)</MPD>
 
                 """
         }
@@ -42,7 +49,7 @@ public enum DASHManifest {
                   </Representation>
                 </AdaptationSet>
               </Period>
-            </MPD>
+            \(timing)</MPD>
 
             """
     }

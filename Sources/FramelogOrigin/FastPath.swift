@@ -203,7 +203,11 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             } catch {
                 return false  // the router words the error
             }
-            guard let wait else { return sendPlaylist(parsed.stream, kind, released: false, context) }
+            guard let wait else {
+                // Nothing playable yet (a stream that has just appeared): the router holds the request.
+                guard routes.store.has(parsed.stream, OriginRoutes.firstMedia(kind)) else { return false }
+                return sendPlaylist(parsed.stream, kind, released: false, context)
+            }
             return hold(parsed.stream, wait, context)
         case .multivariant, .manifest, .feed, .watch:
             return false

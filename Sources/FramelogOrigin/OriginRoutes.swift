@@ -23,8 +23,9 @@ import Synchronization
 /// | ops | `/api/streams` | JSON list of streams |
 /// | ops | `/healthz`, `/metrics` | health, Prometheus metrics |
 ///
-/// The event-loop fast path (`OriginFastPath`) answers the hottest of these requests itself, through the
-/// same `OriginPath` parser and the same helpers here, and gives the same answers.
+/// The event-loop fast path (`OriginFastPath`) answers the hottest of these requests (GETs of objects and
+/// media playlists) itself, through the same `OriginPath` parser and the same helpers here, and gives the
+/// same answers; HEAD requests go to the router.
 public struct OriginRoutes: Sendable {
     public let store: StreamStore
     public let blockingTargetDurations: Double
@@ -54,8 +55,9 @@ public struct OriginRoutes: Sendable {
         PathGuard(next: router().buildResponder())
     }
 
+    /// Every GET route answers HEAD with the same status and headers and no body.
     public func router() -> Router<BasicRequestContext> {
-        let router = Router()
+        let router = Router(options: .autoGenerateHeadEndpoints)
         router.add(middleware: Accounting(requests: requests, bytesOut: bytesOut))
         WebRoutes(origin: self).register(on: router)
         PlaybackRoutes(origin: self).register(on: router)
@@ -125,10 +127,29 @@ public struct OriginRoutes: Sendable {
             segment: msn, part: part, timeout: .milliseconds(Int64(target * blockingTargetDurations * 1000)))
     }
 
+    /// Holds a playlist or manifest request until the window has what a client can play (`want`): a stream
+    /// that has just appeared in the registry has no part yet, and an empty playlist makes players give up
+    /// (ffmpeg: "does not contain any stream"). At most `blockingTargetDurations` segment durations, like a
+    /// blocking reload; then 503 with `Retry-After`, which players retry. 404 for an unknown stream.
+    func waitForFirstMedia(_ id: String, _ want: StreamStore.Want) async throws {
+        guard let edge = store.edge(id) else { throw HTTPError(.notFound, message: "no stream \(id)") }
+        guard !store.has(id, want) else { return }
+        let timeout = Duration.milliseconds(Int64(Double(edge.segmentTargetMs) * blockingTargetDurations))
+        if await store.waitFor(stream: id, want, timeout: timeout) == .timedOut {
+            throw HTTPError(
+                .serviceUnavailable, headers: [.retryAfter: "1"], message: "stream \(id) has no media yet")
+        }
+    }
+
     /// The answer to a held request that timed out: 503, as the spec prescribes.
     static func blockingTimeout(_ wait: BlockingWait) -> HTTPError {
         HTTPError(
             .serviceUnavailable, message: "segment \(wait.segment) part \(wait.part ?? -1) did not arrive in time")
+    }
+
+    /// What a media playlist of `kind` needs to be playable: a part (LL-HLS) or a complete segment.
+    static func firstMedia(_ kind: PlaylistKind) -> StreamStore.Want {
+        kind == .lowLatency ? .firstPart : .firstCompleteSegment
     }
 
     /// The media playlist body (rendered at most once per window change) and its headers, including

@@ -19,9 +19,18 @@ public final class StreamStore: Sendable {
         public var value: [UInt8]
     }
 
+    /// What a held request waits for.
+    public enum Want: Sendable, Hashable {
+        /// Part `part` of segment `segment` (or, with no part, the whole segment), or the window past it.
+        case part(segment: UInt64, part: Int?)
+        /// Any part: what an LL-HLS playlist needs to be playable.
+        case firstPart
+        /// A complete segment: what a legacy HLS playlist or a DASH manifest needs.
+        case firstCompleteSegment
+    }
+
     private struct Waiter {
-        var segment: UInt64
-        var part: Int?
+        var want: Want
         /// Called once, outside the lock: true when the part is there, false when the store closes.
         var wake: @Sendable (Bool) -> Void
     }
@@ -83,7 +92,7 @@ public final class StreamStore: Sendable {
         func register(_ id: UInt64, stream: String, _ waiter: Waiter) -> Bool? {
             if closed { return false }
             guard let entry = entries[stream] else { return false }
-            if StreamStore.available(entry.window, segment: waiter.segment, part: waiter.part) { return true }
+            if StreamStore.available(entry.window, waiter.want) { return true }
             entry.waiters[id] = waiter
             return nil
         }
@@ -130,7 +139,7 @@ public final class StreamStore: Sendable {
             if !entry.waiters.isEmpty {
                 let window = entry.window
                 entry.waiters = entry.waiters.filter { _, waiter in
-                    guard Self.available(window, segment: waiter.segment, part: waiter.part) else { return true }
+                    guard Self.available(window, waiter.want) else { return true }
                     wake.append(waiter.wake)
                     return false
                 }
@@ -211,6 +220,12 @@ public final class StreamStore: Sendable {
         }
     }
 
+    /// Whether the window holds what `want` names (so a playlist of it is playable). False for an unknown
+    /// stream.
+    public func has(_ stream: String, _ want: Want) -> Bool {
+        state.withLock { s in s.entries[stream].map { Self.available($0.window, want) } ?? false }
+    }
+
     /// Whether the stream is known (registered or has media).
     public func exists(_ stream: String) -> Bool {
         state.withLock { s in s.entries[stream].map { $0.info != nil || !$0.window.segments.isEmpty } ?? false }
@@ -241,8 +256,16 @@ public final class StreamStore: Sendable {
 
     /// Whether the window has part `part` of segment `segment` (or, with no part, the complete segment),
     /// or has moved past it.
-    static func available(_ window: LiveWindow, segment: UInt64, part: Int?) -> Bool {
+    static func available(_ window: LiveWindow, _ want: Want) -> Bool {
         if window.ended { return true }
+        switch want {
+        case .firstPart: return !window.segments.isEmpty
+        case .firstCompleteSegment: return window.segments.first?.complete ?? false
+        case .part(let segment, let part): return available(window, segment: segment, part: part)
+        }
+    }
+
+    static func available(_ window: LiveWindow, segment: UInt64, part: Int?) -> Bool {
         guard let last = window.segments.last else { return false }
         if last.number > segment { return true }
         guard last.number == segment else { return false }
@@ -258,14 +281,17 @@ public final class StreamStore: Sendable {
         case timedOut
     }
 
-    /// Waits until `available(segment:part:)` holds, at most `timeout`.
+    /// Waits until part `part` of segment `segment` is available, at most `timeout`.
     public func waitFor(stream: String, segment: UInt64, part: Int?, timeout: Duration) async -> WaitOutcome {
-        let ready = state.withLock { s in
-            s.entries[stream].map { Self.available($0.window, segment: segment, part: part) } ?? false
-        }
+        await waitFor(stream: stream, .part(segment: segment, part: part), timeout: timeout)
+    }
+
+    /// Waits until the window has what `want` names, at most `timeout`.
+    public func waitFor(stream: String, _ want: Want, timeout: Duration) async -> WaitOutcome {
+        let ready = state.withLock { s in s.entries[stream].map { Self.available($0.window, want) } ?? false }
         if ready { return .immediate }
         let released = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.park(stream: stream, segment: segment, part: part) }
+            group.addTask { await self.park(stream: stream, want) }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return false
@@ -277,7 +303,7 @@ public final class StreamStore: Sendable {
         return released ? .released : .timedOut
     }
 
-    private func park(stream: String, segment: UInt64, part: Int?) async -> Bool {
+    private func park(stream: String, _ want: Want) async -> Bool {
         let id = state.withLock { s -> UInt64 in
             s.nextID += 1
             return s.nextID
@@ -286,8 +312,7 @@ public final class StreamStore: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let resumeNow: Bool? = state.withLock { s in
                     if s.cancelled.remove(id) != nil { return false }
-                    return s.register(
-                        id, stream: stream, Waiter(segment: segment, part: part) { continuation.resume(returning: $0) })
+                    return s.register(id, stream: stream, Waiter(want: want) { continuation.resume(returning: $0) })
                 }
                 if let resumeNow { continuation.resume(returning: resumeNow) }
             }
@@ -317,7 +342,7 @@ public final class StreamStore: Sendable {
         state.withLock { s in
             s.nextID += 1
             let id = s.nextID
-            switch s.register(id, stream: stream, Waiter(segment: segment, part: part, wake: wake)) {
+            switch s.register(id, stream: stream, Waiter(want: .part(segment: segment, part: part), wake: wake)) {
             case nil: return .held(id: id)
             case true?: return .ready
             case false?: return .closed

@@ -206,6 +206,12 @@ struct PlaylistTests {
         #expect(mpd.contains("<S t=\"0\" d=\"90000\"/>") && mpd.contains("<S t=\"180000\" d=\"90000\"/>"))
         #expect(!mpd.contains("t=\"270000\""), "the open segment is not listed")
         #expect(DASHManifest.mpd(window(parts: 10, ended: true), context, publishMs: 0).contains("type=\"static\""))
+        #expect(!mpd.contains("UTCTiming"), "only when the origin names its clock")
+        let timed = DASHManifest.mpd(w, context, publishMs: 0, timeURL: "//o:1/time")
+        #expect(
+            timed.contains(
+                "</Period>\n  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"//o:1/time\"/>\n</MPD>"
+            ))
     }
 
     @Test("ISO 8601 dates without Foundation")

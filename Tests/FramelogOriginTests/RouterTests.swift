@@ -1,5 +1,6 @@
 import Foundation
 import FramelogMedia
+import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import NIOCore
@@ -229,6 +230,109 @@ struct RouterTests {
         #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == (path == .fastPath ? 3 : 0))
     }
 
+    @Test("HEAD answers every GET route with the same status and headers and no body", arguments: Path.allCases)
+    func head(path: Path) async throws {
+        let store = Feeder.started(parts: 12).store
+        try await makeApp(store, fastPath: path == .fastPath).test(path.mode) { client in
+            let uris = [
+                "/", "/watch/cam1", "/player.js", "/style.css", "/latency.mjs", "/api/streams", "/healthz", "/metrics",
+                "/hls/cam1/index.m3u8", "/hls/cam1/live.m3u8", "/hls/cam1/legacy.m3u8",
+                "/hls/cam1/init/0123456789abcdef.mp4", "/hls/cam1/seg/1.m4s", "/hls/cam1/part/2.1.m4s",
+                "/dash/cam1/manifest.mpd", "/dash/cam1/seg/0.m4s",
+            ]
+            for uri in uris {
+                let get = try await client.execute(uri: uri, method: .get)
+                let head = try await client.execute(uri: uri, method: .head)
+                #expect(get.status == .ok && head.status == .ok, "\(uri): GET \(get.status), HEAD \(head.status)")
+                #expect(head.body.readableBytes == 0, "\(uri): HEAD has a body")
+                for name in [HTTPField.Name.contentType, .cacheControl, .accessControlAllowOrigin] {
+                    #expect(head.headers[name] == get.headers[name], "\(uri): \(name)")
+                }
+                let length = head.headers[.contentLength].flatMap(Int.init)
+                #expect(length == get.body.readableBytes, "\(uri): Content-Length \(String(describing: length))")
+            }
+            // The feed's headers, without subscribing for good.
+            let feed = try await client.execute(uri: "/feed/cam1", method: .head)
+            #expect(feed.status == .ok && feed.headers[.contentType] == "application/x-framelog-feed")
+            #expect(feed.body.readableBytes == 0)
+            try await client.execute(uri: "/hls/nope/live.m3u8", method: .head) { r in #expect(r.status == .notFound) }
+        }
+        try await waitUntil { store.audience()["cam1"]?.feeds == 0 }
+    }
+
+    @Test(
+        "a player that opens a stream the moment it is registered gets a playable playlist", arguments: Path.allCases)
+    func openAtRegistration(path: Path) async throws {
+        let publisher = Feeder.Box(Feeder(store: StreamStore()))  // registered, no media yet
+        let store = publisher.feeder.store
+        let routes = OriginRoutes(store: store, blockingTargetDurations: 2)  // 1 s segments: held up to 2 s
+        try await makeApp(store, fastPath: path == .fastPath, routes: routes).test(path.mode) { client in
+            // LL-HLS: held until the first part, then playable (map, part).
+            async let firstPart: Void = {
+                try await Task.sleep(for: .milliseconds(300))
+                publisher.start()
+                publisher.parts(1)
+            }()
+            let waited = try await elapsed {
+                try await client.execute(uri: "/hls/cam1/live.m3u8", method: .get) { r in
+                    #expect(r.status == .ok)
+                    #expect(text(r).contains("#EXT-X-MAP:URI=\"init/0123456789abcdef.mp4\""), "\(text(r))")
+                    #expect(text(r).contains("part/0.0.m4s"), "\(text(r))")
+                }
+            }
+            try await firstPart
+            #expect(waited >= .milliseconds(280) && waited < .milliseconds(900), "\(waited)")
+            // Legacy HLS and DASH: held until a whole segment exists.
+            async let firstSegment: Void = {
+                try await Task.sleep(for: .milliseconds(300))
+                publisher.parts(5)  // the 5th starts segment 1: segment 0 is complete
+            }()
+            try await client.execute(uri: "/hls/cam1/legacy.m3u8", method: .get) { r in
+                #expect(r.status == .ok && text(r).contains("seg/0.m4s"), "\(text(r))")
+            }
+            try await firstSegment
+            try await client.execute(uri: "/dash/cam1/manifest.mpd", method: .get) { r in
+                #expect(r.status == .ok && text(r).contains("<S t=\"0\""), "\(text(r))")
+            }
+        }
+        // A stream whose media never comes: 503 with Retry-After after the bound, which players retry.
+        let silent = Feeder(store: StreamStore())
+        try await makeApp(silent.store, blocking: 1, fastPath: path == .fastPath).test(path.mode) { client in
+            let waited = try await elapsed {
+                try await client.execute(uri: "/hls/cam1/live.m3u8", method: .get) { r in
+                    #expect(r.status == .serviceUnavailable && r.headers[.retryAfter] == "1")
+                }
+            }
+            #expect(waited >= .milliseconds(950) && waited < .milliseconds(1600), "\(waited)")
+        }
+    }
+
+    @Test("the DASH manifest names the origin's clock, and /time tells it", arguments: Path.allCases)
+    func clock(path: Path) async throws {
+        let store = Feeder.started(parts: 12).store
+        try await makeApp(store, fastPath: path == .fastPath).test(path.mode) { client in
+            try await client.execute(uri: "/dash/cam1/manifest.mpd", method: .get) { r in
+                #expect(
+                    text(r).contains(
+                        "<UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"//localhost/time\"/>"),
+                    "\(text(r))")
+            }
+            let before = Date()
+            try await client.execute(uri: "/time", method: .get) { r in
+                #expect(r.headers[.cacheControl] == "no-store" && r.headers[.accessControlAllowOrigin] == "*")
+                let formatter = ISO8601DateFormatter()
+                formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+                let told = try #require(formatter.date(from: text(r)), "\(text(r))")
+                #expect(abs(told.timeIntervalSince(before)) < 2)
+            }
+        }
+        // Only a plain host and port from the Host header go into the manifest.
+        #expect(PlaybackRoutes.hostURL("origin.test:8080") == "origin.test:8080")
+        #expect(PlaybackRoutes.hostURL("[::1]:8080") == "[::1]:8080")
+        #expect(PlaybackRoutes.hostURL("a\"b") == nil && PlaybackRoutes.hostURL("a b") == nil)
+        #expect(PlaybackRoutes.hostURL("") == nil)
+    }
+
     @Test("the low-latency feed starts at the newest keyframe segment, then pushes each record as it arrives")
     func feed() async throws {
         var feeder = Feeder.started(parts: 8)
@@ -282,6 +386,7 @@ extension Feeder {
         var feeder: Feeder
         init(_ feeder: Feeder) { self.feeder = feeder }
         func parts(_ n: Int) { feeder.parts(n) }
+        func start() { feeder.start() }
     }
 }
 

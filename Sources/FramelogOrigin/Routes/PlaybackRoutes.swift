@@ -22,10 +22,29 @@ struct PlaybackRoutes {
             router.get("/hls/:id/\(kind.rawValue)") { request, _ in try await mediaPlaylist(request, kind) }
         }
         router.get("/dash/:id/manifest.mpd") { request, _ in
-            let snapshot = try origin.snapshot(try origin.path(request).stream)
-            let text = DASHManifest.mpd(snapshot.window, origin.playlistContext(snapshot), publishMs: nowMs())
+            let id = try origin.path(request).stream
+            try await origin.waitForFirstMedia(id, .firstCompleteSegment)
+            let snapshot = try origin.snapshot(id)
+            // The clock players synchronise with: this origin's /time, on the host the request named.
+            let timeURL = request.head.authority.flatMap(Self.hostURL).map { "//\($0)/time" } ?? "/time"
+            let text = DASHManifest.mpd(
+                snapshot.window, origin.playlistContext(snapshot), publishMs: nowMs(), timeURL: timeURL)
             return respond(Array(text.utf8), type: "application/dash+xml", cache: "max-age=1")
         }
+        // The origin's clock (DASH UTCTiming, urn:mpeg:dash:utc:http-iso:2014).
+        router.get("/time") { _, _ in
+            respond(Array(iso8601(milliseconds: nowMs()).utf8), type: "text/plain; charset=utf-8", cache: "no-store")
+        }
+    }
+
+    /// A Host header fit to go into a URL in XML: a name or address and a port, nothing else.
+    static func hostURL(_ authority: String) -> String? {
+        let allowed = authority.utf8.allSatisfy {
+            ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x41 && $0 <= 0x5A) || ($0 >= 0x61 && $0 <= 0x7A)
+                || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") || $0 == UInt8(ascii: ":")
+                || $0 == UInt8(ascii: "[") || $0 == UInt8(ascii: "]")
+        }
+        return allowed && !authority.isEmpty && authority.utf8.count <= 255 ? authority : nil
     }
 
     private func mediaPlaylist(_ request: Request, _ kind: PlaylistKind) async throws -> Response {
@@ -41,6 +60,8 @@ struct PlaybackRoutes {
             case .released: released = true
             case .immediate: break
             }
+        } else {
+            try await origin.waitForFirstMedia(id, OriginRoutes.firstMedia(kind))
         }
         guard let (body, headers) = origin.mediaPlaylistResponse(id, kind: kind, released: released) else {
             throw HTTPError(.notFound, message: "no stream \(id)")
