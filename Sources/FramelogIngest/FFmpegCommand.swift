@@ -1,10 +1,15 @@
 /// Builds the ffmpeg command line that turns a source into fragmented MP4 on stdout: one fragment per
 /// part, a keyframe at every segment start.
 enum FFmpegCommand {
+    /// The command for `c` when nothing is known of the source in advance.
     static func arguments(for c: IngestConfiguration, startedAtMs: Int64) -> [String] {
+        arguments(for: c, plan: EncodingPlan(c, source: nil), startedAtMs: startedAtMs)
+    }
+
+    static func arguments(for c: IngestConfiguration, plan: EncodingPlan, startedAtMs: Int64) -> [String] {
         var args = ["-hide_banner", "-nostats", "-loglevel", "warning"]
         if c.source != .standardInput { args.append("-nostdin") }
-        args += input(c, startedAtMs: startedAtMs)
+        args += input(c, plan: plan)
         if case .testPattern = c.source {
             args += ["-map", "0:v:0", "-map", "1:a:0"]
         } else {
@@ -15,15 +20,29 @@ enum FFmpegCommand {
             // ADTS (MPEG-TS input) must become an AudioSpecificConfig for MP4; the filter passes others through.
             args += ["-c:v", "copy", "-c:a", "copy", "-bsf:a", "aac_adtstoasc"]
         } else {
-            let gop = String(c.segmentMilliseconds * c.frameRate / 1000)
-            args += [
-                "-vf", videoFilter(c, startedAtMs: startedAtMs), "-r", String(c.frameRate),
-                "-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p",
-                "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
-                "-b:v", String(c.videoBitrate), "-maxrate", String(c.videoBitrate), "-bufsize",
-                String(c.videoBitrate / 2),
-                "-c:a", "aac", "-b:a", String(c.audioBitrate), "-ar", "48000", "-ac", "2",
-            ]
+            args += ["-vf", videoFilter(c, plan: plan, startedAtMs: startedAtMs)]
+            args += ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"]
+            if let fps = plan.frameRate {
+                let gop = String(c.segmentMilliseconds * fps / 1000)
+                args += ["-r", String(fps), "-g", gop, "-keyint_min", gop, "-sc_threshold", "0"]
+            } else if let fps = plan.sourceFrameRate {
+                // The source's rate, known from the probe: a keyframe every segment's worth of frames.
+                let gop = String(max(1, Int((Double(c.segmentMilliseconds) * fps / 1000).rounded())))
+                args += [
+                    "-r", EncodingPlan.rateArgument(fps), "-g", gop, "-keyint_min", gop, "-sc_threshold", "0",
+                ]
+            } else {
+                // A live source's rate, unknown in advance: a keyframe at the first frame of every segment, by time.
+                let seconds = Double(c.segmentMilliseconds) / 1000
+                args += ["-force_key_frames", "expr:gte(t,n_forced*\(seconds))", "-g", "9999", "-sc_threshold", "0"]
+            }
+            switch plan.rateControl {
+            case .bitrate(let bits):
+                args += ["-b:v", String(bits), "-maxrate", String(bits), "-bufsize", String(bits / 2)]
+            case .quality(let crf, let maxrate):
+                args += ["-crf", String(crf), "-maxrate", String(maxrate), "-bufsize", String(maxrate / 2)]
+            }
+            args += ["-c:a", "aac", "-b:a", String(c.audioBitrate), "-ar", "48000", "-ac", "2"]
         }
         // When remuxing, the codec configuration (avcC, the AAC AudioSpecificConfig) may only be known from the
         // first packets: delay_moov writes the init segment with the first fragment, complete.
@@ -35,11 +54,12 @@ enum FFmpegCommand {
         return args
     }
 
-    private static func input(_ c: IngestConfiguration, startedAtMs: Int64) -> [String] {
+    private static func input(_ c: IngestConfiguration, plan: EncodingPlan) -> [String] {
         switch c.source {
         case .testPattern:
+            let size = plan.size ?? IngestConfiguration.VideoSize(width: 1280, height: 720)
             return [
-                "-re", "-f", "lavfi", "-i", "testsrc2=size=\(c.size):rate=\(c.frameRate)",
+                "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=\(plan.frameRate ?? 30)",
                 "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:beep_factor=4",
             ]
         case .file(let path, let loop):
@@ -60,11 +80,16 @@ enum FFmpegCommand {
     /// ffmpeg probes up to 5 s of a live input before it starts; half a second finds H.264 and AAC.
     private static let liveProbe = ["-analyzeduration", "500000", "-probesize", "1000000"]
 
-    private static func videoFilter(_ c: IngestConfiguration, startedAtMs: Int64) -> String {
-        let (w, h) = (c.size.width, c.size.height)
+    private static func videoFilter(_ c: IngestConfiguration, plan: EncodingPlan, startedAtMs: Int64) -> String {
         guard case .testPattern = c.source else {
+            guard let size = plan.size else {
+                // The source's picture as it is; only odd sizes (which 4:2:0 cannot hold) lose a line.
+                return "scale=trunc(iw/2)*2:trunc(ih/2)*2"
+            }
+            let (w, h) = (size.width, size.height)
             return "scale=\(w):\(h):force_original_aspect_ratio=decrease,pad=\(w):\(h):-1:-1,setsar=1"
         }
+        let h = plan.size?.height ?? 720
         // Frame number and UTC wall-clock (start + pts, the same value as the capture-time header), so
         // latency can be read off a screenshot.
         let msOfDay = startedAtMs % 86_400_000

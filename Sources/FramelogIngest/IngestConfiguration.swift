@@ -2,7 +2,8 @@ import FramelogKafka
 import FramelogMedia
 import FramelogStreams
 
-/// Everything `IngestService` needs. Defaults suit a 720p30 broadcast with ~200 ms parts.
+/// Everything `IngestService` needs. By default ingest keeps the source's picture (resolution and frame
+/// rate, never upscaled) and picks a bitrate that suits it; ~200 ms parts, 2 s segments.
 public struct IngestConfiguration: Sendable {
     /// Video size for encoding, e.g. 1280×720.
     public struct VideoSize: Sendable, Hashable, CustomStringConvertible {
@@ -32,14 +33,16 @@ public struct IngestConfiguration: Sendable {
     public var partDuration: Duration = .milliseconds(200)
     /// Target duration of one segment = keyframe interval. Default 2 s.
     public var segmentDuration: Duration = .seconds(2)
-    /// Video bitrate in bits per second (encoding only). Default 3 Mbit/s.
-    public var videoBitrate: Int = 3_000_000
+    /// Video bitrate in bits per second (encoding only). Default nil: by the output's resolution and frame
+    /// rate (`EncodingPlan.bitrate`), or quality-targeted and capped when those are not known in advance.
+    public var videoBitrate: Int?
     /// Audio bitrate in bits per second (encoding only). Default 128 kbit/s.
     public var audioBitrate: Int = 128_000
-    /// Output size (encoding only). Default 1280×720.
-    public var size: VideoSize = VideoSize(width: 1280, height: 720)
-    /// Output frame rate (encoding only). Default 30.
-    public var frameRate: Int = 30
+    /// Output size (encoding only): the picture is scaled to fit and padded. Default nil: the source's size
+    /// (the test pattern: 1280×720).
+    public var size: VideoSize?
+    /// Output frame rate (encoding only). Default nil: the source's (the test pattern: 30).
+    public var frameRate: Int?
     /// Remux H.264/AAC input without re-encoding (segments then follow the input's keyframes).
     public var copy: Bool = false
     /// The largest part published; a larger one is reported, counted and dropped (the stream continues at
@@ -97,20 +100,25 @@ public struct IngestConfiguration: Sendable {
                 .invalidConfiguration,
                 "segment duration (\(segmentMilliseconds) ms) must be a whole number of parts (\(partMilliseconds) ms)")
         }
-        guard (1...240).contains(frameRate) else {
-            throw IngestError(.invalidConfiguration, "frame rate must be 1–240, got \(frameRate)")
+        if let frameRate {
+            guard (1...240).contains(frameRate) else {
+                throw IngestError(.invalidConfiguration, "frame rate must be 1–240, got \(frameRate)")
+            }
+            guard segmentMilliseconds * frameRate % 1000 == 0 else {
+                throw IngestError(
+                    .invalidConfiguration,
+                    "a \(segmentMilliseconds) ms segment is not a whole number of frames at \(frameRate) fps")
+            }
         }
-        guard segmentMilliseconds * frameRate % 1000 == 0 else {
-            throw IngestError(
-                .invalidConfiguration,
-                "a \(segmentMilliseconds) ms segment is not a whole number of frames at \(frameRate) fps")
+        if let size {
+            guard size.width >= 16, size.height >= 16, size.width <= 7680, size.height <= 4320, size.width % 2 == 0,
+                size.height % 2 == 0
+            else {
+                throw IngestError(
+                    .invalidConfiguration, "size must be even and between 16x16 and 7680x4320, got \(size)")
+            }
         }
-        guard size.width >= 16, size.height >= 16, size.width <= 7680, size.height <= 4320, size.width % 2 == 0,
-            size.height % 2 == 0
-        else {
-            throw IngestError(.invalidConfiguration, "size must be even and between 16x16 and 7680x4320, got \(size)")
-        }
-        guard (50_000...100_000_000).contains(videoBitrate) else {
+        if let videoBitrate, !(50_000...100_000_000).contains(videoBitrate) {
             throw IngestError(
                 .invalidConfiguration, "video bitrate must be 50 kbit/s to 100 Mbit/s, got \(videoBitrate) bit/s")
         }

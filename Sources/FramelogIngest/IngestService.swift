@@ -51,8 +51,9 @@ public final class IngestService: Service {
         } catch let error as KafkaError {
             throw IngestError(.kafka, "cannot use Kafka at \(servers): \(error.message)")
         }
+        let plan = EncodingPlan(c, source: c.copy ? nil : await SourceProbe.probe(c))
         let session = IngestSession(
-            configuration: c, sink: sink, history: history, logger: logger, progress: progress)
+            configuration: c, plan: plan, sink: sink, history: history, logger: logger, progress: progress)
         try await session.run()
     }
 }

@@ -28,12 +28,12 @@ extension IngestSession {
         let now = Self.nowMs()
         var media = StreamInfo(
             stream: c.streamID, title: c.title ?? c.streamID, state: .live, topic: StreamNames.streamTopic(c.streamID),
-            codecs: initSegment.codecs, bandwidth: c.copy ? 0 : c.videoBitrate + c.audioBitrate,
+            codecs: initSegment.codecs, bandwidth: c.copy ? 0 : plan.declaredBitrate + c.audioBitrate,
             partTargetMs: c.partMilliseconds, segmentTargetMs: c.segmentMilliseconds, startedAtMs: startedAtMs,
             updatedAtMs: now, host: c.host, pid: getpid())
         media.width = initSegment.video?.width
         media.height = initSegment.video?.height
-        media.frameRate = c.copy ? nil : Double(c.frameRate)
+        media.frameRate = c.copy ? nil : plan.outputFrameRate
         media.audioSampleRate = initSegment.audio?.sampleRate
         media.audioChannels = initSegment.audio?.channels
         try await publisher.startMedia(initSegment: bytes, initID: initID, media: media)

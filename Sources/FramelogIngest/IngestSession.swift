@@ -29,6 +29,8 @@ final class IngestSession: Sendable {
     }
 
     let configuration: IngestConfiguration
+    /// How the source is encoded (size, frame rate, bitrate), decided before the first run.
+    let plan: EncodingPlan
     let publisher: StreamPublisher
     let logger: Logger
     let progress: (@Sendable (IngestProgress) -> Void)?
@@ -40,10 +42,11 @@ final class IngestSession: Sendable {
     let startedAt: ContinuousClock.Instant
 
     init(
-        configuration: IngestConfiguration, sink: any RecordSink, history: StreamHistory, logger: Logger,
-        progress: (@Sendable (IngestProgress) -> Void)?
+        configuration: IngestConfiguration, plan: EncodingPlan, sink: any RecordSink, history: StreamHistory,
+        logger: Logger, progress: (@Sendable (IngestProgress) -> Void)?
     ) {
         self.configuration = configuration
+        self.plan = plan
         var logger = logger
         logger[metadataKey: "stream.id"] = .string(configuration.streamID)
         self.logger = logger
@@ -147,7 +150,7 @@ final class IngestSession: Sendable {
     private func runEncoder() async throws -> RunOutcome {
         let c = configuration
         let runStartMs = Self.nowMs()
-        let arguments = FFmpegCommand.arguments(for: c, startedAtMs: runStartMs)
+        let arguments = FFmpegCommand.arguments(for: c, plan: plan, startedAtMs: runStartMs)
         logger.debug("starting ffmpeg", metadata: ["ffmpeg.arguments": "\(arguments.joined(separator: " "))"])
         let executable: Executable = c.ffmpeg.contains("/") ? .path(FilePath(c.ffmpeg)) : .name(c.ffmpeg)
         var options = PlatformOptions()

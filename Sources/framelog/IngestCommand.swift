@@ -13,7 +13,8 @@ struct IngestCommand: AsyncParsableCommand {
         discussion: """
             Runs ffmpeg on the source, encodes H.264/AAC (or remuxes with --copy) into fragmented MP4 with a \
             keyframe every segment and a fragment every part, and publishes the init segment and every part to \
-            topic framelog.stream.<ID>. The stream is registered in framelog.streams and its segments indexed \
+            topic framelog.stream.<ID>. The source's resolution and frame rate are kept (never upscaled) unless \
+            --size or --fps say otherwise, and the bitrate suits them unless --bitrate says otherwise. The stream is registered in framelog.streams and its segments indexed \
             in framelog.index; the record format is in docs/record-format.md.
 
             Exactly one source: --test-pattern, --file, --rtmp-listen, --srt-listen, --v4l2 or --stdin.
@@ -69,14 +70,19 @@ struct IngestCommand: AsyncParsableCommand {
     @Option(help: "Segment duration in ms (keyframe interval when encoding); a whole number of parts.")
     var segmentMs = 2000
 
-    @Option(help: "Video bitrate when encoding, e.g. 3M, 2500k or 2500000.")
-    var bitrate = "3M"
+    @Option(
+        help: """
+            Video bitrate when encoding, e.g. 3M, 2500k or 2500000. Default: by resolution and frame rate \
+            (720p30 3M, 1080p30 6M, half as much again above 30 fps); for a live input, whose picture is known \
+            only when it arrives, quality-targeted and capped at 9M.
+            """)
+    var bitrate: String?
 
-    @Option(help: "Video size when encoding, WIDTHxHEIGHT.")
-    var size = "1280x720"
+    @Option(help: "Video size when encoding, WIDTHxHEIGHT (scaled to fit). Default: the source's, never upscaled.")
+    var size: String?
 
-    @Option(help: "Frame rate when encoding.")
-    var fps = 30
+    @Option(help: "Frame rate when encoding. Default: the source's.")
+    var fps: Int?
 
     @Option(
         help: "Largest part published, in bytes; larger parts are reported, counted and skipped to the next keyframe.")
@@ -120,14 +126,18 @@ struct IngestCommand: AsyncParsableCommand {
         c.copy = copy
         c.partDuration = .milliseconds(partMs)
         c.segmentDuration = .milliseconds(segmentMs)
-        guard let bits = Self.parseBitrate(bitrate) else {
-            throw CLIError("bad --bitrate \"\(bitrate)\": expected e.g. 3M, 2500k or 2500000")
+        if let bitrate {
+            guard let bits = Self.parseBitrate(bitrate) else {
+                throw CLIError("bad --bitrate \"\(bitrate)\": expected e.g. 3M, 2500k or 2500000")
+            }
+            c.videoBitrate = bits
         }
-        c.videoBitrate = bits
-        guard let parsedSize = IngestConfiguration.VideoSize(size) else {
-            throw CLIError("bad --size \"\(size)\": expected WIDTHxHEIGHT, e.g. 1280x720")
+        if let size {
+            guard let parsedSize = IngestConfiguration.VideoSize(size) else {
+                throw CLIError("bad --size \"\(size)\": expected WIDTHxHEIGHT, e.g. 1280x720")
+            }
+            c.size = parsedSize
         }
-        c.size = parsedSize
         c.frameRate = fps
         c.maxPartBytes = maxPartBytes
         guard let seconds = Self.parseDuration(retention) else {

@@ -16,9 +16,14 @@ struct StreamCheck {
 }
 
 /// Checks sequence, segment and part numbering, timestamps and decodability of every encoder run.
-func checkStream(_ raw: [KafkaRecord], fps: Int, partMs: Int, directory: String, exactClock: Bool = true) throws
-    -> StreamCheck
-{
+///
+/// - Parameter shortPartsPerRun: whole parts per run that may hold fewer frames than a part's worth. At
+///   frame rates whose frame is shorter than the AAC encoder's priming (about 21 ms: 50 fps and up), ffmpeg's
+///   MP4 muxer starts the video one frame-ish late and cuts one short extra part at the end of a run's first
+///   segment. Players do not mind; the count is still checked.
+func checkStream(
+    _ raw: [KafkaRecord], fps: Int, partMs: Int, directory: String, exactClock: Bool = true, shortPartsPerRun: Int = 0
+) throws -> StreamCheck {
     var check = StreamCheck(records: try raw.map { (try header($0), $0) })
     let headers = check.records.map(\.header)
     // Sequence: 0, 1, 2, … with no gap; offsets in the same order.
@@ -72,6 +77,7 @@ func checkStream(_ raw: [KafkaRecord], fps: Int, partMs: Int, directory: String,
             ["-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts,key_frame", "-of", "json", file])
         let json = try JSONSerialization.jsonObject(with: Data(probe.stdout.utf8)) as? [String: Any]
         let frames = (json?["frames"] as? [[String: Any]]) ?? []
+        var shortParts = 0
         let expectedFrames = try parts.reduce(0) { sum, part in
             var splitter = CMAFSplitter()
             splitter.append(initRecord.record.value + part.record.value)
@@ -81,11 +87,15 @@ func checkStream(_ raw: [KafkaRecord], fps: Int, partMs: Int, directory: String,
             }
             let video = fragment.track(1)!
             // Whole parts hold exactly part duration × fps frames (the last one may be cut short by the stop).
-            if part.header.sequence != parts.last!.header.sequence && part.header.part > 0 {
-                #expect(video.sampleCount == partMs * fps / 1000)
+            if part.header.sequence != parts.last!.header.sequence && part.header.part > 0
+                && video.sampleCount != partMs * fps / 1000
+            {
+                shortParts += 1
+                #expect(video.sampleCount < partMs * fps / 1000, "a part longer than its target")
             }
             return sum + video.sampleCount
         }
+        #expect(shortParts <= shortPartsPerRun, "\(shortParts) parts short of \(partMs * fps / 1000) frames")
         #expect(frames.count == expectedFrames, "decoded frames vs samples published")
         let pts = frames.compactMap { $0["pts"] as? Int }
         #expect(pts == pts.sorted() && Set(pts).count == pts.count, "monotonic frame timestamps")
@@ -244,6 +254,86 @@ struct IngestTests {
         }
     }
 
+    /// The picture of a stream's init record.
+    func picture(_ records: [KafkaRecord]) throws -> (width: Int?, height: Int?) {
+        let initRecord = try #require(records.first { (try? header($0).kind) == .initSegment })
+        let video = try InitSegment.parse(initRecord.value).video
+        return (video?.width, video?.height)
+    }
+
+    @Test("an RTMP push of 640x360 at 25 fps is published at 640x360 and 25 fps")
+    func rtmpKeepsItsPicture() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = uniqueStream("keep")
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let url = "rtmp://127.0.0.1:\(try freePort())/live/\(stream)"
+            var c = smallConfiguration(b, stream: stream, source: .rtmpListen(url: url))
+            c.size = nil
+            c.videoBitrate = nil
+            let pushed = Mutex(false)
+            try await runIngest(
+                c,
+                during: {
+                    for _ in 0..<50 {
+                        let push = try runProgram(
+                            ffmpegPath,
+                            [
+                                "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f",
+                                "lavfi",
+                                "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:v", "libx264", "-preset",
+                                "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", url,
+                            ])
+                        if push.status == 0 {
+                            pushed.withLock { $0 = true }
+                            return
+                        }
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                },
+                until: { p in pushed.withLock { $0 } && p.restarts >= 1 })
+            #expect(pushed.withLock { $0 })
+            let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
+            let size = try picture(records)
+            #expect(size.width == 640 && size.height == 360, "published at \(size)")
+            // 25 fps: every whole 200 ms part holds 5 frames (checkStream decodes and counts them).
+            let check = try checkStream(records, fps: 25, partMs: 200, directory: dir, exactClock: false)
+            #expect(check.parts.count >= 10, "3 s pushed = about 15 parts")
+        }
+    }
+
+    @Test("a 1920x1080 60 fps file is published at 1080p60, at a bitrate that suits it")
+    func fileKeepsItsPicture() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = uniqueStream("hd")
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let file = dir + "/hd60.mp4"
+            try runProgram(
+                ffmpegPath,
+                [
+                    "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=1920x1080:rate=60", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-g", "60", "-c:a", "aac", "-shortest", file,
+                ])
+            var c = smallConfiguration(b, stream: stream, source: .file(path: file, loop: false))
+            c.size = nil
+            c.videoBitrate = nil
+            try await runIngest(c, timeout: .seconds(90)) { $0.state == .ended }
+            let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
+            let size = try picture(records)
+            #expect(size.width == 1920 && size.height == 1080, "published at \(size)")
+            _ = try checkStream(records, fps: 60, partMs: 200, directory: dir, exactClock: false, shortPartsPerRun: 1)
+            let registry = try await registryEntries(b, stream: stream)
+            #expect(registry.first?.frameRate == 60)
+            #expect(
+                registry.first?.bandwidth == EncodingPlan.bitrate(height: 1080, frameRate: 60) + c.audioBitrate,
+                "declared \(String(describing: registry.first?.bandwidth))")
+        }
+    }
+
     @Test("a killed encoder is restarted and the stream continues after a discontinuity")
     func encoderDeath() async throws {
         try await withLocalBroker { broker in
@@ -361,6 +451,50 @@ struct IngestTests {
         #expect(
             FFmpegCommand.arguments(for: c, startedAtMs: 0).joined(separator: " ").contains(
                 "-listen 1 -f flv -i rtmp://127.0.0.1:1935/live/k"))
+    }
+
+    @Test("without --size, --fps and --bitrate the source's picture is kept, at a bitrate that suits it")
+    func keepsTheSource() throws {
+        var c = IngestConfiguration(
+            kafka: KafkaClientOptions(bootstrapServers: ["x:1"]), streamID: "a",
+            source: .file(path: "/x.mp4", loop: false))
+        let plan = EncodingPlan(c, source: .init(width: 640, height: 360, frameRate: 25))
+        #expect(plan.size == nil && plan.frameRate == nil && plan.rateControl == .bitrate(800_000))
+        let args = FFmpegCommand.arguments(for: c, plan: plan, startedAtMs: 0)
+        let joined = args.joined(separator: " ")
+        #expect(joined.contains("scale=trunc(iw/2)*2:trunc(ih/2)*2") && !joined.contains("scale=1280"))
+        #expect(joined.contains("-r 25 -g 50 -keyint_min 50") && joined.contains("-b:v 800000"))
+        #expect(EncodingPlan.rateArgument(29.97) == "30000/1001" && EncodingPlan.rateArgument(60) == "60")
+        #expect(
+            EncodingPlan(c, source: .init(width: 1920, height: 1080, frameRate: 60)).rateControl == .bitrate(9_000_000))
+        #expect(
+            EncodingPlan(c, source: .init(width: 1280, height: 720, frameRate: 29.97)).rateControl
+                == .bitrate(3_000_000))
+        // A live input is not probed: its picture is kept, quality-targeted and capped.
+        c.source = .rtmpListen(url: "rtmp://127.0.0.1:1935/live/k")
+        let live = FFmpegCommand.arguments(for: c, plan: EncodingPlan(c, source: nil), startedAtMs: 0)
+        #expect(live.joined(separator: " ").contains("-crf 23 -maxrate 9000000") && !live.contains("-r"))
+        #expect(live.joined(separator: " ").contains("-force_key_frames expr:gte(t,n_forced*2.0)"))
+        // --size, --fps and --bitrate still force them.
+        c.size = .init(width: 1280, height: 720)
+        c.frameRate = 30
+        c.videoBitrate = 2_500_000
+        let forced = FFmpegCommand.arguments(for: c, plan: EncodingPlan(c, source: nil), startedAtMs: 0)
+            .joined(separator: " ")
+        #expect(forced.contains("scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720"))
+        #expect(forced.contains("-r 30 -g 60 -keyint_min 60") && forced.contains("-b:v 2500000"))
+        // The test pattern is generated at 1280x720, 30 fps, 3 Mbit/s unless told otherwise.
+        let pattern = IngestConfiguration(
+            kafka: KafkaClientOptions(bootstrapServers: ["x:1"]), streamID: "a", source: .testPattern)
+        #expect(
+            FFmpegCommand.arguments(for: pattern, startedAtMs: 0).joined(separator: " ").contains(
+                "testsrc2=size=1280x720:rate=30"))
+        #expect(EncodingPlan(pattern, source: nil).rateControl == .bitrate(3_000_000))
+        // ffprobe's answer.
+        let probed = SourceProbe.parse(
+            #"{"streams":[{"width":1920,"height":1080,"r_frame_rate":"60/1","avg_frame_rate":"30000/1001"}]}"#)
+        #expect(probed?.width == 1920 && probed?.height == 1080 && abs((probed?.frameRate ?? 0) - 29.97) < 0.01)
+        #expect(SourceProbe.parse(#"{"streams":[]}"#) == nil)
     }
 
     @Test("configuration is validated with messages that name the setting")
