@@ -222,29 +222,8 @@ struct IngestTests {
             let port = try freePort()
             let url = "rtmp://127.0.0.1:\(port)/live/\(stream)"
             let c = smallConfiguration(b, stream: stream, source: .rtmpListen(url: url))
-            let pushed = Mutex(false)
-            try await runIngest(
-                c,
-                during: {
-                    // The listener needs a moment to bind: retry the push until it connects.
-                    for _ in 0..<50 {
-                        let push = try runProgram(
-                            ffmpegPath,
-                            [
-                                "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=30", "-f",
-                                "lavfi",
-                                "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:v", "libx264", "-preset",
-                                "veryfast", "-g", "30", "-c:a", "aac", "-f", "flv", url,
-                            ])
-                        if push.status == 0 {
-                            pushed.withLock { $0 = true }
-                            return
-                        }
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                },
-                until: { p in pushed.withLock { $0 } && p.restarts >= 1 })
-            #expect(pushed.withLock { $0 })
+            let pushed = try await ingestRTMPPush(c, url: url, size: "320x180", fps: 30)
+            #expect(pushed)
             let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
             let check = try checkStream(records, fps: 30, partMs: 200, directory: dir, exactClock: false)
             #expect(check.parts.count >= 10, "3 s pushed = about 15 parts")
@@ -252,6 +231,35 @@ struct IngestTests {
             #expect(states.contains(.interrupted), "publisher gone: interrupted while waiting for the next one")
             #expect(states.last == .ended)
         }
+    }
+
+    /// Runs an ingest listening at `url` while ffmpeg pushes 3 s of a `size` test pattern at `fps` into it,
+    /// until the publisher has come and gone (the ingest restarted, waiting for the next). False when the
+    /// push never connected.
+    func ingestRTMPPush(_ c: IngestConfiguration, url: String, size: String, fps: Int) async throws -> Bool {
+        let pushed = Mutex(false)
+        try await runIngest(
+            c,
+            during: {
+                // The listener needs a moment to bind: retry the push until it connects.
+                for _ in 0..<50 {
+                    let push = try runProgram(
+                        ffmpegPath,
+                        [
+                            "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=\(fps)", "-f",
+                            "lavfi",
+                            "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:v", "libx264", "-preset",
+                            "veryfast", "-g", String(fps), "-c:a", "aac", "-f", "flv", url,
+                        ])
+                    if push.status == 0 {
+                        pushed.withLock { $0 = true }
+                        return
+                    }
+                    try await Task.sleep(for: .milliseconds(100))
+                }
+            },
+            until: { p in pushed.withLock { $0 } && p.restarts >= 1 })
+        return pushed.withLock { $0 }
     }
 
     /// The picture of a stream's init record.
@@ -272,28 +280,7 @@ struct IngestTests {
             var c = smallConfiguration(b, stream: stream, source: .rtmpListen(url: url))
             c.size = nil
             c.videoBitrate = nil
-            let pushed = Mutex(false)
-            try await runIngest(
-                c,
-                during: {
-                    for _ in 0..<50 {
-                        let push = try runProgram(
-                            ffmpegPath,
-                            [
-                                "-v", "error", "-re", "-f", "lavfi", "-i", "testsrc2=size=640x360:rate=25", "-f",
-                                "lavfi",
-                                "-i", "sine=frequency=440:sample_rate=48000", "-t", "3", "-c:v", "libx264", "-preset",
-                                "ultrafast", "-g", "25", "-c:a", "aac", "-f", "flv", url,
-                            ])
-                        if push.status == 0 {
-                            pushed.withLock { $0 = true }
-                            return
-                        }
-                        try await Task.sleep(for: .milliseconds(100))
-                    }
-                },
-                until: { p in pushed.withLock { $0 } && p.restarts >= 1 })
-            #expect(pushed.withLock { $0 })
+            #expect(try await ingestRTMPPush(c, url: url, size: "640x360", fps: 25))
             let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
             let size = try picture(records)
             #expect(size.width == 640 && size.height == 360, "published at \(size)")
