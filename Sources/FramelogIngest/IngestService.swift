@@ -46,7 +46,7 @@ public final class IngestService: Service {
             let producer = try Producer(configuration: producerConfiguration, logger: logger)
             let admin = try Admin(configuration: c.kafka, logger: logger)
             try await admin.checkConnection(timeout: .seconds(10))
-            history = try await StreamHistory.load(streamID: c.streamID, kafka: c.kafka, logger: logger)
+            history = try await StreamHistory.load(streamID: c.streamID, kafka: c.kafka, admin: admin, logger: logger)
             sink = KafkaRecordSink(producer: producer, admin: admin)
         } catch let error as KafkaError {
             throw IngestError(.kafka, "cannot use Kafka at \(servers): \(error.message)")

@@ -66,24 +66,23 @@ public struct StreamDirectory: Sendable {
         index[entry.stream] = entries
     }
 
-    /// Reads the registry and the index as they are now. Waits (logging once) until both topics exist: the
-    /// first publisher creates them. Returns the directory and the next offset of each of its partitions,
-    /// to follow on from.
-    public static func read(
-        kafka: KafkaClientOptions, keepIndex: Duration?, waitForTopics: Bool = true, logger: Logger
-    ) async throws -> (StreamDirectory, next: [TopicPartition: StartPosition]) {
-        let admin = try Admin(configuration: kafka, logger: logger)
+    /// Waits (logging once) until the registry and the index exist: the first publisher creates them.
+    public static func waitForTopics(admin: Admin, logger: Logger) async throws {
         var announced = false
         while !(try await Set(admin.listTopics().map(\.name)).isSuperset(of: topics)) {
-            guard waitForTopics else {
-                return (StreamDirectory(keepIndex: keepIndex), next: [:])
-            }
             if !announced {
                 logger.info("waiting for the first stream (no framelog.streams topic yet)")
                 announced = true
             }
             try await Task.sleep(for: .milliseconds(500))
         }
+    }
+
+    /// Reads `topics` (the registry, the index, or both; they must exist) as they are now. Returns the
+    /// directory and the next offset of each of their partitions, to follow on from.
+    public static func read(
+        kafka: KafkaClientOptions, keepIndex: Duration?, topics: [String] = topics, logger: Logger
+    ) async throws -> (StreamDirectory, next: [TopicPartition: StartPosition]) {
         var configuration = ConsumerConfiguration(client: kafka)
         configuration.client.clientID = kafka.clientID + "-directory"
         let consumer = try Consumer(configuration: configuration, logger: logger)

@@ -22,17 +22,21 @@ public struct StreamHistory: Sendable, Hashable {
         nextSegment = max(nextSegment, header.segment + (header.kind == .part ? 1 : 0))
     }
 
-    public static func load(streamID: String, kafka: KafkaClientOptions, logger: Logger) async throws
+    public static func load(streamID: String, kafka: KafkaClientOptions, admin: Admin, logger: Logger) async throws
         -> StreamHistory
     {
         let topic = StreamNames.streamTopic(streamID)
-        let admin = try Admin(configuration: kafka, logger: logger)
-        guard try await admin.listTopics().contains(where: { $0.name == topic }) else { return StreamHistory() }
+        let existing = Set(try await admin.listTopics().map(\.name))
+        guard existing.contains(topic) else { return StreamHistory() }
         var client = kafka
         client.clientID = "framelog-history"
-        let (directory, _) = try await StreamDirectory.read(
-            kafka: client, keepIndex: .seconds(0), waitForTopics: false, logger: logger)
-        let start = directory.segments(of: streamID).last?.offset
+        var start: Int64?
+        if existing.contains(StreamNames.indexTopic) {
+            // The index alone, keeping only each stream's newest entries: where the last segment starts.
+            let (directory, _) = try await StreamDirectory.read(
+                kafka: client, keepIndex: .zero, topics: [StreamNames.indexTopic], logger: logger)
+            start = directory.segments(of: streamID).last?.offset
+        }
 
         var history = StreamHistory()
         let media = try Consumer(configuration: ConsumerConfiguration(client: client), logger: logger)

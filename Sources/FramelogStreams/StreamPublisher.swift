@@ -104,7 +104,7 @@ public final class StreamPublisher: Sendable {
             state.withLock { $0.topicsReady = true }
         }
         let (discontinuity, initHeader) = state.withLock { s in
-            let headers = s.ledger.startMedia(media, initID: initID, captureMs: Self.nowMs())
+            let headers = s.ledger.startMedia(media, initID: initID, captureMs: nowMs())
             s.beat = .live
             return headers
         }
@@ -150,7 +150,7 @@ public final class StreamPublisher: Sendable {
         let (started, end) = state.withLock { s -> (Bool, StreamRecordHeader?) in
             s.beat = nil
             guard s.ledger.info != nil else { return (false, nil) }
-            return (true, final == .ended ? s.ledger.end(captureMs: Self.nowMs()) : nil)
+            return (true, final == .ended ? s.ledger.end(captureMs: nowMs()) : nil)
         }
         if let end { try await publish(end, value: [], pending: .marker(end)) }
         // The final registry entry names the last acknowledged sequence, so wait for the end record first.
@@ -167,7 +167,7 @@ public final class StreamPublisher: Sendable {
     }
 
     private func publishRegistry(_ newState: StreamInfo.State) async throws {
-        guard let info = state.withLock({ $0.ledger.registryEntry(newState, nowMs: Self.nowMs()) }) else { return }
+        guard let info = state.withLock({ $0.ledger.registryEntry(newState, nowMs: nowMs()) }) else { return }
         try await enqueue(
             topic: StreamNames.registryTopic, value: try StreamCodec.encode(info), headers: [],
             timestamp: info.updatedAtMs, pending: .control("registry"))
@@ -247,5 +247,4 @@ public final class StreamPublisher: Sendable {
         }
     }
 
-    static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 }

@@ -85,6 +85,8 @@ public final class StreamReader: Sendable {
         case (.everything, .window(let span)): keep = configuration.keepIndex ?? span + .seconds(10)
         case (.everything, _): keep = configuration.keepIndex ?? .seconds(10)
         }
+        try await StreamDirectory.waitForTopics(
+            admin: try Admin(configuration: configuration.kafka, logger: logger), logger: logger)
         let (directory, next) = try await StreamDirectory.read(
             kafka: configuration.kafka, keepIndex: keep, logger: logger)
         directoryState.withLock { $0 = directory }
@@ -121,11 +123,10 @@ public final class StreamReader: Sendable {
 
         func follow(_ stream: String) throws {
             guard !follower.follows(stream), matches(stream, matcher),
-                StreamTopics.streamID(
-                    ofTopic: StreamNames.streamTopic(stream)) != nil
+                (try? StreamNames.validate(streamID: stream)) != nil
             else { return }
             let segment = StreamFollower.startSegment(
-                configuration.start, segments: directory.segments(of: stream), nowMs: Self.nowMs())
+                configuration.start, segments: directory.segments(of: stream), nowMs: nowMs())
             let position = follower.begin(stream, at: segment)
             try consumer.addAssignment([TopicPartition(StreamNames.streamTopic(stream), 0): position])
             logger.info(
@@ -135,11 +136,11 @@ public final class StreamReader: Sendable {
                 ])
         }
 
-        for info in directory.streams.values.sorted(by: { $0.stream < $1.stream }) {
-            try await body(.info(info))
-            try follow(info.stream)
-        }
-        do {
+        try await closing([consumer]) {
+            for info in directory.streams.values.sorted(by: { $0.stream < $1.stream }) {
+                try await body(.info(info))
+                try follow(info.stream)
+            }
             for try await record in consumer.messages {
                 if let change = directoryState.withLock({ $0.apply(record) }) {
                     switch change {
@@ -153,11 +154,7 @@ public final class StreamReader: Sendable {
                 }
                 try await deliver(record, &follower, consumer, body)
             }
-        } catch {
-            await consumer.close()
-            throw error
         }
-        await consumer.close()
     }
 
     // MARK: A share, as a group member
@@ -208,7 +205,7 @@ public final class StreamReader: Sendable {
                         stream, committed: offset, in: directory.segment(of: stream, containing: offset))
                 } else {
                     let segment = StreamFollower.startSegment(
-                        configuration.start, segments: directory.segments(of: stream), nowMs: Self.nowMs())
+                        configuration.start, segments: directory.segments(of: stream), nowMs: nowMs())
                     position = follower.begin(stream, at: segment)
                 }
                 try await consumer.seek(tp, to: position)
@@ -228,7 +225,7 @@ public final class StreamReader: Sendable {
                 }
             }
             defer { tasks.cancelAll() }
-            do {
+            try await closing([consumer, directoryConsumer]) {
                 for try await item in consumer.items {
                     try await deliverNews()
                     switch item {
@@ -243,13 +240,7 @@ public final class StreamReader: Sendable {
                         try await deliver(record, &follower, consumer, body)
                     }
                 }
-            } catch {
-                await consumer.close()
-                await directoryConsumer.close()
-                throw error
             }
-            await consumer.close()
-            await directoryConsumer.close()
         }
     }
 
@@ -280,6 +271,17 @@ public final class StreamReader: Sendable {
         if let seekTo { try await consumer.seek(tp, to: .offset(seekTo)) }
     }
 
+    /// Runs `body`, then closes `consumers` whether it returned or threw.
+    private func closing(_ consumers: [Consumer], _ body: () async throws -> Void) async throws {
+        do {
+            try await body()
+        } catch {
+            for consumer in consumers { await consumer.close() }
+            throw error
+        }
+        for consumer in consumers { await consumer.close() }
+    }
+
     private func matches(_ stream: String, _ matcher: Regex<AnyRegexOutput>?) -> Bool {
         guard let matcher else { return true }
         return (try? matcher.wholeMatch(in: stream)) != nil
@@ -305,5 +307,4 @@ public final class StreamReader: Sendable {
         return c
     }
 
-    static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
 }
