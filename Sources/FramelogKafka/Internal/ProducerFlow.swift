@@ -25,12 +25,21 @@ final class ProducerFlow: Sendable {
         var slotWaiters: [(id: UInt64, continuation: CheckedContinuation<Void, Never>)] = []
         /// Ids for waiters, so that a cancelled one can be taken out.
         var nextWaiterID: UInt64 = 0
-        /// Waiters cancelled before they were parked.
+        /// Waiters that have an id and have not finished waiting.
+        var activeWaiters: Set<UInt64> = []
+        /// Active waiters cancelled before they were parked.
         var cancelledWaiters: Set<UInt64> = []
 
         mutating func waiterID() -> UInt64 {
             nextWaiterID += 1
+            activeWaiters.insert(nextWaiterID)
             return nextWaiterID
+        }
+
+        /// A waiter is done (woken or cancelled): nothing of it is kept.
+        mutating func finishWaiter(_ id: UInt64) {
+            activeWaiters.remove(id)
+            cancelledWaiters.remove(id)
         }
 
         mutating func popReport() -> DeliveryReport? {
@@ -56,7 +65,8 @@ final class ProducerFlow: Sendable {
                 return deliveryWaiters.remove(at: i).continuation
             }
             if let i = slotWaiters.firstIndex(where: { $0.id == id }) { return slotWaiters.remove(at: i).continuation }
-            cancelledWaiters.insert(id)
+            // Not parked yet: it must not park. Already finished: nothing to remember.
+            if activeWaiters.contains(id) { cancelledWaiters.insert(id) }
             return nil
         }
 
@@ -100,6 +110,7 @@ final class ProducerFlow: Sendable {
         } onCancel: {
             state.withLock { $0.cancelWaiter(id) }?.resume()
         }
+        state.withLock { $0.finishWaiter(id) }
         try Task.checkCancellation()
     }
 
@@ -133,6 +144,7 @@ final class ProducerFlow: Sendable {
                 } onCancel: {
                     state.withLock { $0.cancelWaiter(id) }?.resume()
                 }
+                state.withLock { $0.finishWaiter(id) }
             }
         }
     }
