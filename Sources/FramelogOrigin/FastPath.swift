@@ -190,7 +190,9 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private func take(_ target: String, _ context: ChannelHandlerContext) -> Bool {
         let bytes = target.utf8
         let path = bytes[..<(bytes.firstIndex(of: UInt8(ascii: "?")) ?? bytes.endIndex)]
-        guard case .success(let parsed)? = OriginPath.parse(path), PathCheck.acceptable(path) else { return false }
+        // A path `OriginPath` accepts passes `PathCheck` too (its components are fixed names, a validated id
+        // and validated object names), so the router's guard need not run again here.
+        guard case .success(let parsed)? = OriginPath.parse(path) else { return false }
         switch parsed.resource {
         case .object(let name):
             return sendObject(context, parsed.stream, name)

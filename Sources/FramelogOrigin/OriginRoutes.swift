@@ -133,7 +133,6 @@ public struct OriginRoutes: Sendable {
     /// blocking reload; then 503 with `Retry-After`, which players retry. 404 for an unknown stream.
     func waitForFirstMedia(_ id: String, _ want: StreamStore.Want) async throws {
         guard let edge = store.edge(id) else { throw HTTPError(.notFound, message: "no stream \(id)") }
-        guard !store.has(id, want) else { return }
         let timeout = Duration.milliseconds(Int64(Double(edge.segmentTargetMs) * blockingTargetDurations))
         if await store.waitFor(stream: id, want, timeout: timeout) == .timedOut {
             throw HTTPError(

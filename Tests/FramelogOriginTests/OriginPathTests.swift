@@ -55,4 +55,20 @@ struct OriginPathTests {
             #expect(parse(unknown) == nil, "\(unknown)")
         }
     }
+
+    /// The fast path relies on it: whatever `OriginPath` accepts, the router's `PathCheck` accepts too.
+    @Test func acceptedPathsPassThePathGuard() {
+        let id = String(repeating: "a", count: 63) + "."
+        for path in [
+            "/hls/\(id)/live.m3u8", "/dash/\(id)/manifest.mpd", "/watch/a-b_c.d", "/feed/x",
+            "/hls/\(id)/part/\(UInt64.max).9999.m4s", "/dash/\(id)/seg/18446744073709551615.m4s",
+            "/hls/\(id)/init/0123456789abcdef.mp4",
+        ] {
+            guard case .success? = parse(path) else {
+                Issue.record("\(path) refused")
+                continue
+            }
+            #expect(PathCheck.acceptable(path.utf8), "\(path)")
+        }
+    }
 }
