@@ -27,23 +27,26 @@ struct EncodingPlan: Sendable, Hashable {
     var sourceFrameRate: Double?
     var rateControl: RateControl
     /// The output's frame rate, when known before encoding (forced, or probed).
-    var outputFrameRate: Double?
+    var outputFrameRate: Double? { frameRate.map(Double.init) ?? sourceFrameRate }
+
+    /// What the test pattern is generated at unless told otherwise.
+    static let testPatternSize = IngestConfiguration.VideoSize(width: 1280, height: 720)
+    static let testPatternFrameRate = 30
 
     /// The plan for `configuration`, knowing `source` when it could be probed.
     init(_ configuration: IngestConfiguration, source: Source?) {
         let c = configuration
         if case .testPattern = c.source {
             // The generator makes the picture: its size and rate are the source's.
-            size = c.size ?? IngestConfiguration.VideoSize(width: 1280, height: 720)
-            frameRate = c.frameRate ?? 30
+            size = c.size ?? Self.testPatternSize
+            frameRate = c.frameRate ?? Self.testPatternFrameRate
         } else {
             size = c.size
             frameRate = c.frameRate
         }
         let height = size?.height ?? source?.height
-        let fps = frameRate.map(Double.init) ?? source?.frameRate
-        outputFrameRate = fps
         sourceFrameRate = frameRate == nil ? source?.frameRate : nil
+        let fps = frameRate.map(Double.init) ?? sourceFrameRate
         if let bitrate = c.videoBitrate {
             rateControl = .bitrate(bitrate)
         } else if let height {

@@ -57,9 +57,10 @@ enum FFmpegCommand {
     private static func input(_ c: IngestConfiguration, plan: EncodingPlan) -> [String] {
         switch c.source {
         case .testPattern:
-            let size = plan.size ?? IngestConfiguration.VideoSize(width: 1280, height: 720)
+            let size = plan.size ?? EncodingPlan.testPatternSize
+            let rate = plan.frameRate ?? EncodingPlan.testPatternFrameRate
             return [
-                "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=\(plan.frameRate ?? 30)",
+                "-re", "-f", "lavfi", "-i", "testsrc2=size=\(size):rate=\(rate)",
                 "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:beep_factor=4",
             ]
         case .file(let path, let loop):
@@ -89,7 +90,7 @@ enum FFmpegCommand {
             let (w, h) = (size.width, size.height)
             return "scale=\(w):\(h):force_original_aspect_ratio=decrease,pad=\(w):\(h):-1:-1,setsar=1"
         }
-        let h = plan.size?.height ?? 720
+        let h = (plan.size ?? EncodingPlan.testPatternSize).height
         // Frame number and UTC wall-clock (start + pts, the same value as the capture-time header), so
         // latency can be read off a screenshot.
         let msOfDay = startedAtMs % 86_400_000
