@@ -5,22 +5,24 @@ import Testing
 
 /// Fragmented MP4 made by ffmpeg during the test run, as ingest will produce it (media-facts.md), but
 /// faster than real time and small: 2 s of 320x240 at 30 fps with 48 kHz AAC, 200 ms fragments,
-/// a keyframe every second.
-let ffmpegFixture: [UInt8] = {
-    let out = NSTemporaryDirectory() + "framelog-fixture-\(getpid()).mp4"
+/// a keyframe every second. `movflags` are added to ingest's.
+func ffmpegFragmentedMP4(movflags extra: String = "") -> [UInt8] {
+    let out = NSTemporaryDirectory() + "framelog-fixture-\(getpid())-\(UInt32.random(in: 0...UInt32.max)).mp4"
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
     p.arguments = [
         "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i",
         "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
         "-keyint_min", "30", "-sc_threshold", "0", "-c:a", "aac", "-b:a", "64k", "-f", "mp4", "-movflags",
-        "+frag_keyframe+empty_moov+default_base_moof", "-frag_duration", "200000", out,
+        "+frag_keyframe+empty_moov+default_base_moof" + extra, "-frag_duration", "200000", out,
     ]
     try? p.run()
     p.waitUntilExit()
     defer { unlink(out) }
     return FileManager.default.contents(atPath: out).map { Array($0) } ?? []
-}()
+}
+
+let ffmpegFixture = ffmpegFragmentedMP4()
 
 /// Splits `bytes` fed in chunks whose sizes come from `sizes` (cycled).
 func split(_ bytes: [UInt8], chunkSizes sizes: [Int]) throws -> [CMAFSplitter.Unit] {

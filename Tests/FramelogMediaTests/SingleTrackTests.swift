@@ -4,21 +4,7 @@ import Testing
 @testable import FramelogMedia
 
 /// ffmpeg output with one moof+mdat per track (`separate_moof`): what single-media tracks start from.
-let separateTrackFixture: [UInt8] = {
-    let out = NSTemporaryDirectory() + "framelog-separate-\(getpid()).mp4"
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/usr/bin/ffmpeg")
-    p.arguments = [
-        "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=30", "-f", "lavfi", "-i",
-        "sine=frequency=440:sample_rate=48000", "-t", "2", "-c:v", "libx264", "-preset", "ultrafast", "-g", "30",
-        "-c:a", "aac", "-b:a", "64k", "-f", "mp4", "-movflags",
-        "+frag_keyframe+empty_moov+default_base_moof+separate_moof", "-frag_duration", "200000", out,
-    ]
-    try? p.run()
-    p.waitUntilExit()
-    defer { unlink(out) }
-    return FileManager.default.contents(atPath: out).map { Array($0) } ?? []
-}()
+let separateTrackFixture = ffmpegFragmentedMP4(movflags: "+separate_moof")
 
 /// Runs a program on `bytes` written to a file; its status and stderr.
 func probe(_ program: String, _ arguments: [String], file bytes: [UInt8]) throws -> (Int32, String, String) {
