@@ -31,7 +31,7 @@ async def client(port, stream, seconds, delays, errors):
     query = ""
     end = time.time() + seconds
     while time.time() < end:
-        writer.write(f"GET /hls/{stream}/live.m3u8{query} HTTP/1.1\r\nHost: origin\r\n\r\n".encode())
+        writer.write(f"GET /hls/{stream}/video/live.m3u8{query} HTTP/1.1\r\nHost: origin\r\n\r\n".encode())
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
         now = time.time() * 1000
@@ -70,7 +70,7 @@ def main():
     try:
         port = stack.port
         time.sleep(8)
-        urllib.request.urlopen(f"http://127.0.0.1:{port}/hls/demo/live.m3u8").read()
+        urllib.request.urlopen(f"http://127.0.0.1:{port}/hls/demo/video/live.m3u8").read()
         queue = multiprocessing.Queue()
         per = args.clients // args.processes
         workers = [multiprocessing.Process(target=worker, args=(port, "demo", per, args.seconds, queue))

@@ -68,7 +68,7 @@ def main():
         time.sleep(1)
         origin = stack.origin
         base = stack.base
-        playlist = urllib.request.urlopen(f"{base}/hls/bench/live.m3u8").read().decode()
+        playlist = urllib.request.urlopen(f"{base}/hls/bench/video/live.m3u8").read().decode()
         parts = re.findall(r'URI="(part/[^"]+)"', playlist)
         segments = [l for l in playlist.splitlines() if l.startswith("seg/")]
         docroot = os.path.join(work, "www")

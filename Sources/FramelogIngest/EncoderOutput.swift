@@ -1,17 +1,19 @@
 import Foundation
 import FramelogMedia
+import FramelogStreams
 
 /// Reads one ffmpeg run's stdout: parses it incrementally, checks the init segment, time-stamps each part
 /// and says what to publish. It publishes nothing itself: `IngestSession` acts on the events.
 struct EncoderOutput {
     /// What the encoder's output calls for, in order.
     enum Event: Sendable {
-        /// A (new) init segment: media starts.
-        case started(InitSegment, bytes: [UInt8], initID: String)
-        /// A CMAF fragment to publish. `pts` and `duration` in `timescale` ticks.
+        /// A (new) init segment: media starts. `inits`: one single-track init per track, video first.
+        case started(InitSegment, inits: [StreamPublisher.TrackInit])
+        /// A CMAF fragment of one track to publish. `pts` and `duration` in the track's `timescale` ticks;
+        /// `frames` counts video frames (0 for audio).
         case part(
-            bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, frames: Int, independent: Bool,
-            captureMs: Int64)
+            track: StreamTrack, bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, frames: Int,
+            independent: Bool, captureMs: Int64)
         /// A fragment over the record limit, dropped; parts are dropped until the next keyframe.
         case oversized(size: Int, pts: Int64, timescale: UInt32)
         /// A part dropped while waiting for a keyframe after an oversized one.
@@ -24,6 +26,10 @@ struct EncoderOutput {
     private var splitter: CMAFSplitter
     private var captureClock: CaptureClock
     private var video: Track?
+    private var audio: Track?
+    /// The newest video fragment's start, in seconds of media time, and its capture time: audio is stamped
+    /// against it.
+    private var videoAnchor: (seconds: Double, captureMs: Int64)?
     /// Oversized part seen: parts are dropped until the next keyframe.
     private var dropping = false
     private(set) var producedMedia = false
@@ -69,11 +75,31 @@ struct EncoderOutput {
             throw IngestError(.unsupportedInput, "the audio is \(audio.codec); Framelog publishes AAC\(hint)")
         }
         self.video = video
-        return .started(initSegment, bytes: bytes, initID: initSegmentID(bytes))
+        audio = initSegment.audio
+        videoAnchor = nil
+        var inits: [StreamPublisher.TrackInit] = []
+        do {
+            for (track, single) in try InitSegment.splitTracks(bytes) {
+                let name: StreamTrack
+                switch track.id {
+                case video.id: name = .video
+                case audio?.id: name = .audio
+                default: continue  // a data or subtitle track: not published
+                }
+                inits.append(StreamPublisher.TrackInit(track: name, bytes: single, initID: initSegmentID(single)))
+            }
+        } catch {
+            throw IngestError(.invalidMedia, "cannot split the encoder's init segment: \(error.message)")
+        }
+        return .started(initSegment, inits: inits.sorted { $0.track < $1.track })
     }
 
     private mutating func onFragment(_ fragment: Fragment, bytes: [UInt8], arrivalMs: Int64, _ events: inout [Event]) {
         guard let video else { return }
+        if let audio, let run = fragment.track(audio.id), fragment.tracks.count == 1 {
+            onAudio(run, timescale: audio.timescale, bytes: bytes, &events)
+            return
+        }
         let run = fragment.track(video.id)
         let timescale = video.timescale
         let pts = Int64(clamping: run?.baseMediaDecodeTime ?? 0)
@@ -83,6 +109,7 @@ struct EncoderOutput {
         let captureMs = captureClock.captureMs(pts: pts, tailTicks: tail, timescale: timescale, arrivalMs: arrivalMs)
         let independent = run?.startsWithSyncSample ?? false
         producedMedia = true
+        videoAnchor = (Double(pts) / Double(max(timescale, 1)), captureMs)
 
         if bytes.count > configuration.maxPartBytes {
             events.append(.oversized(size: bytes.count, pts: pts, timescale: timescale))
@@ -99,7 +126,21 @@ struct EncoderOutput {
         }
         events.append(
             .part(
-                bytes: bytes, pts: pts, duration: duration, timescale: timescale, frames: samples,
+                track: .video, bytes: bytes, pts: pts, duration: duration, timescale: timescale, frames: samples,
                 independent: independent, captureMs: captureMs))
+    }
+
+    /// An audio fragment: follows the video fragment before it (same flush of the encoder), stamped with
+    /// that fragment's capture time shifted by the difference of their media times.
+    private mutating func onAudio(
+        _ run: Fragment.TrackRun, timescale: UInt32, bytes: [UInt8], _ events: inout [Event]
+    ) {
+        guard let anchor = videoAnchor, !dropping, bytes.count <= configuration.maxPartBytes else { return }
+        let pts = Int64(clamping: run.baseMediaDecodeTime)
+        let offsetMs = (Double(pts) / Double(max(timescale, 1)) - anchor.seconds) * 1000
+        events.append(
+            .part(
+                track: .audio, bytes: bytes, pts: pts, duration: Int64(clamping: run.duration), timescale: timescale,
+                frames: 0, independent: true, captureMs: anchor.captureMs + Int64(offsetMs.rounded())))
     }
 }

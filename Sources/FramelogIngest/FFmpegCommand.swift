@@ -45,8 +45,11 @@ enum FFmpegCommand {
             args += ["-c:a", "aac", "-b:a", String(c.audioBitrate), "-ar", "48000", "-ac", "2"]
         }
         // When remuxing, the codec configuration (avcC, the AAC AudioSpecificConfig) may only be known from the
-        // first packets: delay_moov writes the init segment with the first fragment, complete.
-        let flags = "+frag_keyframe+empty_moov+default_base_moof" + (c.copy ? "+delay_moov" : "")
+        // first packets: delay_moov writes the init segment with the first fragment, complete. separate_moof
+        // gives each track its own moof+mdat, cut at the same instants: single-media CMAF chunks, published
+        // as records of their own track (docs/record-format.md).
+        let flags =
+            "+frag_keyframe+empty_moov+default_base_moof+separate_moof" + (c.copy ? "+delay_moov" : "")
         args += [
             "-f", "mp4", "-movflags", flags,
             "-frag_duration", String(c.partMilliseconds * 1000), "-flush_packets", "1", "pipe:1",

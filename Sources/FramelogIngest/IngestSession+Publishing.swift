@@ -6,12 +6,13 @@ import FramelogStreams
 extension IngestSession {
     func handle(_ event: EncoderOutput.Event) async throws {
         switch event {
-        case .started(let initSegment, let bytes, let initID):
-            try await startMedia(initSegment, bytes: bytes, initID: initID)
-        case .part(let bytes, let pts, let duration, let timescale, let frames, let independent, let captureMs):
+        case .started(let initSegment, let inits):
+            try await startMedia(initSegment, inits: inits)
+        case .part(
+            let track, let bytes, let pts, let duration, let timescale, let frames, let independent, let captureMs):
             try await publishPart(
-                bytes, pts: pts, duration: duration, timescale: timescale, frames: frames, independent: independent,
-                captureMs: captureMs)
+                bytes, track: track, pts: pts, duration: duration, timescale: timescale, frames: frames,
+                independent: independent, captureMs: captureMs)
         case .oversized(let size, let pts, let timescale):
             reportOversized(size: size, pts: pts, timescale: timescale)
         case .dropped:
@@ -21,9 +22,10 @@ extension IngestSession {
         }
     }
 
-    /// A new init segment from the encoder: describes the media for the registry and hands it to the
-    /// publisher (which creates the topics the first time, and writes a discontinuity after earlier media).
-    func startMedia(_ initSegment: InitSegment, bytes: [UInt8], initID: String) async throws {
+    /// A new init segment from the encoder: describes the media for the registry and hands its tracks'
+    /// inits to the publisher (which creates the topics the first time, and writes a discontinuity after
+    /// earlier media).
+    func startMedia(_ initSegment: InitSegment, inits: [StreamPublisher.TrackInit]) async throws {
         let c = configuration
         let now = Self.nowMs()
         var media = StreamInfo(
@@ -36,32 +38,51 @@ extension IngestSession {
         media.frameRate = c.copy ? nil : plan.outputFrameRate
         media.audioSampleRate = initSegment.audio?.sampleRate
         media.audioChannels = initSegment.audio?.channels
-        try await publisher.startMedia(initSegment: bytes, initID: initID, media: media)
+        var tracks: [TrackInfo] = []
+        if let video = initSegment.video {
+            var info = TrackInfo(name: StreamTrack.video.rawValue, codec: video.codec)
+            info.width = video.width
+            info.height = video.height
+            info.frameRate = media.frameRate
+            tracks.append(info)
+        }
+        if let audio = initSegment.audio, inits.contains(where: { $0.track == .audio }) {
+            var info = TrackInfo(name: StreamTrack.audio.rawValue, codec: audio.codec)
+            info.sampleRate = audio.sampleRate
+            info.channels = audio.channels
+            tracks.append(info)
+        }
+        media.tracks = tracks
+        try await publisher.startMedia(inits: inits, media: media)
         state.withLock { $0.phase = .live }
         logger.info(
             "encoder output started",
             metadata: [
-                "media.codecs": "\(initSegment.codecs)", "media.init": "\(initID)",
+                "media.codecs": "\(initSegment.codecs)",
+                "media.inits": "\(inits.map { "\($0.track.rawValue)=\($0.initID)" }.joined(separator: ","))",
                 "kafka.topic": "\(StreamNames.streamTopic(c.streamID))",
             ])
     }
 
+    /// Publishes one track's fragment; parts and frames count the video track's.
     func publishPart(
-        _ bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, frames: Int, independent: Bool,
-        captureMs: Int64
+        _ bytes: [UInt8], track: StreamTrack, pts: Int64, duration: Int64, timescale: UInt32, frames: Int,
+        independent: Bool, captureMs: Int64
     ) async throws {
+        let counted = track.isPrimary ? 1 : 0
         state.withLock { s in
             s.frames += frames
             s.bytes += bytes.count
-            s.parts += 1
-            s.totalParts += 1
+            s.parts += counted
+            s.totalParts += counted
             s.totalBytes += bytes.count
         }
-        metrics.parts.increment()
+        metrics.parts.increment(by: counted)
         metrics.bytes.increment(by: bytes.count)
         metrics.frames.increment(by: frames)
         try await publisher.publishPart(
-            bytes, pts: pts, duration: duration, timescale: timescale, independent: independent, captureMs: captureMs)
+            bytes, track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
+            captureMs: captureMs)
     }
 
     func reportOversized(size: Int, pts: Int64, timescale: UInt32) {

@@ -1,19 +1,54 @@
 /// A live DASH manifest (MPEG-DASH, ISO/IEC 23009-1) over the same CMAF objects: one period for the
-/// current encoder run, SegmentTemplate with a SegmentTimeline and `$Number$` = the HLS segment number.
+/// current encoder run, one AdaptationSet per track (one media type each, as DASH-IF interoperability
+/// expects), each a SegmentTemplate with a SegmentTimeline and `$Number$` = the HLS segment number.
 public enum DASHManifest {
-    /// - Parameter timeURL: where a player synchronises its clock with the server's
-    ///   (`urn:mpeg:dash:utc:http-iso:2014`, a `UTCTiming` element); without it players guess, or ask a public
-    ///   time server.
-    public static func mpd(_ window: LiveWindow, _ context: PlaylistContext, publishMs: Int64, timeURL: String? = nil)
+    /// One track of the manifest.
+    public struct Track: Sendable {
+        /// Its folder under the manifest: "video", "audio" or "muxed".
+        public var name: String
+        public var window: LiveWindow
+        /// RFC 6381 codec string(s).
+        public var codecs: String
+        /// Bits per second.
+        public var bandwidth: Int
+        public var isAudio: Bool
+        public var width: Int?
+        public var height: Int?
+        public var frameRate: Double?
+        public var sampleRate: Int?
+        public var channels: Int?
+
+        public init(name: String, window: LiveWindow, codecs: String, bandwidth: Int, isAudio: Bool) {
+            self.name = name
+            self.window = window
+            self.codecs = codecs
+            self.bandwidth = bandwidth
+            self.isAudio = isAudio
+        }
+    }
+
+    /// - Parameters:
+    ///   - tracks: the primary (video) track first; its segments choose the period and the timeline's
+    ///     anchor, and the other tracks list the same segment numbers.
+    ///   - timeURL: where a player synchronises its clock with the server's
+    ///     (`urn:mpeg:dash:utc:http-iso:2014`, a `UTCTiming` element); without it players guess, or ask a
+    ///     public time server.
+    public static func mpd(_ tracks: [Track], _ context: PlaylistContext, publishMs: Int64, timeURL: String? = nil)
         -> String
     {
         let timing =
             timeURL.map { "  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"\($0)\"/>\n" } ?? ""
-        // The current run: segments since the last discontinuity (one init, one timeline).
-        let all = window.completeSegments
+        // The current run: the primary track's segments since the last discontinuity (one init, one
+        // timeline), and the segments of the same numbers in the other tracks.
+        let primary = tracks.first?.window ?? LiveWindow()
+        let all = primary.completeSegments
         let start = all.lastIndex(where: \.discontinuity) ?? all.startIndex
         let run = all[start...]
-        guard let first = run.first else {
+        // The period's id must not change while the window slides: the run's position in the stream (the
+        // discontinuities before it), not its first segment's number.
+        let runIndex =
+            primary.discontinuitySequence + UInt64(all.isEmpty ? 0 : all[...start].filter(\.discontinuity).count)
+        guard let first = run.first, let last = run.last else {
             return """
                 <?xml version="1.0" encoding="UTF-8"?>
                 <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="dynamic" availabilityStartTime="\(iso8601(milliseconds: publishMs))" publishTime="\(iso8601(milliseconds: publishMs))" minimumUpdatePeriod="PT1S" minBufferTime="PT2S">
@@ -22,34 +57,57 @@ public enum DASHManifest {
 
                 """
         }
-        let timescale = first.parts[0].header.timescale
-        // Wall-clock of media time 0 of this run: the timeline's times are the parts' pts.
+        // Wall-clock of media time 0 of this run: the timelines' times are the parts' pts.
         let anchorMs = first.captureMs - Int64(first.parts[0].header.ptsMs.rounded())
-        var timeline = ""
-        for segment in run {
-            let duration = segment.parts.reduce(Int64(0)) { $0 + $1.header.duration }
-            timeline += "          <S t=\"\(segment.parts[0].header.pts)\" d=\"\(duration)\"/>\n"
+        var sets = ""
+        for (index, track) in tracks.enumerated() {
+            let segments = track.window.completeSegments.filter {
+                $0.number >= first.number && $0.number <= last.number
+            }
+            guard let head = segments.first else { continue }
+            sets += adaptationSet(index, track, segments, head)
         }
-        var representation = "id=\"v\" bandwidth=\"\(max(context.bandwidth, 1))\" codecs=\"\(context.codecs)\""
-        if let w = context.width, let h = context.height { representation += " width=\"\(w)\" height=\"\(h)\"" }
-        if let fps = context.frameRate { representation += " frameRate=\"\(Int(fps.rounded()))\"" }
-        let depth = Int(window.duration.rounded(.up))
-        let endTags = window.ended ? "" : " minimumUpdatePeriod=\"PT1S\""
-        let type = window.ended ? "static" : "dynamic"
+        let depth = Int(primary.duration.rounded(.up))
+        let endTags = primary.ended ? "" : " minimumUpdatePeriod=\"PT1S\""
+        let type = primary.ended ? "static" : "dynamic"
         return """
             <?xml version="1.0" encoding="UTF-8"?>
             <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-live:2011" type="\(type)" availabilityStartTime="\(iso8601(milliseconds: anchorMs))" publishTime="\(iso8601(milliseconds: publishMs))"\(endTags) minBufferTime="PT\(decimal(context.segmentTarget, 1))S" timeShiftBufferDepth="PT\(depth)S" suggestedPresentationDelay="PT\(decimal(context.segmentTarget * 1.5, 1))S">
-              <Period id="s\(first.number)" start="PT0S">
-                <AdaptationSet id="0" contentType="video" mimeType="video/mp4" segmentAlignment="true" startWithSAP="1">
+              <Period id="p\(runIndex)" start="PT0S">
+            \(sets)  </Period>
+            \(timing)</MPD>
+
+            """
+    }
+
+    private static func adaptationSet(
+        _ index: Int, _ track: Track, _ segments: [LiveWindow.Segment], _ head: LiveWindow.Segment
+    ) -> String {
+        let timescale = head.parts[0].header.timescale
+        var timeline = ""
+        for segment in segments {
+            let duration = segment.parts.reduce(Int64(0)) { $0 + $1.header.duration }
+            timeline += "            <S t=\"\(segment.parts[0].header.pts)\" d=\"\(duration)\"/>\n"
+        }
+        let kind = track.isAudio ? "audio" : "video"
+        var representation =
+            "id=\"\(track.name)\" bandwidth=\"\(max(track.bandwidth, 1))\" codecs=\"\(track.codecs)\""
+        if let w = track.width, let h = track.height { representation += " width=\"\(w)\" height=\"\(h)\"" }
+        if let fps = track.frameRate { representation += " frameRate=\"\(Int(fps.rounded()))\"" }
+        if let rate = track.sampleRate { representation += " audioSamplingRate=\"\(rate)\"" }
+        let channels =
+            track.channels.map {
+                "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"\($0)\"/>\n"
+            } ?? ""
+        return """
+                <AdaptationSet id="\(index)" contentType="\(kind)" mimeType="\(kind)/mp4" segmentAlignment="true" startWithSAP="1">
                   <Representation \(representation)>
-                    <SegmentTemplate timescale="\(timescale)" initialization="\(ObjectPaths.initSegment(first.initID))" media="seg/$Number$.m4s" startNumber="\(first.number)">
+            \(channels)        <SegmentTemplate timescale="\(timescale)" initialization="\(track.name)/\(ObjectPaths.initSegment(head.initID))" media="\(track.name)/seg/$Number$.m4s" startNumber="\(head.number)">
                       <SegmentTimeline>
             \(timeline)          </SegmentTimeline>
                     </SegmentTemplate>
                   </Representation>
                 </AdaptationSet>
-              </Period>
-            \(timing)</MPD>
 
             """
     }

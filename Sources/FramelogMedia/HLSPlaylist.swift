@@ -1,19 +1,66 @@
 /// HLS playlists (RFC 8216bis, with the Low-Latency HLS tags).
 public enum HLSPlaylist {
-    /// The multivariant playlist: one variant pointing at `media`.
-    public static func multivariant(_ context: PlaylistContext, media: String) -> String {
-        var attributes = ["BANDWIDTH=\(max(context.bandwidth, 1))"]
+    /// An audio rendition of the multivariant playlist (`EXT-X-MEDIA:TYPE=AUDIO`).
+    public struct AudioRendition: Sendable, Hashable {
+        public var groupID: String
+        public var name: String
+        /// Its media playlist, relative to the multivariant playlist.
+        public var uri: String
+        public var channels: Int?
+
+        public init(groupID: String = "audio", name: String = "audio", uri: String, channels: Int? = nil) {
+            self.groupID = groupID
+            self.name = name
+            self.uri = uri
+            self.channels = channels
+        }
+    }
+
+    /// The multivariant playlist: one variant pointing at `media` (its `context` says BANDWIDTH,
+    /// AVERAGE-BANDWIDTH, CODECS of every track it plays, RESOLUTION, FRAME-RATE), with `audio`, when given,
+    /// as the audio rendition group the variant references.
+    public static func multivariant(_ context: PlaylistContext, media: String, audio: AudioRendition? = nil)
+        -> String
+    {
+        var attributes = ["BANDWIDTH=\(max(context.bandwidth, context.averageBandwidth ?? 0, 1))"]
+        if let average = context.averageBandwidth, average > 0 { attributes.append("AVERAGE-BANDWIDTH=\(average)") }
         if !context.codecs.isEmpty { attributes.append("CODECS=\"\(context.codecs)\"") }
         if let w = context.width, let h = context.height { attributes.append("RESOLUTION=\(w)x\(h)") }
         if let fps = context.frameRate { attributes.append("FRAME-RATE=\(decimal(fps, 3))") }
-        return """
-            #EXTM3U
-            #EXT-X-VERSION:6
-            #EXT-X-INDEPENDENT-SEGMENTS
-            #EXT-X-STREAM-INF:\(attributes.joined(separator: ","))
-            \(media)
+        var out = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        if let audio {
+            var media = [
+                "TYPE=AUDIO", "GROUP-ID=\"\(audio.groupID)\"", "NAME=\"\(audio.name)\"", "DEFAULT=YES",
+                "AUTOSELECT=YES",
+            ]
+            if let channels = audio.channels { media.append("CHANNELS=\"\(channels)\"") }
+            media.append("URI=\"\(audio.uri)\"")
+            out += "#EXT-X-MEDIA:\(media.joined(separator: ","))\n"
+            attributes.append("AUDIO=\"\(audio.groupID)\"")
+        }
+        out += "#EXT-X-STREAM-INF:\(attributes.joined(separator: ","))\n\(media)\n"
+        return out
+    }
 
-            """
+    /// What an LL-HLS media playlist reports of another rendition (`EXT-X-RENDITION-REPORT`): its URI
+    /// relative to this playlist, and its newest segment and part, so a player switching to it can ask
+    /// for the next part at once.
+    public struct RenditionReport: Sendable, Hashable {
+        public var uri: String
+        public var lastMSN: UInt64
+        public var lastPart: Int
+
+        public init(uri: String, lastMSN: UInt64, lastPart: Int) {
+            self.uri = uri
+            self.lastMSN = lastMSN
+            self.lastPart = lastPart
+        }
+
+        /// The report of `window` at `uri`; nil while it has no part.
+        public init?(uri: String, window: LiveWindow) {
+            guard let last = window.segments.last else { return nil }
+            self.init(uri: uri, lastMSN: last.number, lastPart: last.parts.count - 1)
+        }
     }
 
     /// Target duration: the declared segment duration or the longest segment, rounded to whole seconds.
@@ -41,7 +88,9 @@ public enum HLSPlaylist {
     /// The media playlist. `lowLatency` adds the LL-HLS tags (parts of the last segments, the open
     /// segment's parts, a preload hint, server control); without it the playlist holds complete segments
     /// only, for players that do not speak LL-HLS.
-    public static func media(_ window: LiveWindow, _ context: PlaylistContext, lowLatency: Bool) -> String {
+    public static func media(
+        _ window: LiveWindow, _ context: PlaylistContext, lowLatency: Bool, renditionReports: [RenditionReport] = []
+    ) -> String {
         let target = targetDuration(window, context)
         let partTarget = partTarget(window, context)
         let segments = lowLatency ? window.segments[...] : window.completeSegments
@@ -89,6 +138,12 @@ public enum HLSPlaylist {
             out += "#EXT-X-ENDLIST\n"
         } else if lowLatency, let next = nextPart(window, context) {
             out += "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"\(ObjectPaths.part(next.segment, next.part))\"\n"
+        }
+        if lowLatency && !window.ended {
+            for report in renditionReports {
+                out +=
+                    "#EXT-X-RENDITION-REPORT:URI=\"\(report.uri)\",LAST-MSN=\(report.lastMSN),LAST-PART=\(report.lastPart)\n"
+            }
         }
         return out
     }

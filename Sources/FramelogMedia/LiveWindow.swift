@@ -1,5 +1,5 @@
-/// The recent media of one stream as an origin holds it: segments of parts, the init segments they need
-/// and the discontinuities between them. Records are applied in stream order; duplicates and replays
+/// The recent media of one track of a stream as an origin holds it: segments of parts, the init segments
+/// they need and the discontinuities between them. A part's later chunks are appended to it as they come. Records are applied in stream order; duplicates and replays
 /// (a sequence not above the last one kept) are dropped. Memory is bounded by `limits`.
 ///
 /// Pure state: the origin feeds it records and renders playlists from it.
@@ -21,8 +21,11 @@ public struct LiveWindow: Sendable {
     }
 
     public struct Part: Sendable, Hashable {
+        /// The first chunk's header, with `duration` the sum of the part's chunks so far.
         public var header: StreamRecordHeader
+        /// The part's chunks back to back.
         public var bytes: [UInt8]
+        public var chunks = 1
         public var index: Int { header.part }
         public var duration: Double { Double(header.duration) / Double(max(header.timescale, 1)) }
         public var independent: Bool { header.independent }
@@ -99,10 +102,21 @@ public struct LiveWindow: Sendable {
         case .end:
             closeOpenSegment()
             ended = true
-        case .part:
+        case .chunk:
             guard inits[header.initID] != nil else { return .unusable }
             ended = false
-            if var open = openSegment, open.number == header.segment, header.part == open.parts.count,
+            if var open = openSegment, open.number == header.segment, header.chunk > 0 {
+                // A later chunk of the newest part.
+                guard header.part == open.parts.count - 1, header.chunk == open.parts[header.part].chunks,
+                    header.initID == open.initID
+                else { return .unusable }
+                open.parts[header.part].bytes += value
+                open.parts[header.part].chunks += 1
+                open.parts[header.part].header.duration += header.duration
+                segments[segments.count - 1] = open
+            } else if header.chunk > 0 {
+                return .unusable
+            } else if var open = openSegment, open.number == header.segment, header.part == open.parts.count,
                 header.initID == open.initID
             {
                 open.parts.append(Part(header: header, bytes: value))

@@ -11,17 +11,21 @@ public struct PlaylistContext: Sendable, Hashable {
     public var partTarget: Double
     /// Declared segment duration, seconds.
     public var segmentTarget: Double
+    /// RFC 6381 codec strings of every track the variant plays, comma-separated.
     public var codecs: String
+    /// Peak bits per second of the variant (all its tracks).
     public var bandwidth: Int
+    /// Average bits per second over the window's complete segments (all tracks); nil before one.
+    public var averageBandwidth: Int?
     public var width: Int?
     public var height: Int?
     public var frameRate: Double?
 
     public init(
         partTarget: Double, segmentTarget: Double, codecs: String, bandwidth: Int, width: Int? = nil,
-        height: Int? = nil,
-        frameRate: Double? = nil
+        height: Int? = nil, frameRate: Double? = nil, averageBandwidth: Int? = nil
     ) {
+        self.averageBandwidth = averageBandwidth
         self.partTarget = partTarget
         self.segmentTarget = segmentTarget
         self.codecs = codecs

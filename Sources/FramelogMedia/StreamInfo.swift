@@ -22,6 +22,9 @@ public struct StreamInfo: Codable, Sendable, Hashable {
     public var topic: String
     /// RFC 6381 codec strings of all tracks, comma-separated; empty until the encoder produced an init.
     public var codecs: String
+    /// The stream's tracks (record format 2): video, and audio when the source has it. Nil from version 1
+    /// writers.
+    public var tracks: [TrackInfo]?
     public var width: Int?
     public var height: Int?
     public var frameRate: Double?
@@ -60,5 +63,23 @@ public struct StreamInfo: Codable, Sendable, Hashable {
         self.updatedAtMs = updatedAtMs
         self.host = host
         self.pid = pid
+    }
+}
+
+/// One track of a stream, as the registry describes it.
+public struct TrackInfo: Codable, Sendable, Hashable {
+    /// "video", "audio" (or "muxed" for version 1 media).
+    public var name: String
+    /// RFC 6381 codec string.
+    public var codec: String
+    public var width: Int?
+    public var height: Int?
+    public var frameRate: Double?
+    public var sampleRate: Int?
+    public var channels: Int?
+
+    public init(name: String, codec: String) {
+        self.name = name
+        self.codec = codec
     }
 }

@@ -1,12 +1,14 @@
-/// The Framelog headers of one record of a stream topic (docs/record-format.md, format version 1).
+/// The Framelog headers of one record of a stream topic (docs/record-format.md, format version 2; version 1
+/// records are read as chunks of one `muxed` track).
 ///
 /// Every value travels as ASCII text so that any Kafka tool can read it.
 public struct StreamRecordHeader: Sendable, Hashable {
     public enum Kind: String, Sendable, Hashable {
-        /// Value: an init segment (ftyp + moov).
+        /// Value: the init segment (ftyp + moov) of one track.
         case initSegment = "init"
-        /// Value: one CMAF fragment (moof + mdat).
-        case part
+        /// Value: one CMAF chunk (moof + mdat) of one track: one or more whole samples of a part. Version 1
+        /// calls it `part` (one whole part of the muxed track).
+        case chunk
         /// Value empty: the broadcast ended cleanly.
         case end
         /// Value empty: the media before and after do not follow on (encoder restart, dropped part).
@@ -28,6 +30,9 @@ public struct StreamRecordHeader: Sendable, Hashable {
         public static let durationMs = "fl-duration-ms"
         public static let captureMs = "fl-capture-ms"
         public static let initID = "fl-init"
+        public static let track = "fl-track"
+        public static let chunk = "fl-chunk"
+        public static let last = "fl-last"
     }
 
     public var version: Int = FramelogMedia.recordFormatVersion
@@ -38,27 +43,37 @@ public struct StreamRecordHeader: Sendable, Hashable {
     public var segment: UInt64
     /// Index of the part within its segment (0 for the first; 0 for non-part records).
     public var part: Int
+    /// The track of an init or chunk record (markers: the stream's primary track, ignored).
+    public var track: StreamTrack
+    /// Index of the chunk within its track's part, from 0.
+    public var chunk: Int
+    /// The chunk completes its part (the producer knows it). With one chunk per part, always true.
+    public var last: Bool
     /// The part starts with a keyframe.
     public var independent: Bool
-    /// Decode time of the part's first video sample (tfdt), in `timescale` ticks.
+    /// Decode time of the chunk's first sample (tfdt), in `timescale` ticks.
     public var pts: Int64
-    /// Ticks per second of `pts` and `duration` (the video track's timescale).
+    /// Ticks per second of `pts` and `duration` (the track's timescale; version 1: the video track's).
     public var timescale: UInt32
-    /// Duration of the part's video samples, in `timescale` ticks.
+    /// Duration of the chunk's samples, in `timescale` ticks.
     public var duration: Int64
-    /// Wall-clock capture time of the part's first frame, in ms since the Unix epoch.
+    /// Wall-clock capture time of the chunk's first sample, in ms since the Unix epoch.
     public var captureMs: Int64
     /// Id of the init segment this record needs (for init records: its own id).
     public var initID: String
 
     public init(
-        kind: Kind, sequence: UInt64, segment: UInt64, part: Int = 0, independent: Bool = false, pts: Int64 = 0,
-        timescale: UInt32 = 1000, duration: Int64 = 0, captureMs: Int64, initID: String
+        kind: Kind, track: StreamTrack = .video, sequence: UInt64, segment: UInt64, part: Int = 0, chunk: Int = 0,
+        last: Bool = true, independent: Bool = false, pts: Int64 = 0, timescale: UInt32 = 1000, duration: Int64 = 0,
+        captureMs: Int64, initID: String
     ) {
         self.kind = kind
+        self.track = track
         self.sequence = sequence
         self.segment = segment
         self.part = part
+        self.chunk = chunk
+        self.last = last
         self.independent = independent
         self.pts = pts
         self.timescale = timescale
@@ -72,19 +87,27 @@ public struct StreamRecordHeader: Sendable, Hashable {
     /// `duration` in milliseconds.
     public var durationMs: Double { Double(duration) * 1000 / Double(max(timescale, 1)) }
 
-    /// The headers as (key, ASCII value) pairs, in a fixed order.
+    /// The headers as (key, ASCII value) pairs, in a fixed order. Always the newest version; markers carry
+    /// no track.
     public func encoded() -> [(key: String, value: String)] {
-        [
-            (Key.version, String(version)), (Key.kind, kind.rawValue), (Key.sequence, String(sequence)),
-            (Key.segment, String(segment)), (Key.part, String(part)), (Key.independent, independent ? "1" : "0"),
+        var out: [(key: String, value: String)] = [
+            (Key.version, String(FramelogMedia.recordFormatVersion)), (Key.kind, kind.rawValue),
+            (Key.sequence, String(sequence)),
+        ]
+        if kind == .initSegment || kind == .chunk { out.append((Key.track, track.rawValue)) }
+        out += [
+            (Key.segment, String(segment)), (Key.part, String(part)), (Key.chunk, String(chunk)),
+            (Key.last, last ? "1" : "0"), (Key.independent, independent ? "1" : "0"),
             (Key.pts, String(pts)), (Key.timescale, String(timescale)), (Key.duration, String(duration)),
             (Key.ptsMs, Self.milliseconds(ptsMs)), (Key.durationMs, Self.milliseconds(durationMs)),
             (Key.captureMs, String(captureMs)), (Key.initID, initID),
         ]
+        return out
     }
 
-    /// Reads the headers of a record. Unknown keys are ignored; a missing or malformed Framelog key, or
-    /// another format version, is an `invalidRecord` error.
+    /// Reads the headers of a record, of any version up to the newest (a version 1 record becomes a whole
+    /// part of the `muxed` track). Unknown keys are ignored; a missing or malformed Framelog key, or a
+    /// newer format version, is an `invalidRecord` error.
     public init(decoding headers: some Sequence<(key: String, value: [UInt8]?)>) throws(MediaError) {
         var values: [String: String] = [:]
         for (key, value) in headers where key.hasPrefix("fl-") {
@@ -102,21 +125,42 @@ public struct StreamRecordHeader: Sendable, Hashable {
             return parsed
         }
         let version = try number(Key.version, Int.self)
-        guard version == FramelogMedia.recordFormatVersion else {
+        guard (1...FramelogMedia.recordFormatVersion).contains(version) else {
             throw MediaError(
                 .invalidRecord,
-                "record format version \(version); this build reads \(FramelogMedia.recordFormatVersion)")
+                "record format version \(version); this build reads 1 to \(FramelogMedia.recordFormatVersion)")
         }
         let kindText = try text(Key.kind)
-        guard let kind = Kind(rawValue: kindText) else {
-            throw MediaError(.invalidRecord, "unknown record kind \"\(kindText)\"")
+        let kind: Kind
+        switch (version, kindText) {
+        case (1, "part"): kind = .chunk
+        case (1, "chunk"): throw MediaError(.invalidRecord, "unknown record kind \"chunk\" in version 1")
+        default:
+            guard let known = Kind(rawValue: kindText) else {
+                throw MediaError(.invalidRecord, "unknown record kind \"\(kindText)\"")
+            }
+            kind = known
+        }
+        var track = StreamTrack.muxed
+        var chunk = 0
+        var last = true
+        if version >= 2 {
+            if kind == .initSegment || kind == .chunk {
+                let name = try text(Key.track)
+                guard let known = StreamTrack(rawValue: name), known != .muxed else {
+                    throw MediaError(.invalidRecord, "unknown track \"\(name)\"")
+                }
+                track = known
+            }
+            chunk = try number(Key.chunk, Int.self)
+            last = try text(Key.last) == "1"
         }
         self.init(
-            kind: kind, sequence: try number(Key.sequence, UInt64.self), segment: try number(Key.segment, UInt64.self),
-            part: try number(Key.part, Int.self), independent: try text(Key.independent) == "1",
-            pts: try number(Key.pts, Int64.self), timescale: try number(Key.timescale, UInt32.self),
-            duration: try number(Key.duration, Int64.self), captureMs: try number(Key.captureMs, Int64.self),
-            initID: try text(Key.initID))
+            kind: kind, track: track, sequence: try number(Key.sequence, UInt64.self),
+            segment: try number(Key.segment, UInt64.self), part: try number(Key.part, Int.self), chunk: chunk,
+            last: last, independent: try text(Key.independent) == "1", pts: try number(Key.pts, Int64.self),
+            timescale: try number(Key.timescale, UInt32.self), duration: try number(Key.duration, Int64.self),
+            captureMs: try number(Key.captureMs, Int64.self), initID: try text(Key.initID))
         self.version = version
     }
 

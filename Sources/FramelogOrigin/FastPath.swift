@@ -63,6 +63,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     private struct Held {
         var id: UInt64
         var stream: String
+        var playlist: MediaPlaylist
         var wait: OriginRoutes.BlockingWait
         var timeout: Scheduled<Void>?
     }
@@ -196,35 +197,42 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         switch parsed.resource {
         case .object(let name):
             return sendObject(context, parsed.stream, name)
-        case .mediaPlaylist(let kind):
+        case .mediaPlaylist(let playlist):
             let query = URI(target).queryParameters
             let wait: OriginRoutes.BlockingWait?
             do {
                 wait = try routes.blockingWait(
-                    parsed.stream, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), kind: kind)
+                    parsed.stream, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), kind: playlist.kind)
             } catch {
                 return false  // the router words the error
             }
             guard let wait else {
-                // Nothing playable yet (a stream that has just appeared): the router holds the request.
-                guard routes.store.has(parsed.stream, OriginRoutes.firstMedia(kind)) else { return false }
-                return sendPlaylist(parsed.stream, kind, released: false, context)
+                // Nothing playable yet (a stream that has just appeared, a track it does not have): the
+                // router holds or refuses the request.
+                let first = OriginRoutes.firstMedia(playlist.kind)
+                guard routes.store.has(parsed.stream, first, track: playlist.track) else { return false }
+                return sendPlaylist(parsed.stream, playlist, released: false, context)
             }
-            return hold(parsed.stream, wait, context)
+            // A track the stream does not have: the router words the 404.
+            guard routes.store.has(parsed.stream, .firstPart, track: playlist.track) else { return false }
+            return hold(parsed.stream, playlist, wait, context)
         case .multivariant, .manifest, .feed, .watch:
             return false
         }
     }
 
-    private func hold(_ id: String, _ wait: OriginRoutes.BlockingWait, _ context: ChannelHandlerContext) -> Bool {
+    private func hold(
+        _ id: String, _ playlist: MediaPlaylist, _ wait: OriginRoutes.BlockingWait, _ context: ChannelHandlerContext
+    ) -> Bool {
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let outcome = routes.store.hold(stream: id, segment: wait.segment, part: wait.part) { available in
+        let outcome = routes.store.hold(stream: id, track: playlist.track, segment: wait.segment, part: wait.part) {
+            available in
             loop.execute { bound.value.wake(available: available) }
         }
         switch outcome {
         case .ready:
-            return sendPlaylist(id, .lowLatency, released: false, context)
+            return sendPlaylist(id, playlist, released: false, context)
         case .closed:
             sendError(context, OriginRoutes.blockingTimeout(wait))
             return true
@@ -232,7 +240,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             let timeout = loop.assumeIsolated().scheduleTask(in: .init(wait.timeout)) {
                 bound.value.timedOut(holdID)
             }
-            state = .holding(Held(id: holdID, stream: id, wait: wait, timeout: timeout))
+            state = .holding(Held(id: holdID, stream: id, playlist: playlist, wait: wait, timeout: timeout))
             return true
         }
     }
@@ -242,7 +250,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         state = .reading
         held.timeout?.cancel()
         if available {
-            if !sendPlaylist(held.stream, .lowLatency, released: true, context) {
+            if !sendPlaylist(held.stream, held.playlist, released: true, context) {
                 sendError(context, HTTPError(.notFound, message: "no stream \(held.stream)"))
             }
         } else {
@@ -272,13 +280,13 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
     /// Sends a media playlist as complete response bytes, built once per playlist change and second and
     /// shared by every connection: a part that releases 2,000 held requests costs one rendering, one
     /// response and 2,000 writes.
-    private func sendPlaylist(_ id: String, _ kind: PlaylistKind, released: Bool, _ context: ChannelHandlerContext)
-        -> Bool
-    {
-        guard let (body, arrival, version) = routes.renderedPlaylist(id, kind: kind) else { return false }
+    private func sendPlaylist(
+        _ id: String, _ playlist: MediaPlaylist, released: Bool, _ context: ChannelHandlerContext
+    ) -> Bool {
+        guard let (body, arrival, version) = routes.renderedPlaylist(id, playlist) else { return false }
         let allocator = context.channel.allocator
         let (response, _) = routes.responses.response(
-            ResponseCache.Key(stream: id, name: kind.rawValue), version: version, second: time(nil)
+            ResponseCache.Key(stream: id, name: playlist.name), version: version, second: time(nil)
         ) {
             let headers = OriginRoutes.mediaPlaylistHeaders(arrival: arrival)
             return (responseBytes(.ok, body: body, headers: headers, allocator: allocator), body.readableBytes)

@@ -45,10 +45,11 @@ final class OriginFeed: Sendable {
                 switch event {
                 case .info(let info):
                     store.update(info)
-                case .initSegment(let r), .part(let r), .discontinuity(let r), .end(let r):
+                case .initSegment(let r), .chunk(let r), .discontinuity(let r), .end(let r):
                     let now = nowMs()
                     let outcome = store.apply(stream: r.stream, header: r.header, value: r.value, arrivalMs: now)
-                    if outcome == .added && r.header.kind == .part {
+                    // Parts of the video track: what a viewer waits for (audio follows it at once).
+                    if outcome == .added && r.header.kind == .chunk && r.header.track.isPrimary {
                         arrivalDelay.recordMilliseconds(max(0, now - r.header.captureMs))
                     }
                 case .assigned, .revoking:

@@ -14,11 +14,13 @@ import Synchronization
 /// | --- | --- | --- |
 /// | web | `/` | stream list page |
 /// | web | `/watch/<id>` | player page (`/player.js` and its modules, `/style.css`) |
-/// | playback | `/hls/<id>/index.m3u8` | multivariant playlist |
-/// | playback | `/hls/<id>/live.m3u8` | LL-HLS media playlist, blocking reload with `_HLS_msn` / `_HLS_part` |
-/// | playback | `/hls/<id>/legacy.m3u8` | the same without part tags, for players without LL-HLS |
-/// | playback | `/hls/<id>/init/<initid>.mp4`, `/seg/<n>.m4s`, `/part/<n>.<i>.m4s` | CMAF objects (also under `/dash/<id>/`) |
-/// | playback | `/dash/<id>/manifest.mpd` | live DASH manifest |
+/// | playback | `/hls/<id>/index.m3u8` | multivariant playlist: the video variant with its audio group |
+/// | playback | `/hls/<id>/legacy.m3u8` | the same over the tracks' legacy playlists |
+/// | playback | `/hls/<id>/<track>/live.m3u8` | LL-HLS media playlist of a track (video, audio; muxed for version 1 media), blocking reload with `_HLS_msn` / `_HLS_part` |
+/// | playback | `/hls/<id>/<track>/legacy.m3u8` | the same without part tags, for players without LL-HLS |
+/// | playback | `/hls/<id>/<track>/init/<initid>.mp4`, `…/seg/<n>.m4s`, `…/part/<n>.<i>.m4s` | CMAF objects of a track (also under `/dash/<id>/`) |
+/// | playback | `/dash/<id>/manifest.mpd` | live DASH manifest, one AdaptationSet per track |
+/// | playback | `/time` | the origin's clock (DASH UTCTiming) |
 /// | feed | `/feed/<id>` | low-latency feed: init, then each part the moment it arrives (chunked HTTP, docs/feed-format.md) |
 /// | ops | `/api/streams` | JSON list of streams |
 /// | ops | `/healthz`, `/metrics` | health, Prometheus metrics |
@@ -85,13 +87,21 @@ public struct OriginRoutes: Sendable {
         return snapshot
     }
 
-    func playlistContext(_ snapshot: StreamStore.Snapshot) -> PlaylistContext {
+    /// The playlists' view of a stream: declared durations, and for the variant every track's codecs, peak
+    /// and average bitrate (measured over the window; the registry's figure until a segment is complete).
+    func playlistContext(_ snapshot: StreamStore.Snapshot, tracks: [TrackDescription]? = nil) -> PlaylistContext {
         let info = snapshot.info
+        let tracks = tracks ?? TrackDescription.of(snapshot)
+        let codecs = tracks.isEmpty ? info?.codecs ?? "" : tracks.map(\.codecs).joined(separator: ",")
+        let peak = tracks.reduce(0) { $0 + $1.peakBitrate }
+        let average = tracks.reduce(0) { $0 + $1.averageBitrate }
+        let video = tracks.first { !$0.isAudio }
         return PlaylistContext(
             partTarget: Double(info?.partTargetMs ?? 200) / 1000,
-            segmentTarget: Double(info?.segmentTargetMs ?? 2000) / 1000,
-            codecs: info?.codecs ?? "", bandwidth: info?.bandwidth ?? 0, width: info?.width, height: info?.height,
-            frameRate: info?.frameRate)
+            segmentTarget: Double(info?.segmentTargetMs ?? 2000) / 1000, codecs: codecs,
+            bandwidth: max(info?.bandwidth ?? 0, peak), width: video?.width ?? info?.width,
+            height: video?.height ?? info?.height, frameRate: info?.frameRate,
+            averageBandwidth: average > 0 ? average : nil)
     }
 
     /// A blocking playlist request (`_HLS_msn`, optionally `_HLS_part`) to hold until that part exists.
@@ -130,11 +140,20 @@ public struct OriginRoutes: Sendable {
     /// Holds a playlist or manifest request until the window has what a client can play (`want`): a stream
     /// that has just appeared in the registry has no part yet, and an empty playlist makes players give up
     /// (ffmpeg: "does not contain any stream"). At most `blockingTargetDurations` segment durations, like a
-    /// blocking reload; then 503 with `Retry-After`, which players retry. 404 for an unknown stream.
-    func waitForFirstMedia(_ id: String, _ want: StreamStore.Want) async throws {
+    /// blocking reload; then 503 with `Retry-After`, which players retry. 404 for an unknown stream, and for
+    /// a `track` the stream does not have once its primary track has media (every track's init comes
+    /// before the first part).
+    func waitForFirstMedia(_ id: String, _ want: StreamStore.Want, track: StreamTrack? = nil) async throws {
         guard let edge = store.edge(id) else { throw HTTPError(.notFound, message: "no stream \(id)") }
         let timeout = Duration.milliseconds(Int64(Double(edge.segmentTargetMs) * blockingTargetDurations))
-        if await store.waitFor(stream: id, want, timeout: timeout) == .timedOut {
+        if await store.waitFor(stream: id, .firstPart, timeout: timeout) == .timedOut {
+            throw HTTPError(
+                .serviceUnavailable, headers: [.retryAfter: "1"], message: "stream \(id) has no media yet")
+        }
+        if let track, store.snapshot(id)?.windows[track] == nil {
+            throw HTTPError(.notFound, message: "stream \(id) has no \(track.rawValue) track")
+        }
+        if await store.waitFor(stream: id, track: track, want, timeout: timeout) == .timedOut {
             throw HTTPError(
                 .serviceUnavailable, headers: [.retryAfter: "1"], message: "stream \(id) has no media yet")
         }
@@ -154,8 +173,8 @@ public struct OriginRoutes: Sendable {
     /// The media playlist body (rendered at most once per window change) and its headers, including
     /// `Framelog-Arrival-Ms`: when the newest record reached this origin, so a client can measure arrival →
     /// response. `released` records that delay in the held-release histogram. Nil for an unknown stream.
-    func mediaPlaylistResponse(_ id: String, kind: PlaylistKind, released: Bool) -> (ByteBuffer, HTTPFields)? {
-        guard let (body, arrival, _) = renderedPlaylist(id, kind: kind) else { return nil }
+    func mediaPlaylistResponse(_ id: String, _ playlist: MediaPlaylist, released: Bool) -> (ByteBuffer, HTTPFields)? {
+        guard let (body, arrival, _) = renderedPlaylist(id, playlist) else { return nil }
         if released, let arrival { recordRelease(arrival: arrival) }
         return (body, Self.mediaPlaylistHeaders(arrival: arrival))
     }
@@ -167,13 +186,28 @@ public struct OriginRoutes: Sendable {
         return headers
     }
 
-    /// A media playlist body, rendered at most once per window change, with the arrival time of the newest
-    /// record and the store's version it was rendered from.
-    func renderedPlaylist(_ id: String, kind: PlaylistKind) -> (body: ByteBuffer, arrivalMs: Int64?, version: UInt64)? {
-        store.playlist(id, kind: kind) { snapshot in
-            ByteBuffer(
+    /// A track's media playlist body, rendered at most once per window change, with the arrival time of
+    /// the newest record and the store's version it was rendered from. LL-HLS playlists report the other
+    /// tracks' playlists (`EXT-X-RENDITION-REPORT`).
+    func renderedPlaylist(_ id: String, _ playlist: MediaPlaylist) -> (
+        body: ByteBuffer, arrivalMs: Int64?, version: UInt64
+    )? {
+        store.playlist(id, playlist) { snapshot in
+            let lowLatency = playlist.kind == .lowLatency
+            let reports = snapshot.tracks.filter { $0 != playlist.track }.compactMap { other in
+                snapshot.windows[other].flatMap {
+                    HLSPlaylist.RenditionReport(uri: "../\(other.rawValue)/\(playlist.kind.rawValue)", window: $0)
+                }
+            }
+            // Durations only: the context's bitrates are the multivariant playlist's business.
+            let info = snapshot.info
+            let context = PlaylistContext(
+                partTarget: Double(info?.partTargetMs ?? 200) / 1000,
+                segmentTarget: Double(info?.segmentTargetMs ?? 2000) / 1000, codecs: "", bandwidth: 0)
+            return ByteBuffer(
                 string: HLSPlaylist.media(
-                    snapshot.window, playlistContext(snapshot), lowLatency: kind == .lowLatency))
+                    snapshot.windows[playlist.track] ?? LiveWindow(), context, lowLatency: lowLatency,
+                    renditionReports: lowLatency ? reports : []))
         }
     }
 

@@ -2,15 +2,22 @@ import FramelogMedia
 import NIOCore
 import Synchronization
 
-/// What the origin knows of every stream: registry entry and media window. The Kafka feed writes it; HTTP
-/// handlers read snapshots, wait for parts (blocking reload, preload hints) and subscribe to live records.
+/// What the origin knows of every stream: registry entry and one media window per track (video and
+/// audio; `muxed` for version 1 media). The Kafka feed writes it; HTTP handlers read snapshots, wait for
+/// parts (blocking reload, preload hints) and subscribe to live records.
 public final class StreamStore: Sendable {
     public struct Snapshot: Sendable {
         public var id: String
         public var info: StreamInfo?
-        public var window: LiveWindow
+        /// One window per track.
+        public var windows: [StreamTrack: LiveWindow]
         /// When the newest record arrived, ms since the epoch.
         public var lastArrivalMs: Int64?
+
+        /// The primary track's window (video, or muxed; audio for an audio-only window), or an empty one.
+        public var window: LiveWindow { StreamStore.primary(windows) ?? LiveWindow() }
+        /// The tracks with media, primary first.
+        public var tracks: [StreamTrack] { windows.keys.sorted() }
     }
 
     /// One record pushed to a low-latency feed.
@@ -30,6 +37,8 @@ public final class StreamStore: Sendable {
     }
 
     private struct Waiter {
+        /// The track whose window must have it (nil: the primary track's).
+        var track: StreamTrack?
         var want: Want
         /// Called once, outside the lock: true when the part is there, false when the store closes.
         var wake: @Sendable (Bool) -> Void
@@ -39,29 +48,68 @@ public final class StreamStore: Sendable {
     /// fast path looks one up for every object it sends). Only touched under `state`'s lock.
     private final class Entry {
         var info: StreamInfo?
-        var window: LiveWindow
+        var windows: [StreamTrack: LiveWindow] = [:]
         var lastArrivalMs: Int64?
         var waiters: [UInt64: Waiter] = [:]
         var subscribers: [UInt64: AsyncStream<FeedItem>.Continuation] = [:]
-        /// Ready-to-send bodies of the window's objects, keyed by their path under the stream's folder (the
-        /// names playlists give them: "init/<id>.mp4", "seg/<n>.m4s", "part/<n>.<i>.m4s"): built once
-        /// when a record arrives or a segment completes, then shared by every response without copying.
+        /// Ready-to-send bodies of the windows' objects, keyed by their path under the stream's folder (the
+        /// names playlists give them: "<track>/init/<id>.mp4", "<track>/seg/<n>.m4s",
+        /// "<track>/part/<n>.<i>.m4s"): built once when a record arrives or a segment completes, then shared
+        /// by every response without copying.
         var objects: [String: ByteBuffer] = [:]
-        var objectFloor: UInt64 = 0
+        var objectFloors: [StreamTrack: UInt64] = [:]
         /// Bumped on every change; rendered playlists are cached against it.
         var version: UInt64 = 0
-        var playlists: [PlaylistKind: (version: UInt64, body: ByteBuffer)] = [:]
+        var playlists: [MediaPlaylist: (version: UInt64, body: ByteBuffer)] = [:]
 
-        init(window: LiveWindow) { self.window = window }
+        var primary: LiveWindow { StreamStore.primary(windows) ?? LiveWindow() }
+
+        func window(_ track: StreamTrack?) -> LiveWindow? {
+            track.map { windows[$0] } ?? StreamStore.primary(windows)
+        }
+
+        /// Applies a record to its track's window (markers: to every track's).
+        func apply(_ header: StreamRecordHeader, value: [UInt8], limits: LiveWindow.Limits) -> LiveWindow.Outcome {
+            switch header.kind {
+            case .initSegment, .chunk:
+                var window = windows[header.track] ?? LiveWindow(limits: limits)
+                let outcome = window.apply(header, value: value)
+                windows[header.track] = window
+                return outcome
+            case .discontinuity, .end:
+                var outcome = LiveWindow.Outcome.duplicate
+                for track in windows.keys {
+                    if windows[track]!.apply(header, value: value) == .added { outcome = .added }
+                }
+                return outcome
+            }
+        }
 
         func updateObjects(after header: StreamRecordHeader, value: [UInt8]) {
             switch header.kind {
-            case .initSegment: objects["init/\(header.initID).mp4"] = ByteBuffer(bytes: value)
-            case .part: objects["part/\(header.segment).\(header.part).m4s"] = ByteBuffer(bytes: value)
-            case .discontinuity, .end: break
+            case .initSegment:
+                objects["\(header.track.rawValue)/init/\(header.initID).mp4"] = ByteBuffer(bytes: value)
+                updateObjects(header.track)
+            case .chunk:
+                let key = "\(header.track.rawValue)/part/\(header.segment).\(header.part).m4s"
+                if header.chunk > 0, var part = objects[key] {
+                    var more = ByteBuffer(bytes: value)
+                    part.writeBuffer(&more)
+                    objects[key] = part
+                } else {
+                    objects[key] = ByteBuffer(bytes: value)
+                }
+                updateObjects(header.track)
+            case .discontinuity, .end:
+                for track in windows.keys { updateObjects(track) }
             }
+        }
+
+        private func updateObjects(_ track: StreamTrack) {
+            guard let window = windows[track] else { return }
+            let prefix = track.rawValue + "/"
             for segment in window.segments.reversed() where segment.complete {
-                let key = "seg/\(segment.number).m4s"
+                let key = "\(prefix)seg/\(segment.number).m4s"
                 if objects[key] != nil { break }
                 var buffer = ByteBuffer()
                 buffer.reserveCapacity(segment.byteCount)
@@ -69,16 +117,23 @@ public final class StreamStore: Sendable {
                 objects[key] = buffer
             }
             let floor = window.segments.first?.number ?? 0
-            if floor != objectFloor || objects.count > 16 * max(window.segments.count, 1) + 16 {
-                objectFloor = floor
-                let live = Set(window.inits.keys.map { "init/\($0).mp4" })
+            if floor != objectFloors[track] || objects.count > 16 * (window.segments.count + 1) * windows.count {
+                objectFloors[track] = floor
+                let live = Set(window.inits.keys.map { "\(prefix)init/\($0).mp4" })
                 objects = objects.filter { key, _ in
-                    if key.hasPrefix("init/") { return live.contains(key) }
-                    let number = key.dropFirst(key.hasPrefix("seg/") ? 4 : 5).prefix { $0 != "." }
+                    guard key.hasPrefix(prefix) else { return true }
+                    let name = key.dropFirst(prefix.count)
+                    if name.hasPrefix("init/") { return live.contains(key) }
+                    let number = name.dropFirst(name.hasPrefix("seg/") ? 4 : 5).prefix { $0 != "." }
                     return UInt64(number).map { $0 >= floor } ?? false
                 }
             }
         }
+    }
+
+    /// The primary track's window: video, or muxed, else audio.
+    static func primary(_ windows: [StreamTrack: LiveWindow]) -> LiveWindow? {
+        windows[.video] ?? windows[.muxed] ?? windows[.audio]
     }
 
     private struct State {
@@ -92,7 +147,7 @@ public final class StreamStore: Sendable {
         func register(_ id: UInt64, stream: String, _ waiter: Waiter) -> Bool? {
             if closed { return false }
             guard let entry = entries[stream] else { return false }
-            if StreamStore.available(entry.window, waiter.want) { return true }
+            if StreamStore.available(entry, waiter) { return true }
             entry.waiters[id] = waiter
             return nil
         }
@@ -112,7 +167,7 @@ public final class StreamStore: Sendable {
     /// Records a registry entry.
     public func update(_ info: StreamInfo) {
         state.withLock { s in
-            let entry = s.entries[info.stream] ?? Entry(window: LiveWindow(limits: limits))
+            let entry = s.entries[info.stream] ?? Entry()
             s.entries[info.stream] = entry
             entry.info = info
             entry.version += 1
@@ -128,18 +183,17 @@ public final class StreamStore: Sendable {
             LiveWindow.Outcome, [@Sendable (Bool) -> Void], [AsyncStream<FeedItem>.Continuation]
         )
         let (outcome, wake, slow) = state.withLock { s -> Effects in
-            let entry = s.entries[stream] ?? Entry(window: LiveWindow(limits: limits))
+            let entry = s.entries[stream] ?? Entry()
             s.entries[stream] = entry
-            let outcome = entry.window.apply(header, value: value)
+            let outcome = entry.apply(header, value: value, limits: limits)
             guard outcome == .added else { return (outcome, [], []) }
             entry.lastArrivalMs = arrivalMs
             entry.version += 1
             entry.updateObjects(after: header, value: value)
             var wake: [@Sendable (Bool) -> Void] = []
             if !entry.waiters.isEmpty {
-                let window = entry.window
                 entry.waiters = entry.waiters.filter { _, waiter in
-                    guard Self.available(window, waiter.want) else { return true }
+                    guard Self.available(entry, waiter) else { return true }
                     wake.append(waiter.wake)
                     return false
                 }
@@ -179,28 +233,27 @@ public final class StreamStore: Sendable {
 
     // MARK: Reading (HTTP)
 
-    /// The body of an object ("init/<id>.mp4", "seg/<n>.m4s" once complete, "part/<n>.<i>.m4s"), shared, not
-    /// copied.
+    /// The body of an object ("<track>/init/<id>.mp4", "<track>/seg/<n>.m4s" once complete,
+    /// "<track>/part/<n>.<i>.m4s"), shared, not copied.
     public func object(_ stream: String, _ key: String) -> ByteBuffer? {
         state.withLock { $0.entries[stream]?.objects[key] }
     }
 
     /// A media playlist body, rendered at most once per change of the stream: a burst of held requests
     /// released by one new part shares one rendering. Nil for an unknown stream.
-    func playlist(_ stream: String, kind: PlaylistKind, render: (Snapshot) -> ByteBuffer) -> (
+    func playlist(_ stream: String, _ playlist: MediaPlaylist, render: (Snapshot) -> ByteBuffer) -> (
         body: ByteBuffer, arrivalMs: Int64?, version: UInt64
     )? {
         let found = state.withLock { s -> (ByteBuffer?, Snapshot, UInt64)? in
-            guard let entry = s.entries[stream], entry.info != nil || !entry.window.segments.isEmpty else { return nil }
-            if let cached = entry.playlists[kind], cached.version == entry.version {
+            guard let entry = s.entries[stream], entry.info != nil || !entry.windows.isEmpty else { return nil }
+            if let cached = entry.playlists[playlist], cached.version == entry.version {
                 return (
-                    cached.body,
-                    Snapshot(id: stream, info: nil, window: LiveWindow(), lastArrivalMs: entry.lastArrivalMs),
+                    cached.body, Snapshot(id: stream, info: nil, windows: [:], lastArrivalMs: entry.lastArrivalMs),
                     entry.version
                 )
             }
             return (
-                nil, Snapshot(id: stream, info: entry.info, window: entry.window, lastArrivalMs: entry.lastArrivalMs),
+                nil, Snapshot(id: stream, info: entry.info, windows: entry.windows, lastArrivalMs: entry.lastArrivalMs),
                 entry.version
             )
         }
@@ -208,7 +261,7 @@ public final class StreamStore: Sendable {
         if let cached { return (cached, snapshot.lastArrivalMs, version) }
         let body = render(snapshot)
         state.withLock { s in
-            if s.entries[stream]?.version == version { s.entries[stream]?.playlists[kind] = (version, body) }
+            if s.entries[stream]?.version == version { s.entries[stream]?.playlists[playlist] = (version, body) }
         }
         return (body, snapshot.lastArrivalMs, version)
     }
@@ -216,25 +269,27 @@ public final class StreamStore: Sendable {
     /// The newest segment number and the declared segment duration, for checking blocking requests cheaply.
     public func edge(_ stream: String) -> (lastSegment: UInt64, segmentTargetMs: Int)? {
         state.withLock { s in
-            s.entries[stream].map { ($0.window.segments.last?.number ?? 0, $0.info?.segmentTargetMs ?? 2000) }
+            s.entries[stream].map { ($0.primary.segments.last?.number ?? 0, $0.info?.segmentTargetMs ?? 2000) }
         }
     }
 
-    /// Whether the window holds what `want` names (so a playlist of it is playable). False for an unknown
-    /// stream.
-    public func has(_ stream: String, _ want: Want) -> Bool {
-        state.withLock { s in s.entries[stream].map { Self.available($0.window, want) } ?? false }
+    /// Whether `track`'s window (nil: the primary track's) holds what `want` names (so a playlist of it is
+    /// playable). False for an unknown stream.
+    public func has(_ stream: String, _ want: Want, track: StreamTrack? = nil) -> Bool {
+        state.withLock { s in
+            s.entries[stream].map { Self.available($0, Waiter(track: track, want: want, wake: { _ in })) } ?? false
+        }
     }
 
     /// Whether the stream is known (registered or has media).
     public func exists(_ stream: String) -> Bool {
-        state.withLock { s in s.entries[stream].map { $0.info != nil || !$0.window.segments.isEmpty } ?? false }
+        state.withLock { s in s.entries[stream].map { $0.info != nil || !$0.windows.isEmpty } ?? false }
     }
 
     public func snapshot(_ stream: String) -> Snapshot? {
         state.withLock { s in
             s.entries[stream].map {
-                Snapshot(id: stream, info: $0.info, window: $0.window, lastArrivalMs: $0.lastArrivalMs)
+                Snapshot(id: stream, info: $0.info, windows: $0.windows, lastArrivalMs: $0.lastArrivalMs)
             }
         }
     }
@@ -243,7 +298,7 @@ public final class StreamStore: Sendable {
         state.withLock { s in
             s.entries.map {
                 Snapshot(
-                    id: $0.key, info: $0.value.info, window: $0.value.window, lastArrivalMs: $0.value.lastArrivalMs)
+                    id: $0.key, info: $0.value.info, windows: $0.value.windows, lastArrivalMs: $0.value.lastArrivalMs)
             }
         }
         .sorted { $0.id < $1.id }
@@ -252,6 +307,11 @@ public final class StreamStore: Sendable {
     /// Viewers currently on low-latency feeds, and requests waiting, per stream.
     public func audience() -> [String: (feeds: Int, waiting: Int)] {
         state.withLock { s in s.entries.mapValues { ($0.subscribers.count, $0.waiters.count) } }
+    }
+
+    private static func available(_ entry: Entry, _ waiter: Waiter) -> Bool {
+        guard let window = entry.window(waiter.track) else { return false }
+        return available(window, waiter.want)
     }
 
     /// Whether the window has part `part` of segment `segment` (or, with no part, the complete segment),
@@ -281,17 +341,21 @@ public final class StreamStore: Sendable {
         case timedOut
     }
 
-    /// Waits until part `part` of segment `segment` is available, at most `timeout`.
-    public func waitFor(stream: String, segment: UInt64, part: Int?, timeout: Duration) async -> WaitOutcome {
-        await waitFor(stream: stream, .part(segment: segment, part: part), timeout: timeout)
+    /// Waits until part `part` of segment `segment` of `track` (nil: the primary track) is available, at
+    /// most `timeout`.
+    public func waitFor(
+        stream: String, track: StreamTrack? = nil, segment: UInt64, part: Int?, timeout: Duration
+    ) async -> WaitOutcome {
+        await waitFor(stream: stream, track: track, .part(segment: segment, part: part), timeout: timeout)
     }
 
-    /// Waits until the window has what `want` names, at most `timeout`.
-    public func waitFor(stream: String, _ want: Want, timeout: Duration) async -> WaitOutcome {
-        let ready = state.withLock { s in s.entries[stream].map { Self.available($0.window, want) } ?? false }
-        if ready { return .immediate }
+    /// Waits until `track`'s window (nil: the primary track's) has what `want` names, at most `timeout`.
+    public func waitFor(stream: String, track: StreamTrack? = nil, _ want: Want, timeout: Duration) async
+        -> WaitOutcome
+    {
+        if has(stream, want, track: track) { return .immediate }
         let released = await withTaskGroup(of: Bool.self) { group in
-            group.addTask { await self.park(stream: stream, want) }
+            group.addTask { await self.park(stream: stream, track: track, want) }
             group.addTask {
                 try? await Task.sleep(for: timeout)
                 return false
@@ -303,7 +367,7 @@ public final class StreamStore: Sendable {
         return released ? .released : .timedOut
     }
 
-    private func park(stream: String, _ want: Want) async -> Bool {
+    private func park(stream: String, track: StreamTrack?, _ want: Want) async -> Bool {
         let id = state.withLock { s -> UInt64 in
             s.nextID += 1
             return s.nextID
@@ -312,7 +376,8 @@ public final class StreamStore: Sendable {
             await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
                 let resumeNow: Bool? = state.withLock { s in
                     if s.cancelled.remove(id) != nil { return false }
-                    return s.register(id, stream: stream, Waiter(want: want) { continuation.resume(returning: $0) })
+                    return s.register(
+                        id, stream: stream, Waiter(track: track, want: want) { continuation.resume(returning: $0) })
                 }
                 if let resumeNow { continuation.resume(returning: resumeNow) }
             }
@@ -337,12 +402,17 @@ public final class StreamStore: Sendable {
     }
 
     /// Like `waitFor`, for callers that are not tasks (the event-loop fast path): registers `wake` to be
-    /// called once when part `part` of segment `segment` is available (true) or the store closes (false).
-    public func hold(stream: String, segment: UInt64, part: Int?, wake: @escaping @Sendable (Bool) -> Void) -> Hold {
+    /// called once when part `part` of segment `segment` of `track` is available (true) or the store closes
+    /// (false).
+    public func hold(
+        stream: String, track: StreamTrack? = nil, segment: UInt64, part: Int?,
+        wake: @escaping @Sendable (Bool) -> Void
+    ) -> Hold {
         state.withLock { s in
             s.nextID += 1
             let id = s.nextID
-            switch s.register(id, stream: stream, Waiter(want: .part(segment: segment, part: part), wake: wake)) {
+            let waiter = Waiter(track: track, want: .part(segment: segment, part: part), wake: wake)
+            switch s.register(id, stream: stream, waiter) {
             case nil: return .held(id: id)
             case true?: return .ready
             case false?: return .closed
@@ -356,9 +426,10 @@ public final class StreamStore: Sendable {
         state.withLock { s in s.entries[stream]?.waiters.removeValue(forKey: id) != nil }
     }
 
-    /// A live feed of a stream's records: first its current init and the parts of the newest segment that
-    /// starts with a keyframe (so a decoder can start at once), then every record as it arrives. Ends when
-    /// the subscriber falls `feedBacklog` records behind. Nil for an unknown stream.
+    /// A live feed of a stream's records: first every track's current init and the parts of the newest
+    /// primary segment that starts with a keyframe, with the other tracks' parts of the same segments (so a
+    /// decoder can start at once), then every record as it arrives. Ends when the subscriber falls
+    /// `feedBacklog` records behind. Nil for an unknown stream.
     public func subscribe(_ stream: String) -> AsyncStream<FeedItem>? {
         let (items, continuation) = AsyncStream<FeedItem>.makeStream(
             bufferingPolicy: .bufferingOldest(feedBacklog + 64))
@@ -366,31 +437,8 @@ public final class StreamStore: Sendable {
             guard !s.closed, let entry = s.entries[stream] else { return false }
             s.nextID += 1
             let id = s.nextID
-            let window = entry.window
-            if let start = window.segments.lastIndex(where: { $0.parts[0].independent }) {
-                let segment = window.segments[start]
-                if let initBytes = window.inits[segment.initID] {
-                    let initHeader = StreamRecordHeader(
-                        kind: .initSegment, sequence: segment.parts[0].header.sequence, segment: segment.number,
-                        captureMs: segment.captureMs, initID: segment.initID)
-                    continuation.yield(FeedItem(header: initHeader, value: initBytes))
-                    for later in window.segments[start...] {
-                        if later.discontinuity && later.number != segment.number {
-                            let marker = StreamRecordHeader(
-                                kind: .discontinuity, sequence: later.parts[0].header.sequence, segment: later.number,
-                                captureMs: later.captureMs, initID: later.initID)
-                            continuation.yield(FeedItem(header: marker, value: []))
-                            if let bytes = window.inits[later.initID] {
-                                var h = marker
-                                h.kind = .initSegment
-                                continuation.yield(FeedItem(header: h, value: bytes))
-                            }
-                        }
-                        for part in later.parts { continuation.yield(FeedItem(header: part.header, value: part.bytes)) }
-                    }
-                }
-            }
-            if window.ended { continuation.yield(FeedItem(header: endHeader(window), value: [])) }
+            for item in Self.feedStart(entry.windows) { continuation.yield(item) }
+            if entry.primary.ended { continuation.yield(FeedItem(header: endHeader(entry.primary), value: [])) }
             entry.subscribers[id] = continuation
             continuation.onTermination = { [weak self] _ in
                 self?.state.withLock { s in _ = s.entries[stream]?.subscribers.removeValue(forKey: id) }
@@ -402,6 +450,41 @@ public final class StreamStore: Sendable {
             return nil
         }
         return items
+    }
+
+    /// What a new feed subscriber gets first: from the newest primary segment that starts with a
+    /// keyframe, every track's init, discontinuities (from the primary track) and parts, in stream order.
+    static func feedStart(_ windows: [StreamTrack: LiveWindow]) -> [FeedItem] {
+        guard let primary = primary(windows),
+            let start = primary.segments.last(where: { $0.parts[0].independent })?.number
+        else { return [] }
+        // (sequence, rank, item): inits and markers sort before the part whose sequence they borrow.
+        var items: [(UInt64, Int, FeedItem)] = []
+        for (track, window) in windows {
+            var currentInit: String?
+            for segment in window.segments where segment.number >= start {
+                let first = segment.parts[0].header
+                if segment.discontinuity && segment.number != start && track.isPrimary {
+                    var marker = StreamRecordHeader(
+                        kind: .discontinuity, sequence: first.sequence, segment: segment.number,
+                        captureMs: segment.captureMs, initID: segment.initID)
+                    marker.track = track
+                    items.append((first.sequence, 0, FeedItem(header: marker, value: [])))
+                }
+                if segment.initID != currentInit, let bytes = window.inits[segment.initID] {
+                    currentInit = segment.initID
+                    let initHeader = StreamRecordHeader(
+                        kind: .initSegment, track: track, sequence: first.sequence, segment: segment.number,
+                        captureMs: segment.captureMs, initID: segment.initID)
+                    items.append((first.sequence, 1, FeedItem(header: initHeader, value: bytes)))
+                }
+                guard currentInit != nil else { continue }
+                for part in segment.parts {
+                    items.append((part.header.sequence, 2, FeedItem(header: part.header, value: part.bytes)))
+                }
+            }
+        }
+        return items.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
     }
 
     private func endHeader(_ window: LiveWindow) -> StreamRecordHeader {

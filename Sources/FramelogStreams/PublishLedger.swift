@@ -18,10 +18,13 @@ public struct PublishLedger: Sendable {
     public private(set) var numbering: StreamNumbering
     /// The registry entry, once media started.
     public private(set) var info: StreamInfo?
-    /// The id of the init segment the current media needs.
-    public private(set) var initID = ""
-    /// Offset of the newest acknowledged init record (-1 before).
+    /// The ids of the init segments the current media needs, by track.
+    public private(set) var initIDs: [StreamTrack: String] = [:]
+    /// Offset of the newest acknowledged first init record of a run (-1 before): a reader positioned there
+    /// reads every track's init.
     public private(set) var initOffset: Int64 = -1
+    /// Sequence of the current run's first init record.
+    private var runInitSequence: UInt64?
     public private(set) var lastSequence: UInt64?
     public private(set) var lastSegment: UInt64?
     /// Peak bits per second over whole segments (HLS BANDWIDTH), 0 until one segment is complete.
@@ -37,14 +40,20 @@ public struct PublishLedger: Sendable {
     /// Whether records were written to this stream before (by this publisher or an earlier one).
     public var continues: Bool { numbering.nextSequence > 0 }
 
-    /// Starts media with a new init segment: takes `info` as the registry entry the first time, and the
-    /// media fields of it after. Returns the discontinuity to write first (after earlier media) and the
-    /// init record's header.
-    public mutating func startMedia(_ media: StreamInfo, initID: String, captureMs: Int64) -> (
-        discontinuity: StreamRecordHeader?, initSegment: StreamRecordHeader
-    ) {
+    /// The init id markers carry: the primary track's.
+    public var initID: String { initIDs.sorted { $0.key < $1.key }.first?.value ?? "" }
+
+    /// Starts media with new init segments, one per track: takes `info` as the registry entry the first
+    /// time, and the media fields of it after. Returns the discontinuity to write first (after earlier
+    /// media) and the init records' headers, back to back, primary track first.
+    public mutating func startMedia(
+        _ media: StreamInfo, inits: [(track: StreamTrack, initID: String)], captureMs: Int64
+    )
+        -> (discontinuity: StreamRecordHeader?, inits: [StreamRecordHeader])
+    {
         if var info {
             info.codecs = media.codecs
+            info.tracks = media.tracks
             info.width = media.width
             info.height = media.height
             info.frameRate = media.frameRate
@@ -55,8 +64,13 @@ public struct PublishLedger: Sendable {
             info = media
         }
         let discontinuity = continues ? self.discontinuity(captureMs: captureMs) : nil
-        self.initID = initID
-        return (discontinuity, numbering.marker(.initSegment, captureMs: captureMs, initID: initID))
+        let ordered = inits.sorted { $0.track < $1.track }
+        initIDs = Dictionary(ordered.map { ($0.track, $0.initID) }, uniquingKeysWith: { a, _ in a })
+        let headers = ordered.map {
+            numbering.marker(.initSegment, track: $0.track, captureMs: captureMs, initID: $0.initID)
+        }
+        runInitSequence = headers.first?.sequence
+        return (discontinuity, headers)
     }
 
     /// A discontinuity marker: the next segment is flagged in the index.
@@ -71,13 +85,23 @@ public struct PublishLedger: Sendable {
         numbering.marker(.end, captureMs: captureMs, initID: initID)
     }
 
-    /// Numbers a part and counts its bits towards the peak bandwidth.
+    /// Numbers a chunk of `track` and counts its bits towards the peak bandwidth (every track's). The
+    /// primary track's chunk opens a part; another track's joins it, and is nil (not to be published)
+    /// before the primary track's first part of a run.
     public mutating func part(
-        bytes: Int, pts: Int64, duration: Int64, timescale: UInt32, independent: Bool, captureMs: Int64
-    ) -> StreamRecordHeader {
+        track: StreamTrack = .video, bytes: Int, pts: Int64, duration: Int64, timescale: UInt32, independent: Bool,
+        captureMs: Int64
+    ) -> StreamRecordHeader? {
+        let initID = initIDs[track] ?? ""
+        guard track.isPrimary else {
+            let header = numbering.follow(
+                track: track, pts: pts, duration: duration, timescale: timescale, captureMs: captureMs, initID: initID)
+            if header != nil { segmentBits.bits += bytes * 8 }
+            return header
+        }
         let header = numbering.part(
-            pts: pts, duration: duration, timescale: timescale, independent: independent, captureMs: captureMs,
-            initID: initID)
+            track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
+            captureMs: captureMs, initID: initID)
         if header.segment != segmentBits.segment {
             if segmentBits.ms >= Double(numbering.segmentTargetMs) / 2 {
                 peakBandwidth = max(peakBandwidth, Int(Double(segmentBits.bits) * 1000 / segmentBits.ms))
@@ -106,7 +130,7 @@ public struct PublishLedger: Sendable {
     public mutating func delivered(_ pending: Pending, at metadata: RecordMetadata) -> SegmentIndexEntry? {
         switch pending {
         case .initSegment(let header):
-            initOffset = metadata.offset
+            if header.sequence == runInitSequence { initOffset = metadata.offset }
             lastSequence = max(lastSequence ?? 0, header.sequence)
         case .marker(let header):
             lastSequence = max(lastSequence ?? 0, header.sequence)
@@ -115,6 +139,7 @@ public struct PublishLedger: Sendable {
         case .part(let header, _):
             lastSequence = max(lastSequence ?? 0, header.sequence)
             lastSegment = max(lastSegment ?? 0, header.segment)
+            guard header.track.isPrimary else { return nil }
             let discontinuity = discontinuityBefore.remove(header.segment) != nil
             guard header.part == 0 else { return nil }
             return SegmentIndexEntry(

@@ -23,9 +23,11 @@ public struct StreamRecord: Sendable, Hashable {
 public enum StreamEvent: Sendable, Hashable {
     /// A stream's registry entry, new or changed.
     case info(StreamInfo)
-    /// The init segment the following parts need (always before the first part of a start or a change).
+    /// The init segment of one track that its following chunks need (every track's init comes before the
+    /// first chunk of a start or a change).
     case initSegment(StreamRecord)
-    case part(StreamRecord)
+    /// A chunk of one track's part (with one chunk per part, the whole part).
+    case chunk(StreamRecord)
     /// The media before and after do not follow on.
     case discontinuity(StreamRecord)
     /// The broadcast ended.
@@ -39,7 +41,7 @@ public enum StreamEvent: Sendable, Hashable {
     /// The stream record, for the four record events.
     public var record: StreamRecord? {
         switch self {
-        case .initSegment(let r), .part(let r), .discontinuity(let r), .end(let r): return r
+        case .initSegment(let r), .chunk(let r), .discontinuity(let r), .end(let r): return r
         case .info, .assigned, .revoking: return nil
         }
     }
@@ -47,7 +49,7 @@ public enum StreamEvent: Sendable, Hashable {
     init(_ record: StreamRecord) {
         switch record.header.kind {
         case .initSegment: self = .initSegment(record)
-        case .part: self = .part(record)
+        case .chunk: self = .chunk(record)
         case .discontinuity: self = .discontinuity(record)
         case .end: self = .end(record)
         }

@@ -2,9 +2,10 @@ import FramelogKafka
 import FramelogMedia
 
 /// Where each followed stream is read from, and which of its records reach the consumer: the reading
-/// logic of `StreamReader` without Kafka. A stream starts at a segment boundary with the init segment
-/// that segment needs: the partition is positioned at the init, and once the init is read, moved on to
-/// the segment. Records not above the last sequence handed over (replays, duplicates) are skipped.
+/// logic of `StreamReader` without Kafka. A stream starts at a segment boundary with the init segments
+/// that segment needs: the partition is positioned at the run's first init, every init record there is
+/// handed over (one per track, back to back), and at the first record that is not an init the partition
+/// moves on to the segment. Records not above the last sequence handed over (replays, duplicates) are skipped.
 public struct StreamFollower: Sendable {
     /// Where a stream starts when nothing was committed for it.
     public enum StartPolicy: Sendable, Hashable {
@@ -20,8 +21,9 @@ public struct StreamFollower: Sendable {
     /// What to do with one record.
     public enum Decision: Sendable, Hashable {
         case deliver(StreamRecordHeader)
-        /// Deliver it (the init), then move the partition to `offset` (the start segment).
-        case deliverThenSeek(StreamRecordHeader, offset: Int64)
+        /// Skip it (it lies between the inits and the start), and move the partition to `offset` (the
+        /// start segment).
+        case seek(offset: Int64)
         /// Before the start, or a replay.
         case skip
         /// Not a Framelog stream record: why.
@@ -29,9 +31,10 @@ public struct StreamFollower: Sendable {
     }
 
     private enum Progress: Sendable {
-        /// Positioned at the init's offset; once it arrives, seek to `start`.
+        /// Positioned at the first init's offset: inits pass; the first other record before `start` seeks
+        /// there.
         case awaitingInit(initOffset: Int64, start: Int64)
-        /// The init was handed over; records before `start` (fetched before the seek) are skipped.
+        /// The inits were handed over; records before `start` (fetched before the seek) are skipped.
         case seeking(start: Int64)
         case running
     }
@@ -90,15 +93,13 @@ public struct StreamFollower: Sendable {
         } catch {
             return .malformed(error.message)
         }
-        var seekTo: Int64?
         switch state {
         case .awaitingInit(let initOffset, let start):
-            guard header.kind == .initSegment || offset >= start else { return .skip }
-            if header.kind == .initSegment && offset >= initOffset && start > offset + 1 {
-                seekTo = start
-                progress[stream] = .seeking(start: start)
-            } else {
+            if offset >= start {
                 progress[stream] = .running
+            } else if header.kind != .initSegment || offset < initOffset {
+                progress[stream] = .seeking(start: start)
+                return .seek(offset: start)
             }
         case .seeking(let start):
             guard offset >= start else { return .skip }
@@ -108,7 +109,7 @@ public struct StreamFollower: Sendable {
         }
         if let last = lastSequence[stream], header.sequence <= last { return .skip }
         lastSequence[stream] = header.sequence
-        return seekTo.map { .deliverThenSeek(header, offset: $0) } ?? .deliver(header)
+        return .deliver(header)
     }
 
     /// The segment to start at under `policy` (nil: the topic's beginning).

@@ -19,7 +19,7 @@ public struct StreamHistory: Sendable, Hashable {
     /// Counts one record of the stream in.
     public mutating func include(_ header: StreamRecordHeader) {
         nextSequence = max(nextSequence, header.sequence + 1)
-        nextSegment = max(nextSegment, header.segment + (header.kind == .part ? 1 : 0))
+        nextSegment = max(nextSegment, header.segment + (header.kind == .chunk ? 1 : 0))
     }
 
     public static func load(streamID: String, kafka: KafkaClientOptions, admin: Admin, logger: Logger) async throws

@@ -90,10 +90,23 @@ public final class StreamPublisher: Sendable {
 
     // MARK: Publishing
 
+    /// One track's init segment.
+    public struct TrackInit: Sendable {
+        public var track: StreamTrack
+        public var bytes: [UInt8]
+        public var initID: String
+        public init(track: StreamTrack, bytes: [UInt8], initID: String) {
+            self.track = track
+            self.bytes = bytes
+            self.initID = initID
+        }
+    }
+
     /// Starts media: on the first call creates the topics and takes `media` as the registry entry (its
     /// state, times and positions are the publisher's); after earlier media (this run or an earlier
-    /// publisher's) writes a discontinuity first. Then the init record, and the registry entry as live.
-    public func startMedia(initSegment bytes: [UInt8], initID: String, media: StreamInfo) async throws {
+    /// publisher's) writes a discontinuity first. Then every track's init record, back to back, and the
+    /// registry entry as live.
+    public func startMedia(inits: [TrackInit], media: StreamInfo) async throws {
         let ready = state.withLock { $0.topicsReady }
         if !ready {
             let settings = configuration.topics
@@ -103,26 +116,33 @@ public final class StreamPublisher: Sendable {
             ])
             state.withLock { $0.topicsReady = true }
         }
-        let (discontinuity, initHeader) = state.withLock { s in
-            let headers = s.ledger.startMedia(media, initID: initID, captureMs: nowMs())
+        let (discontinuity, headers) = state.withLock { s in
+            let headers = s.ledger.startMedia(media, inits: inits.map { ($0.track, $0.initID) }, captureMs: nowMs())
             s.beat = .live
             return headers
         }
         if let discontinuity { try await publish(discontinuity, value: [], pending: .marker(discontinuity)) }
-        try await publish(initHeader, value: bytes, pending: .initSegment(initHeader))
+        for header in headers {
+            guard let bytes = inits.first(where: { $0.track == header.track })?.bytes else { continue }
+            try await publish(header, value: bytes, pending: .initSegment(header))
+        }
         try await publishRegistry(.live)
     }
 
-    /// Publishes one CMAF fragment of the current media. `pts` and `duration` are in `timescale` ticks.
+    /// Publishes one CMAF fragment of one track of the current media. `pts` and `duration` are in the
+    /// track's `timescale` ticks. Returns nil, publishing nothing, for a secondary track's fragment before
+    /// the primary track's first part of a run (there is no part for it to join).
     @discardableResult
     public func publishPart(
-        _ bytes: [UInt8], pts: Int64, duration: Int64, timescale: UInt32, independent: Bool, captureMs: Int64
-    ) async throws -> StreamRecordHeader {
+        _ bytes: [UInt8], track: StreamTrack = .video, pts: Int64, duration: Int64, timescale: UInt32,
+        independent: Bool, captureMs: Int64
+    ) async throws -> StreamRecordHeader? {
         let header = state.withLock {
             $0.ledger.part(
-                bytes: bytes.count, pts: pts, duration: duration, timescale: timescale, independent: independent,
-                captureMs: captureMs)
+                track: track, bytes: bytes.count, pts: pts, duration: duration, timescale: timescale,
+                independent: independent, captureMs: captureMs)
         }
+        guard let header else { return nil }
         try await publish(header, value: bytes, pending: .part(header, emitted: clock.now))
         return header
     }

@@ -252,23 +252,21 @@ public final class StreamReader: Sendable {
     ) async throws {
         guard let stream = StreamTopics.streamID(ofTopic: record.topic) else { return }
         let header: StreamRecordHeader
-        var seekTo: Int64?
+        let tp = TopicPartition(record.topic, record.partition)
         switch follower.decide(stream: stream, offset: record.offset, headers: record.headers) {
         case .skip: return
         case .malformed:
             malformed.increment()
             return
+        case .seek(let offset):
+            try await consumer.seek(tp, to: .offset(offset))
+            return
         case .deliver(let h): header = h
-        case .deliverThenSeek(let h, let offset):
-            header = h
-            seekTo = offset
         }
-        let tp = TopicPartition(record.topic, record.partition)
         try await body(
             StreamEvent(
                 StreamRecord(stream: stream, header: header, value: record.value, partition: tp, offset: record.offset))
         )
-        if let seekTo { try await consumer.seek(tp, to: .offset(seekTo)) }
     }
 
     /// Runs `body`, then closes `consumers` whether it returned or threw.

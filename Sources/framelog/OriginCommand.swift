@@ -18,6 +18,7 @@ struct OriginCommand: AsyncParsableCommand {
 
               /                      stream list          /watch/ID              web player (sub-second)
               /hls/ID/index.m3u8     LL-HLS (multivariant) /hls/ID/legacy.m3u8   HLS without parts
+              /hls/ID/video/…, /hls/ID/audio/…           each track's playlists and CMAF objects
               /dash/ID/manifest.mpd  DASH                 /feed/ID               low-latency feed
               /api/streams           JSON                 /metrics, /healthz     Prometheus, health
 

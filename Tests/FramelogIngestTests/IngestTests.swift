@@ -11,11 +11,19 @@ struct StreamCheck {
     var records: [(header: StreamRecordHeader, record: KafkaRecord)]
     /// Decoded video frames per encoder run (ffprobe), and their keyframe pts.
     var framesPerRun: [Int] = []
-    var parts: [(header: StreamRecordHeader, record: KafkaRecord)] { records.filter { $0.header.kind == .part } }
+    /// The video track's parts (one chunk each).
+    var parts: [(header: StreamRecordHeader, record: KafkaRecord)] {
+        records.filter { $0.header.kind == .chunk && $0.header.track == .video }
+    }
+    /// The audio track's chunks.
+    var audio: [(header: StreamRecordHeader, record: KafkaRecord)] {
+        records.filter { $0.header.kind == .chunk && $0.header.track == .audio }
+    }
     func kinds() -> [StreamRecordHeader.Kind] { records.map(\.header.kind) }
 }
 
-/// Checks sequence, segment and part numbering, timestamps and decodability of every encoder run.
+/// Checks sequence, segment and part numbering, timestamps and decodability of every encoder run, for the
+/// video track and, when the source has one, the audio track (single-media CMAF tracks, record format 2).
 ///
 /// - Parameter shortPartsPerRun: whole parts per run that may hold fewer frames than a part's worth. At
 ///   frame rates whose frame is shorter than the AAC encoder's priming (about 21 ms: 50 fps and up), ffmpeg's
@@ -30,16 +38,20 @@ func checkStream(
     #expect(headers.map(\.sequence) == Array(0..<UInt64(headers.count)))
     #expect(headers.first?.kind == .initSegment)
 
-    // Split into runs: each starts at an init record.
+    // Split into runs: each starts at its video init record (the audio init follows it at once).
     var runs: [[(header: StreamRecordHeader, record: KafkaRecord)]] = []
     for entry in check.records {
-        if entry.header.kind == .initSegment { runs.append([]) }
+        if entry.header.kind == .initSegment && entry.header.track == .video { runs.append([]) }
         if !runs.isEmpty { runs[runs.count - 1].append(entry) }
     }
     var lastSegment: UInt64?
     for (n, run) in runs.enumerated() {
         let initRecord = run[0]
-        let parts = run.filter { $0.header.kind == .part }
+        let parts = run.filter { $0.header.kind == .chunk && $0.header.track == .video }
+        if let audioInit = run.dropFirst().first {
+            #expect(audioInit.header.kind == .initSegment && audioInit.header.track == .audio, "audio init next")
+            try checkAudio(run, audioInit, parts, directory: directory + "/run\(n)-audio.mp4")
+        }
         try #require(!parts.isEmpty, "run \(n) has no parts")
         #expect(parts[0].header.part == 0 && parts[0].header.independent, "a run starts with a keyframe part")
         for (a, b) in zip(parts, parts.dropFirst()) {
@@ -107,6 +119,37 @@ func checkStream(
     return check
 }
 
+/// The audio track of one run: every chunk joins a video part of the same numbers, pts run on, and its
+/// init plus its chunks decode in ffmpeg without an error, to the duration the chunks declare.
+func checkAudio(
+    _ run: [(header: StreamRecordHeader, record: KafkaRecord)],
+    _ audioInit: (header: StreamRecordHeader, record: KafkaRecord),
+    _ video: [(header: StreamRecordHeader, record: KafkaRecord)], directory file: String
+) throws {
+    let audio = run.filter { $0.header.kind == .chunk && $0.header.track == .audio }
+    try #require(!audio.isEmpty, "no audio chunks after an audio init")
+    let videoParts = Set(video.map { "\($0.header.segment).\($0.header.part)" })
+    #expect(
+        audio.allSatisfy { videoParts.contains("\($0.header.segment).\($0.header.part)") }, "audio joins video parts")
+    #expect(audio.count >= video.count - 1, "\(audio.count) audio chunks for \(video.count) video parts")
+    #expect(audio.allSatisfy { $0.header.initID == initRecordID(audioInit.record) && $0.header.independent })
+    for (a, b) in zip(audio, audio.dropFirst()) {
+        #expect(b.header.pts == a.header.pts + a.header.duration, "audio pts continue within a run")
+    }
+    var bytes = audioInit.record.value
+    for chunk in audio { bytes += chunk.record.value }
+    try Data(bytes).write(to: URL(fileURLWithPath: file))
+    let decode = try runProgram(ffmpegPath, ["-v", "error", "-i", file, "-f", "null", "-"])
+    #expect(decode.status == 0 && decode.stderr.isEmpty, "ffmpeg audio decode errors: \(decode.stderr)")
+    let probe = try runProgram(
+        ffprobePath, ["-v", "error", "-show_entries", "stream=codec_type,duration", "-of", "csv=p=0", file])
+    #expect(probe.stdout.hasPrefix("audio,"), "one audio stream: \(probe.stdout)")
+    let declared = Double(audio.reduce(Int64(0)) { $0 + $1.header.duration }) / Double(audio[0].header.timescale)
+    let decoded = Double(probe.stdout.split(separator: ",").last?.trimmingCharacters(in: .whitespacesAndNewlines) ?? "")
+    #expect(
+        decoded.map { abs($0 - declared) < 0.05 } == true, "audio: \(decoded ?? -1) s decoded, \(declared) s declared")
+}
+
 func initRecordID(_ record: KafkaRecord) -> String { initSegmentID(record.value) }
 
 /// Latest registry value for a stream, decoded.
@@ -170,12 +213,17 @@ struct IngestTests {
             }
             try validateAgainstSchema(registryRecords.map(\.value), schema: "stream-registry.schema.json")
             let registry = try await registryEntries(b, stream: stream)
-            let initSegment = try InitSegment.parse(records[0].value)
+            // One init per track: video first, then audio.
+            let videoInit = try InitSegment.parse(records[0].value)
+            let audioInit = try InitSegment.parse(records[1].value)
+            #expect(videoInit.tracks.map(\.kind) == [.video] && audioInit.tracks.map(\.kind) == [.audio])
             #expect(registry.first?.state == .live && registry.last?.state == .ended)
             let last = try #require(registry.last)
             #expect(
-                last.title == "Test pattern" && last.codecs == initSegment.codecs
+                last.title == "Test pattern" && last.codecs == videoInit.codecs + "," + audioInit.codecs
                     && last.topic == StreamNames.streamTopic(stream))
+            #expect(last.tracks?.map(\.name) == ["video", "audio"])
+            #expect(last.tracks?.map(\.codec) == [videoInit.codecs, audioInit.codecs])
             #expect(last.width == 320 && last.height == 180 && last.partTargetMs == 200 && last.segmentTargetMs == 1000)
             #expect(last.lastSequence == check.records.last!.header.sequence)
             #expect(last.bandwidth > 200_000 && last.bandwidth < 1_000_000)
@@ -360,7 +408,8 @@ struct IngestTests {
             let progress = try await runIngest(c) { $0.oversizedParts >= 5 }
             #expect((progress?.oversizedParts ?? 0) >= 5 && progress?.parts == 0)
             let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
-            #expect(try records.map { try header($0).kind } == [.initSegment, .end])
+            // The video and audio inits, and no chunk of either: audio is dropped with the video it follows.
+            #expect(try records.map { try header($0).kind } == [.initSegment, .initSegment, .end])
         }
     }
 
@@ -428,7 +477,8 @@ struct IngestTests {
         #expect(
             !copy.contains("-nostdin") && copy.contains("pipe:0") && copy.contains("copy") && !copy.contains("libx264"))
         #expect(
-            copy.contains("aac_adtstoasc") && copy.contains("+frag_keyframe+empty_moov+default_base_moof+delay_moov"))
+            copy.contains("aac_adtstoasc")
+                && copy.contains("+frag_keyframe+empty_moov+default_base_moof+separate_moof+delay_moov"))
         c.source = .srtListen(url: "srt://127.0.0.1:9000")
         #expect(FFmpegCommand.arguments(for: c, startedAtMs: 0).contains("srt://127.0.0.1:9000?mode=listener"))
         c.source = .v4l2(device: "/dev/video3")

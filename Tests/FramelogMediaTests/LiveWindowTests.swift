@@ -28,6 +28,16 @@ struct RecordFactory {
         return (header, [UInt8(truncatingIfNeeded: header.sequence), 0, 0, 0])
     }
 
+    var audioPts: Int64 = 0
+
+    /// An audio chunk (48 kHz) joining the part just numbered.
+    mutating func audio(duration: Int64 = 9600, initID: String = "cccccccccccccccc") -> (StreamRecordHeader, [UInt8]) {
+        let header = numbering.follow(
+            track: .audio, pts: audioPts, duration: duration, timescale: 48000, captureMs: captureMs, initID: initID)!
+        audioPts += duration
+        return (header, [0xAA])
+    }
+
     mutating func marker(_ kind: StreamRecordHeader.Kind) -> (StreamRecordHeader, [UInt8]) {
         if kind == .discontinuity { partsInSegment = 0 }
         return (numbering.marker(kind, captureMs: captureMs, initID: initID), [])
@@ -191,23 +201,129 @@ struct PlaylistTests {
         #expect(lines.filter { $0 == "#EXT-X-DISCONTINUITY" }.count == 1)
     }
 
-    @Test("multivariant playlist and DASH manifest")
-    func multivariantAndDASH() {
-        let mv = HLSPlaylist.multivariant(context, media: "live.m3u8")
+    /// A video window and an audio window of the same `parts` parts, the audio joining each video part.
+    func tracks(parts: Int) -> (video: LiveWindow, audio: LiveWindow) {
+        var f = RecordFactory()
+        var video = LiveWindow()
+        var audio = LiveWindow()
+        _ = video.apply(f.initRecord())
+        var audioInit = f.numbering.marker(.initSegment, track: .audio, captureMs: 0, initID: "cccccccccccccccc")
+        audioInit.track = .audio
+        _ = audio.apply(audioInit, value: [1])
+        for _ in 0..<parts {
+            _ = video.apply(f.part())
+            _ = audio.apply(f.audio())
+        }
+        return (video, audio)
+    }
+
+    func dash(_ video: LiveWindow, _ audio: LiveWindow?, timeURL: String? = nil, publishMs: Int64 = 1_795_570_190_000)
+        -> String
+    {
+        var tracks = [
+            DASHManifest.Track(
+                name: "video", window: video, codecs: "avc1.64001f", bandwidth: 3_000_000, isAudio: false)
+        ]
+        if let audio {
+            var a = DASHManifest.Track(
+                name: "audio", window: audio, codecs: "mp4a.40.2", bandwidth: 128_000, isAudio: true)
+            a.sampleRate = 48000
+            a.channels = 2
+            tracks.append(a)
+        }
+        return DASHManifest.mpd(tracks, context, publishMs: publishMs, timeURL: timeURL)
+    }
+
+    @Test("multivariant playlist: the video variant with its audio group")
+    func multivariant() {
+        let plain = HLSPlaylist.multivariant(context, media: "video/live.m3u8")
         #expect(
-            mv.contains(
-                "#EXT-X-STREAM-INF:BANDWIDTH=3128000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\nlive.m3u8\n"
+            plain.contains(
+                "#EXT-X-STREAM-INF:BANDWIDTH=3128000,CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720,FRAME-RATE=30.000\nvideo/live.m3u8\n"
             ))
+        #expect(!plain.contains("EXT-X-MEDIA"), "no audio group without an audio track")
+        var measured = context
+        measured.averageBandwidth = 2_900_000
+        let mv = HLSPlaylist.multivariant(
+            measured, media: "video/live.m3u8", audio: .init(uri: "audio/live.m3u8", channels: 2))
+        let lines = mv.split(separator: "\n").map(String.init)
+        #expect(
+            lines.contains(
+                "#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"audio\",NAME=\"audio\",DEFAULT=YES,AUTOSELECT=YES,CHANNELS=\"2\",URI=\"audio/live.m3u8\""
+            ))
+        let inf = lines.first { $0.hasPrefix("#EXT-X-STREAM-INF:") } ?? ""
+        #expect(inf.contains("AVERAGE-BANDWIDTH=2900000") && inf.hasSuffix(",AUDIO=\"audio\""))
+        #expect(lines.last == "video/live.m3u8")
+    }
+
+    @Test("audio playlists: parts aligned with video, rendition reports both ways")
+    func audioPlaylist() {
+        let (video, audio) = tracks(parts: 12)
+        let report = HLSPlaylist.RenditionReport(uri: "../video/live.m3u8", window: video)!
+        #expect(report.lastMSN == 2 && report.lastPart == 1)
+        let text = HLSPlaylist.media(audio, context, lowLatency: true, renditionReports: [report])
+        let lines = text.split(separator: "\n").map(String.init)
+        #expect(lines.contains("#EXT-X-MAP:URI=\"init/cccccccccccccccc.mp4\""))
+        #expect(lines.contains("#EXT-X-PART:DURATION=0.20000,URI=\"part/2.1.m4s\",INDEPENDENT=YES"))
+        #expect(lines.last == "#EXT-X-RENDITION-REPORT:URI=\"../video/live.m3u8\",LAST-MSN=2,LAST-PART=1")
+        let videoText = HLSPlaylist.media(video, context, lowLatency: true)
+        // The same segment and part numbers, the same preload hint.
+        #expect(
+            videoText.split(separator: "\n").filter { $0.hasPrefix("#EXT-X-PRELOAD-HINT") }
+                == lines.filter { $0.hasPrefix("#EXT-X-PRELOAD-HINT") }.map { Substring($0) })
+        #expect(!HLSPlaylist.media(audio, context, lowLatency: false, renditionReports: [report]).contains("REPORT"))
+    }
+
+    @Test("a part's later chunks are appended to it; a chunk without its part is unusable")
+    func chunks() {
+        var f = RecordFactory()
+        var w = LiveWindow()
+        _ = w.apply(f.initRecord())
+        _ = w.apply(f.part())
+        var extra = f.part()
+        extra.0.chunk = 1
+        extra.0.part = 0
+        extra.0.segment = 0
+        #expect(w.apply(extra) == .added)
+        let part = w.part(segment: 0, index: 0)!
+        #expect(part.chunks == 2 && part.bytes.count == 8 && part.header.duration == 36000)
+        var orphan = f.part()
+        orphan.0.chunk = 1
+        orphan.0.part = 5
+        #expect(w.apply(orphan) == .unusable)
+    }
+
+    @Test("DASH manifest: one AdaptationSet per track")
+    func dashManifest() {
         let w = window(parts: 17)
-        let mpd = DASHManifest.mpd(w, context, publishMs: 1_795_570_190_000)
+        let mpd = dash(w, nil)
         #expect(mpd.contains("type=\"dynamic\"") && mpd.contains("minimumUpdatePeriod=\"PT1S\""))
         #expect(mpd.contains("availabilityStartTime=\"2026-11-25T01:29:46.000Z\""))
-        #expect(mpd.contains("startNumber=\"0\"") && mpd.contains("media=\"seg/$Number$.m4s\""))
+        #expect(mpd.contains("startNumber=\"0\"") && mpd.contains("media=\"video/seg/$Number$.m4s\""))
+        #expect(mpd.contains("initialization=\"video/init/aaaaaaaaaaaaaaaa.mp4\""))
         #expect(mpd.contains("<S t=\"0\" d=\"90000\"/>") && mpd.contains("<S t=\"180000\" d=\"90000\"/>"))
         #expect(!mpd.contains("t=\"270000\""), "the open segment is not listed")
-        #expect(DASHManifest.mpd(window(parts: 10, ended: true), context, publishMs: 0).contains("type=\"static\""))
+        #expect(mpd.components(separatedBy: "<AdaptationSet").count == 2, "video only: one AdaptationSet")
+        #expect(dash(window(parts: 10, ended: true), nil, publishMs: 0).contains("type=\"static\""))
         #expect(!mpd.contains("UTCTiming"), "only when the origin names its clock")
-        let timed = DASHManifest.mpd(w, context, publishMs: 0, timeURL: "//o:1/time")
+        // The period stays the same period while the window slides (dash.js stops at a new one).
+        #expect(mpd.contains("<Period id=\"p0\" start=\"PT0S\">"))
+        var sliding = LiveWindow(limits: .init(maxSeconds: 2, minSegments: 1))
+        var f = RecordFactory()
+        _ = sliding.apply(f.initRecord())
+        for _ in 0..<40 { _ = sliding.apply(f.part()) }
+        #expect(sliding.segments.first?.number ?? 0 > 0, "the window slid")
+        #expect(dash(sliding, nil).contains("<Period id=\"p0\" start=\"PT0S\">"))
+        let (video, audio) = tracks(parts: 17)
+        let both = dash(video, audio)
+        #expect(both.components(separatedBy: "<AdaptationSet").count == 3)
+        #expect(
+            both.contains("contentType=\"audio\" mimeType=\"audio/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\""))
+        #expect(both.contains("codecs=\"mp4a.40.2\" audioSamplingRate=\"48000\""))
+        #expect(
+            both.contains("<SegmentTemplate timescale=\"48000\" initialization=\"audio/init/cccccccccccccccc.mp4\""))
+        #expect(both.contains("<S t=\"0\" d=\"48000\"/>") && both.contains("<S t=\"96000\" d=\"48000\"/>"))
+        let timed = dash(w, nil, timeURL: "//o:1/time", publishMs: 0)
         #expect(
             timed.contains(
                 "</Period>\n  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"//o:1/time\"/>\n</MPD>"

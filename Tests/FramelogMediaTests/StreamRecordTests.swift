@@ -12,23 +12,44 @@ struct StreamRecordTests {
     @Test("headers round-trip as ASCII text, with millisecond copies")
     func roundTrip() throws {
         let header = StreamRecordHeader(
-            kind: .part, sequence: 42, segment: 7, part: 3, independent: false, pts: 1_234_567, timescale: 15360,
-            duration: 3072, captureMs: 1_795_570_186_176, initID: "48c1b729e45cef5a")
+            kind: .chunk, track: .audio, sequence: 42, segment: 7, part: 3, chunk: 1, last: false, independent: false,
+            pts: 1_234_567, timescale: 15360, duration: 3072, captureMs: 1_795_570_186_176, initID: "48c1b729e45cef5a")
         let encoded = header.encoded()
         let values = Dictionary(uniqueKeysWithValues: encoded.map { ($0.key, $0.value) })
-        #expect(values["fl-version"] == "1" && values["fl-kind"] == "part" && values["fl-seq"] == "42")
+        #expect(values["fl-version"] == "2" && values["fl-kind"] == "chunk" && values["fl-seq"] == "42")
+        #expect(values["fl-track"] == "audio" && values["fl-chunk"] == "1" && values["fl-last"] == "0")
         #expect(values["fl-pts-ms"] == "80375.456" && values["fl-duration-ms"] == "200.000")
         #expect(values["fl-independent"] == "0" && values["fl-capture-ms"] == "1795570186176")
         #expect(try decode(encoded) == header)
-        // Unknown headers are ignored; other kinds decode too.
-        var marker = StreamRecordHeader(kind: .discontinuity, sequence: 0, segment: 0, captureMs: 5, initID: "x")
-        marker.version = 1
-        #expect(try decode(marker.encoded() + [("x-other", "1")]) == marker)
+        // Unknown headers are ignored; other kinds decode too. Markers carry no track.
+        let marker = StreamRecordHeader(kind: .discontinuity, sequence: 0, segment: 0, captureMs: 5, initID: "x")
+        #expect(!marker.encoded().contains { $0.key == "fl-track" })
+        #expect(try decode(marker.encoded() + [("x-other", "1")]).kind == .discontinuity)
+    }
+
+    @Test("version 1 records read as whole parts of one muxed track")
+    func versionOne() throws {
+        // What ingest wrote before version 2, header for header.
+        let v1: [(key: String, value: String)] = [
+            ("fl-version", "1"), ("fl-kind", "part"), ("fl-seq", "9"), ("fl-segment", "2"), ("fl-part", "4"),
+            ("fl-independent", "0"), ("fl-pts", "3072"), ("fl-timescale", "15360"), ("fl-duration", "3072"),
+            ("fl-pts-ms", "200.000"), ("fl-duration-ms", "200.000"), ("fl-capture-ms", "1000"), ("fl-init", "ab"),
+        ]
+        let part = try decode(v1)
+        #expect(part.version == 1 && part.kind == .chunk && part.track == .muxed)
+        #expect(part.segment == 2 && part.part == 4 && part.chunk == 0 && part.last)
+        let initRecord = try decode(v1.map { $0.key == "fl-kind" ? ($0.key, "init") : $0 })
+        #expect(initRecord.kind == .initSegment && initRecord.track == .muxed)
+        // "chunk" is version 2's word, and version 2 needs its track.
+        #expect(throws: MediaError.self) { try decode(v1.map { $0.key == "fl-kind" ? ($0.key, "chunk") : $0 }) }
+        let v2 = StreamRecordHeader(kind: .chunk, sequence: 1, segment: 1, captureMs: 1, initID: "a").encoded()
+        #expect(throws: MediaError.self) { try decode(v2.filter { $0.key != "fl-track" }) }
+        #expect(throws: MediaError.self) { try decode(v2.map { $0.key == "fl-track" ? ($0.key, "muxed") : $0 }) }
     }
 
     @Test("missing, malformed or future headers are invalidRecord errors")
     func malformed() throws {
-        let good = StreamRecordHeader(kind: .part, sequence: 1, segment: 1, captureMs: 1, initID: "a").encoded()
+        let good = StreamRecordHeader(kind: .chunk, sequence: 1, segment: 1, captureMs: 1, initID: "a").encoded()
         // Every header but the millisecond copies (derived, for people and tools) is required.
         for key in good.map(\.key) where !key.hasSuffix("-ms") || key == "fl-capture-ms" {
             #expect(throws: MediaError.self) { try decode(good.filter { $0.key != key }) }
@@ -39,9 +60,10 @@ struct StreamRecordTests {
         #expect { try decode(replacing("fl-seq", "-1")) } throws: { ($0 as? MediaError)?.code == .invalidRecord }
         #expect { try decode(replacing("fl-seq", "12a")) } throws: { ($0 as? MediaError)?.code == .invalidRecord }
         #expect { try decode(replacing("fl-kind", "video")) } throws: { ($0 as? MediaError)?.code == .invalidRecord }
-        #expect { try decode(replacing("fl-version", "2")) } throws: {
-            ($0 as? MediaError)?.message.contains("version 2") == true
+        #expect { try decode(replacing("fl-version", "3")) } throws: {
+            ($0 as? MediaError)?.message.contains("version 3") == true
         }
+        #expect { try decode(replacing("fl-version", "0")) } throws: { ($0 as? MediaError)?.code == .invalidRecord }
         #expect(throws: MediaError.self) { try StreamRecordHeader(decoding: [(key: "fl-version", value: nil)]) }
     }
 
@@ -89,6 +111,34 @@ struct StreamRecordTests {
         #expect(end.segment == 24 && end.sequence == next.sequence + 1)
     }
 
+    @Test("audio chunks take the numbers of the video part they follow; none before the first part")
+    func followers() {
+        var n = StreamNumbering(segmentTargetMs: 2000, partTargetMs: 200)
+        _ = n.marker(.initSegment, track: .video, captureMs: 0, initID: "v")
+        let audioInit = n.marker(.initSegment, track: .audio, captureMs: 0, initID: "a")
+        #expect(audioInit.track == .audio && audioInit.sequence == 1 && audioInit.segment == 0)
+        // Audio ahead of any video part of this run has no part to join.
+        #expect(n.follow(track: .audio, pts: 0, duration: 9600, timescale: 48000, captureMs: 0, initID: "a") == nil)
+        var pairs: [(StreamRecordHeader, StreamRecordHeader)] = []
+        for k in 0..<15 {
+            let video = n.part(
+                pts: Int64(k) * 200, duration: 200, timescale: 1000, independent: k % 10 == 0, captureMs: Int64(k),
+                initID: "v")
+            let audio = n.follow(
+                track: .audio, pts: Int64(k) * 9600, duration: 9600, timescale: 48000, captureMs: Int64(k), initID: "a")
+            if let audio { pairs.append((video, audio)) }
+        }
+        #expect(pairs.count == 15)
+        #expect(pairs.allSatisfy { v, a in (v.segment, v.part) == (a.segment, a.part) && a.chunk == 0 })
+        #expect(pairs.allSatisfy { v, a in a.sequence == v.sequence + 1 && a.track == .audio && a.independent })
+        // A second audio chunk in the same part (an encoder's last flush) is chunk 1 of that part.
+        let extra = n.follow(track: .audio, pts: 0, duration: 1024, timescale: 48000, captureMs: 0, initID: "a")
+        #expect(extra?.chunk == 1 && extra?.segment == pairs.last?.0.segment && extra?.part == pairs.last?.0.part)
+        // A discontinuity closes the part: audio waits for the next video part again.
+        _ = n.marker(.discontinuity, captureMs: 0, initID: "v")
+        #expect(n.follow(track: .audio, pts: 0, duration: 1024, timescale: 48000, captureMs: 0, initID: "a") == nil)
+    }
+
     @Test("capture clock: fixed anchor for generated sources, lowest arrival estimate for live ones")
     func captureClock() {
         var generated = CaptureClock(startedAtMs: 1_000_000)
@@ -121,7 +171,7 @@ struct StreamRecordTests {
         let data = try JSONEncoder().encode(info)
         let object = try JSONSerialization.jsonObject(with: data) as! [String: Any]
         #expect(object["state"] as? String == "interrupted" && object["schema"] as? Int == 1)
-        #expect(object["recordFormat"] as? Int == 1 && object["lastSequence"] as? Int == 9)
+        #expect(object["recordFormat"] as? Int == 2 && object["lastSequence"] as? Int == 9)
         #expect(try JSONDecoder().decode(StreamInfo.self, from: data) == info)
     }
 }

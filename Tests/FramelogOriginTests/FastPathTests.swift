@@ -18,11 +18,11 @@ struct FastPathTests {
         try await makeApp(store, fastPath: true).test(.live) { client in
             let port = try #require(client.port)
             let paths = [
-                "/hls/cam1/part/2.1.m4s",  // fast
+                "/hls/cam1/video/part/2.1.m4s",  // fast
                 "/api/streams",  // router
-                "/hls/cam1/seg/0.m4s",  // fast
-                "/hls/cam1/seg/9.m4s",  // router: 404
-                "/hls/cam1/part/2.0.m4s",  // fast
+                "/hls/cam1/video/seg/0.m4s",  // fast
+                "/hls/cam1/video/seg/9.m4s",  // router: 404
+                "/hls/cam1/video/part/2.0.m4s",  // fast
                 "/healthz",  // router
             ]
             // All six in one write, before any answer.
@@ -45,9 +45,9 @@ struct FastPathTests {
             let port = try #require(client.port)
             let requests = [
                 "GET /healthz HTTP/1.1\r\n\r\n",  // router
-                "GET /hls/cam1/part/0.0.m4s HTTP/1.1\r\n\r\n",  // fast
-                "GET /hls/cam1/part/0.1.m4s HTTP/1.1\r\n\r\n",  // fast
-                "GET /hls/cam1/part/0.0.m4s HTTP/1.1\r\nExpect: x\r\n\r\n",  // router (an expectation)
+                "GET /hls/cam1/video/part/0.0.m4s HTTP/1.1\r\n\r\n",  // fast
+                "GET /hls/cam1/video/part/0.1.m4s HTTP/1.1\r\n\r\n",  // fast
+                "GET /hls/cam1/video/part/0.0.m4s HTTP/1.1\r\nExpect: x\r\n\r\n",  // router (an expectation)
                 "GET /healthz HTTP/1.1\r\n\r\n",  // router, after its own big answer
             ]
             let responses = try await RawHTTP.exchange(port: port, requests.joined(), responses: requests.count)
@@ -64,7 +64,7 @@ struct FastPathTests {
             let port = try #require(client.port)
             // Leaves while held.
             let leaving = try await RawHTTP.connect(port: port)
-            try await leaving.send("GET /hls/cam1/live.m3u8?_HLS_msn=1&_HLS_part=3 HTTP/1.1\r\nHost: t\r\n\r\n")
+            try await leaving.send("GET /hls/cam1/video/live.m3u8?_HLS_msn=1&_HLS_part=3 HTTP/1.1\r\nHost: t\r\n\r\n")
             try await waitUntil { store.audience()["cam1"]?.waiting == 1 }
             try await leaving.close()
             try await waitUntil { store.audience()["cam1"]?.waiting == 0 }
@@ -75,7 +75,8 @@ struct FastPathTests {
             }()
             let started = ContinuousClock.now
             let responses = try await RawHTTP.exchange(
-                port: port, "GET /hls/cam1/live.m3u8?_HLS_msn=1&_HLS_part=3 HTTP/1.1\r\nHost: t\r\n\r\n", responses: 1)
+                port: port, "GET /hls/cam1/video/live.m3u8?_HLS_msn=1&_HLS_part=3 HTTP/1.1\r\nHost: t\r\n\r\n",
+                responses: 1)
             try await closing
             #expect(responses.first?.status == 503)
             #expect(ContinuousClock.now - started < .seconds(5))
@@ -92,8 +93,8 @@ struct FastPathTests {
             let split = try await RawHTTP.exchange(
                 port: port,
                 chunks: [
-                    "GET /hls/cam1/par", "t/2.1.m4s HTTP/1.1\r\nHo",
-                    "st: t\r\n\r\nGET /hls/cam1/part/2.0.m4s HTTP/1.1\r\n\r\n",
+                    "GET /hls/cam1/video/par", "t/2.1.m4s HTTP/1.1\r\nHo",
+                    "st: t\r\n\r\nGET /hls/cam1/video/part/2.0.m4s HTTP/1.1\r\n\r\n",
                 ],
                 responses: 2)
             #expect(split.map(\.body) == ["2.1", "2.0"])
@@ -101,14 +102,14 @@ struct FastPathTests {
             // A body: the decoder frames the rest of the connection; every answer is still right.
             let withBody = try await RawHTTP.exchange(
                 port: port,
-                "POST /hls/cam1/part/2.1.m4s HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
-                    + "GET /hls/cam1/part/2.1.m4s HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n",
+                "POST /hls/cam1/video/part/2.1.m4s HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc"
+                    + "GET /hls/cam1/video/part/2.1.m4s HTTP/1.1\r\n\r\nGET /healthz HTTP/1.1\r\n\r\n",
                 responses: 3)
             #expect(withBody.map(\.status) == [404, 200, 200] && withBody[1].body == "2.1")
             #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == 2)
             // Malformed: the decoder's 400.
             let malformed = try await RawHTTP.exchange(
-                port: port, "GET /hls/cam1/part/2.1.m4s HTTP/1.1\r\nBad Header\r\n\r\n", responses: 1)
+                port: port, "GET /hls/cam1/video/part/2.1.m4s HTTP/1.1\r\nBad Header\r\n\r\n", responses: 1)
             #expect(malformed.first?.status == 400)
         }
     }
@@ -121,7 +122,8 @@ struct FastPathTests {
             let port = try #require(client.port)
             let connection = try await RawHTTP.connect(port: port)
             // 200 MB of answers asked for at once, none read.
-            try await connection.send(String(repeating: "GET /hls/cam1/part/0.0.m4s HTTP/1.1\r\n\r\n", count: 200))
+            try await connection.send(
+                String(repeating: "GET /hls/cam1/video/part/0.0.m4s HTTP/1.1\r\n\r\n", count: 200))
             try await Task.sleep(for: .milliseconds(500))
             let answered = routes.fastPathAnswers.count.load(ordering: .relaxed)
             // What the socket buffers hold, plus the channel's high watermark: a few MB, not 200.
@@ -148,18 +150,18 @@ struct FastPathTests {
                 return out
             }.map { String(buffer: $0.response) + " \($0.bodyBytes)" }
         }
-        #expect(response("part/0.1.m4s", second: 100) == "head|0.1 3")
-        #expect(response("part/0.1.m4s", second: 100) == "head|0.1 3")
-        #expect(response("seg/0.m4s", second: 100) == "head|0.00.10.20.30.4 15")
+        #expect(response("video/part/0.1.m4s", second: 100) == "head|0.1 3")
+        #expect(response("video/part/0.1.m4s", second: 100) == "head|0.1 3")
+        #expect(response("video/seg/0.m4s", second: 100) == "head|0.00.10.20.30.4 15")
         #expect(builds.withLock { $0 } == 2)
         // A new second, a new Date: built again.
-        #expect(response("part/0.1.m4s", second: 101) == "head|0.1 3")
+        #expect(response("video/part/0.1.m4s", second: 101) == "head|0.1 3")
         #expect(builds.withLock { $0 } == 3)
-        #expect(response("part/9.0.m4s", second: 101) == nil)
+        #expect(response("video/part/9.0.m4s", second: 101) == nil)
         // Segment 0 leaves the window; its cached response goes with it, within the same second.
         feeder.parts(15)
-        #expect(response("part/0.1.m4s", second: 101) == nil)
-        #expect(response("part/4.1.m4s", second: 101) == "head|4.1 3")
+        #expect(response("video/part/0.1.m4s", second: 101) == nil)
+        #expect(response("video/part/4.1.m4s", second: 101) == "head|4.1 3")
     }
 
     @Test("the Date header is RFC 9110's format")
@@ -263,10 +265,10 @@ struct RequestHeadTests {
 
     @Test("a plain GET is eligible; its length covers the blank line")
     func plain() throws {
-        let text = "GET /hls/a/live.m3u8?_HLS_msn=1 HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\nGET /next"
+        let text = "GET /hls/a/video/live.m3u8?_HLS_msn=1 HTTP/1.1\r\nHost: t\r\nAccept: */*\r\n\r\nGET /next"
         let head = try #require(read(text))
         #expect(head.length == text.utf8.count - "GET /next".utf8.count)
-        #expect(head.request?.target == "/hls/a/live.m3u8?_HLS_msn=1" && head.request?.eligible == true)
+        #expect(head.request?.target == "/hls/a/video/live.m3u8?_HLS_msn=1" && head.request?.eligible == true)
         #expect(read("GET / HTTP/1.1\r\n\r\n")?.request?.eligible == true)
         #expect(read("GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n")?.request?.eligible == true)
     }

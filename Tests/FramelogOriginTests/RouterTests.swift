@@ -105,27 +105,30 @@ struct RouterTests {
                 #expect(r.status == .ok)
                 #expect(r.headers[.contentType] == "application/vnd.apple.mpegurl")
                 #expect(r.headers[.cacheControl] == "max-age=1" && r.headers[.accessControlAllowOrigin] == "*")
-                #expect(text(r).contains("CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720\nlive.m3u8"))
+                #expect(text(r).contains("CODECS=\"avc1.64001f,mp4a.40.2\",RESOLUTION=1280x720\nvideo/live.m3u8"))
+                #expect(!text(r).contains("EXT-X-MEDIA"), "a video-only stream has no audio group")
             }
-            try await client.execute(uri: "/hls/cam1/live.m3u8", method: .get) { r in
+            try await client.execute(uri: "/hls/cam1/video/live.m3u8", method: .get) { r in
                 let body = text(r)
                 #expect(body.contains("#EXT-X-PART:DURATION=0.20000,URI=\"part/2.1.m4s\""))
                 #expect(body.contains("#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part/2.2.m4s\""))
                 #expect(body.contains("seg/1.m4s") && !body.contains("seg/2.m4s"))
             }
-            try await client.execute(uri: "/hls/cam1/legacy.m3u8", method: .get) { r in
+            try await client.execute(uri: "/hls/cam1/video/legacy.m3u8", method: .get) { r in
                 #expect(!text(r).contains("EXT-X-PART") && text(r).contains("seg/1.m4s"))
             }
-            try await client.execute(uri: "/hls/cam1/init/0123456789abcdef.mp4", method: .get) { r in
+            try await client.execute(uri: "/hls/cam1/video/init/0123456789abcdef.mp4", method: .get) { r in
                 #expect(text(r) == "init-bytes" && r.headers[.contentType] == "video/mp4")
                 #expect(r.headers[.cacheControl] == "public, max-age=31536000, immutable")
             }
-            try await client.execute(uri: "/hls/cam1/seg/1.m4s", method: .get) { r in
+            try await client.execute(uri: "/hls/cam1/video/seg/1.m4s", method: .get) { r in
                 #expect(text(r) == "1.01.11.21.31.4" && r.headers[.contentType] == "video/iso.segment")
                 #expect(r.headers[.cacheControl] == "public, max-age=31536000, immutable")
             }
-            try await client.execute(uri: "/hls/cam1/part/2.1.m4s", method: .get) { r in #expect(text(r) == "2.1") }
-            try await client.execute(uri: "/dash/cam1/seg/0.m4s", method: .get) { r in #expect(text(r).hasPrefix("0.0"))
+            try await client.execute(uri: "/hls/cam1/video/part/2.1.m4s", method: .get) { r in #expect(text(r) == "2.1")
+            }
+            try await client.execute(uri: "/dash/cam1/video/seg/0.m4s", method: .get) { r in
+                #expect(text(r).hasPrefix("0.0"))
             }
             try await client.execute(uri: "/dash/cam1/manifest.mpd", method: .get) { r in
                 #expect(r.headers[.contentType] == "application/dash+xml")
@@ -150,28 +153,31 @@ struct RouterTests {
         let store = Feeder.started(parts: 6).store
         try await makeApp(store, fastPath: path == .fastPath).test(path.mode) { client in
             let cases: [(String, HTTPResponse.Status)] = [
-                ("/hls/nope/live.m3u8", .notFound),
-                ("/hls/cam1/seg/99.m4s", .notFound),
-                ("/hls/cam1/seg/1.m4s", .notFound),  // still being filled
-                ("/hls/cam1/part/0.7.m4s", .notFound),
-                ("/hls/cam1/init/ffffffffffffffff.mp4", .notFound),
+                ("/hls/nope/video/live.m3u8", .notFound),
+                ("/hls/cam1/video/seg/99.m4s", .notFound),
+                ("/hls/cam1/video/seg/1.m4s", .notFound),  // still being filled
+                ("/hls/cam1/video/part/0.7.m4s", .notFound),
+                ("/hls/cam1/video/init/ffffffffffffffff.mp4", .notFound),
                 ("/feed/nope", .notFound),
-                ("/hls/.hidden/live.m3u8", .badRequest),
-                ("/hls/a%2F..%2Fb/live.m3u8", .badRequest),
-                ("/hls/\(String(repeating: "x", count: 65))/live.m3u8", .badRequest),
+                ("/hls/.hidden/video/live.m3u8", .badRequest),
+                ("/hls/a%2F..%2Fb/video/live.m3u8", .badRequest),
+                ("/hls/\(String(repeating: "x", count: 65))/video/live.m3u8", .badRequest),
+                ("/hls/cam1/audio/live.m3u8", .notFound),  // a video-only stream
+                ("/hls/cam1/audio/part/1.0.m4s", .notFound),
+                ("/hls/cam1/subtitles/live.m3u8", .badRequest),
                 ("/watch/%3Cscript%3E", .badRequest),
-                ("/hls/cam1/seg/..%2F..%2Fetc%2Fpasswd", .badRequest),
-                ("/hls/cam1/seg/1.ts", .badRequest),
-                ("/hls/cam1/part/1.m4s", .badRequest),
-                ("/hls/cam1/part/1.-1.m4s", .badRequest),
-                ("/hls/cam1/init/../../x.mp4", .badRequest),
+                ("/hls/cam1/video/seg/..%2F..%2Fetc%2Fpasswd", .badRequest),
+                ("/hls/cam1/video/seg/1.ts", .badRequest),
+                ("/hls/cam1/video/part/1.m4s", .badRequest),
+                ("/hls/cam1/video/part/1.-1.m4s", .badRequest),
+                ("/hls/cam1/video/init/../../x.mp4", .badRequest),
                 ("/hls/cam1/./live.m3u8", .badRequest),
                 ("/hls/cam1%2Flive.m3u8", .badRequest),
                 ("/\(String(repeating: "a", count: 600))", .badRequest),
-                ("/hls/cam1/init/0123456789ABCDEF.mp4", .badRequest),
-                ("/hls/cam1/live.m3u8?_HLS_msn=x", .badRequest),
-                ("/hls/cam1/live.m3u8?_HLS_part=1", .badRequest),
-                ("/hls/cam1/live.m3u8?_HLS_msn=9", .badRequest),  // more than two segments ahead
+                ("/hls/cam1/video/init/0123456789ABCDEF.mp4", .badRequest),
+                ("/hls/cam1/video/live.m3u8?_HLS_msn=x", .badRequest),
+                ("/hls/cam1/video/live.m3u8?_HLS_part=1", .badRequest),
+                ("/hls/cam1/video/live.m3u8?_HLS_msn=9", .badRequest),  // more than two segments ahead
             ]
             for (uri, status) in cases {
                 try await client.execute(uri: uri, method: .get) { r in
@@ -191,7 +197,7 @@ struct RouterTests {
         try await makeApp(store, fastPath: path == .fastPath, routes: routes).test(path.mode) { client in
             // Already there: at once.
             let quick = try await elapsed {
-                try await client.execute(uri: "/hls/cam1/live.m3u8?_HLS_msn=1&_HLS_part=1", method: .get) { r in
+                try await client.execute(uri: "/hls/cam1/video/live.m3u8?_HLS_msn=1&_HLS_part=1", method: .get) { r in
                     #expect(r.status == .ok)
                 }
             }
@@ -202,7 +208,7 @@ struct RouterTests {
                 publisher.parts(1)
             }()
             let waited = try await elapsed {
-                try await client.execute(uri: "/hls/cam1/live.m3u8?_HLS_msn=1&_HLS_part=2", method: .get) { r in
+                try await client.execute(uri: "/hls/cam1/video/live.m3u8?_HLS_msn=1&_HLS_part=2", method: .get) { r in
                     #expect(r.status == .ok)
                     #expect(text(r).contains("part/1.2.m4s"))
                 }
@@ -211,7 +217,7 @@ struct RouterTests {
             #expect(waited >= .milliseconds(280) && waited < .milliseconds(600), "\(waited)")
             // A whole segment: `_HLS_msn` alone waits for it to complete. Never comes: 503 after 1 target duration.
             let timedOut = try await elapsed {
-                try await client.execute(uri: "/hls/cam1/live.m3u8?_HLS_msn=2", method: .get) { r in
+                try await client.execute(uri: "/hls/cam1/video/live.m3u8?_HLS_msn=2", method: .get) { r in
                     #expect(r.status == .serviceUnavailable)
                 }
             }
@@ -221,7 +227,7 @@ struct RouterTests {
                 try await Task.sleep(for: .milliseconds(200))
                 publisher.parts(2)
             }()
-            try await client.execute(uri: "/hls/cam1/part/1.4.m4s", method: .get) { r in
+            try await client.execute(uri: "/hls/cam1/video/part/1.4.m4s", method: .get) { r in
                 #expect(r.status == .ok && text(r) == "1.4")
             }
             try await publishMore
@@ -236,9 +242,10 @@ struct RouterTests {
         try await makeApp(store, fastPath: path == .fastPath).test(path.mode) { client in
             let uris = [
                 "/", "/watch/cam1", "/player.js", "/style.css", "/latency.mjs", "/api/streams", "/healthz", "/metrics",
-                "/hls/cam1/index.m3u8", "/hls/cam1/live.m3u8", "/hls/cam1/legacy.m3u8",
-                "/hls/cam1/init/0123456789abcdef.mp4", "/hls/cam1/seg/1.m4s", "/hls/cam1/part/2.1.m4s",
-                "/dash/cam1/manifest.mpd", "/dash/cam1/seg/0.m4s",
+                "/hls/cam1/index.m3u8", "/hls/cam1/video/live.m3u8", "/hls/cam1/video/legacy.m3u8",
+                "/hls/cam1/video/init/0123456789abcdef.mp4", "/hls/cam1/video/seg/1.m4s",
+                "/hls/cam1/video/part/2.1.m4s",
+                "/dash/cam1/manifest.mpd", "/dash/cam1/video/seg/0.m4s",
             ]
             for uri in uris {
                 let get = try await client.execute(uri: uri, method: .get)
@@ -255,7 +262,9 @@ struct RouterTests {
             let feed = try await client.execute(uri: "/feed/cam1", method: .head)
             #expect(feed.status == .ok && feed.headers[.contentType] == "application/x-framelog-feed")
             #expect(feed.body.readableBytes == 0)
-            try await client.execute(uri: "/hls/nope/live.m3u8", method: .head) { r in #expect(r.status == .notFound) }
+            try await client.execute(uri: "/hls/nope/video/live.m3u8", method: .head) { r in
+                #expect(r.status == .notFound)
+            }
         }
         try await waitUntil { store.audience()["cam1"]?.feeds == 0 }
     }
@@ -274,7 +283,7 @@ struct RouterTests {
                 publisher.parts(1)
             }()
             let waited = try await elapsed {
-                try await client.execute(uri: "/hls/cam1/live.m3u8", method: .get) { r in
+                try await client.execute(uri: "/hls/cam1/video/live.m3u8", method: .get) { r in
                     #expect(r.status == .ok)
                     #expect(text(r).contains("#EXT-X-MAP:URI=\"init/0123456789abcdef.mp4\""), "\(text(r))")
                     #expect(text(r).contains("part/0.0.m4s"), "\(text(r))")
@@ -287,7 +296,7 @@ struct RouterTests {
                 try await Task.sleep(for: .milliseconds(300))
                 publisher.parts(5)  // the 5th starts segment 1: segment 0 is complete
             }()
-            try await client.execute(uri: "/hls/cam1/legacy.m3u8", method: .get) { r in
+            try await client.execute(uri: "/hls/cam1/video/legacy.m3u8", method: .get) { r in
                 #expect(r.status == .ok && text(r).contains("seg/0.m4s"), "\(text(r))")
             }
             try await firstSegment
@@ -299,7 +308,7 @@ struct RouterTests {
         let silent = Feeder(store: StreamStore())
         try await makeApp(silent.store, blocking: 1, fastPath: path == .fastPath).test(path.mode) { client in
             let waited = try await elapsed {
-                try await client.execute(uri: "/hls/cam1/live.m3u8", method: .get) { r in
+                try await client.execute(uri: "/hls/cam1/video/live.m3u8", method: .get) { r in
                     #expect(r.status == .serviceUnavailable && r.headers[.retryAfter] == "1")
                 }
             }
@@ -344,7 +353,7 @@ struct RouterTests {
         var iterator = items.makeAsyncIterator()
         var first: [StreamRecordHeader] = []
         for _ in 0..<4 { first.append((await iterator.next())!.header) }
-        #expect(first.map(\.kind) == [.initSegment, .part, .part, .part])
+        #expect(first.map(\.kind) == [.initSegment, .chunk, .chunk, .chunk])
         #expect(first.dropFirst().map(\.segment) == [1, 1, 1] && first.dropFirst().map(\.part) == [0, 1, 2])
         feeder.parts(1)
         let next = await iterator.next()
@@ -353,7 +362,8 @@ struct RouterTests {
         var frame = FeedFrame.encode(next!.header, next!.value)
         let headerLength = Int(frame.readInteger(as: UInt32.self)!)
         let json = frame.readString(length: headerLength)!
-        #expect(json.contains("\"kind\":\"part\"") && json.contains("\"segment\":1") && json.contains("\"captureMs\":"))
+        #expect(
+            json.contains("\"kind\":\"chunk\"") && json.contains("\"segment\":1") && json.contains("\"captureMs\":"))
         #expect(frame.readInteger(as: UInt32.self) == 3 && frame.readString(length: 3) == "1.3")
         // Shutdown ends every feed.
         store.close()

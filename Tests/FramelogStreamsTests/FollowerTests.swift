@@ -6,10 +6,13 @@ import Testing
 
 @Suite("StreamFollower: where a stream starts and which records pass")
 struct FollowerTests {
-    func headers(_ kind: StreamRecordHeader.Kind, _ sequence: UInt64, segment: UInt64 = 0) -> [KafkaHeader] {
+    func headers(
+        _ kind: StreamRecordHeader.Kind, _ sequence: UInt64, segment: UInt64 = 0, track: StreamTrack = .video
+    ) -> [KafkaHeader] {
         StreamCodec.kafkaHeaders(
             StreamRecordHeader(
-                kind: kind, sequence: sequence, segment: segment, captureMs: 0, initID: "0000000000000001"))
+                kind: kind, track: track, sequence: sequence, segment: segment, captureMs: 0,
+                initID: "0000000000000001"))
     }
 
     func entry(segment: UInt64, offset: Int64, initOffset: Int64, captureMs: Int64) -> SegmentIndexEntry {
@@ -23,17 +26,24 @@ struct FollowerTests {
         var follower = StreamFollower()
         let start = follower.begin("s", at: entry(segment: 5, offset: 50, initOffset: 0, captureMs: 0))
         #expect(start == .offset(0))
-        // The init is handed over, then the partition moves to the segment.
-        #expect(
-            follower.decide(stream: "s", offset: 0, headers: headers(.initSegment, 0))
-                == .deliverThenSeek(
-                    StreamRecordHeader(
-                        kind: .initSegment, sequence: 0, segment: 0, captureMs: 0, initID: "0000000000000001"),
-                    offset: 50))
+        // Every track's init is handed over...
+        for (offset, track) in [(0, StreamTrack.video), (1, .audio)] {
+            guard
+                case .deliver(let h) = follower.decide(
+                    stream: "s", offset: Int64(offset), headers: headers(.initSegment, UInt64(offset), track: track))
+            else {
+                Issue.record("the \(track) init was not delivered")
+                return
+            }
+            #expect(h.track == track && h.kind == .initSegment)
+        }
+        // ...then the first chunk after them moves the partition to the segment.
+        #expect(follower.decide(stream: "s", offset: 2, headers: headers(.chunk, 2)) == .seek(offset: 50))
         // Records fetched before the seek took effect are not handed over...
-        #expect(follower.decide(stream: "s", offset: 1, headers: headers(.part, 1)) == .skip)
+        #expect(follower.decide(stream: "s", offset: 3, headers: headers(.chunk, 3)) == .skip)
+        #expect(follower.decide(stream: "s", offset: 4, headers: headers(.initSegment, 4)) == .skip)
         // ...the segment's are.
-        guard case .deliver = follower.decide(stream: "s", offset: 50, headers: headers(.part, 50, segment: 5)) else {
+        guard case .deliver = follower.decide(stream: "s", offset: 50, headers: headers(.chunk, 50, segment: 5)) else {
             Issue.record("the start segment's first part was not delivered")
             return
         }
@@ -46,13 +56,13 @@ struct FollowerTests {
             Issue.record("first record not delivered")
             return
         }
-        guard case .deliver = follower.decide(stream: "s", offset: 1, headers: headers(.part, 1)) else {
+        guard case .deliver = follower.decide(stream: "s", offset: 1, headers: headers(.chunk, 1)) else {
             Issue.record("second record not delivered")
             return
         }
-        #expect(follower.decide(stream: "s", offset: 2, headers: headers(.part, 1)) == .skip)
-        #expect(follower.decide(stream: "s", offset: 3, headers: headers(.part, 0)) == .skip)
-        #expect(follower.decide(stream: "other", offset: 0, headers: headers(.part, 9)) == .skip, "not followed")
+        #expect(follower.decide(stream: "s", offset: 2, headers: headers(.chunk, 1)) == .skip)
+        #expect(follower.decide(stream: "s", offset: 3, headers: headers(.chunk, 0)) == .skip)
+        #expect(follower.decide(stream: "other", offset: 0, headers: headers(.chunk, 9)) == .skip, "not followed")
         guard case .malformed = follower.decide(stream: "s", offset: 4, headers: [KafkaHeader(key: "x", string: "y")])
         else {
             Issue.record("a record without Framelog headers was not reported as malformed")
@@ -65,13 +75,11 @@ struct FollowerTests {
         let position = follower.begin(
             "s", committed: 57, in: entry(segment: 5, offset: 50, initOffset: 3, captureMs: 0))
         #expect(position == .offset(3))
-        guard
-            case .deliverThenSeek(_, offset: 57) = follower.decide(
-                stream: "s", offset: 3, headers: headers(.initSegment, 3))
-        else {
-            Issue.record("the init was not followed by a seek to the committed offset")
+        guard case .deliver = follower.decide(stream: "s", offset: 3, headers: headers(.initSegment, 3)) else {
+            Issue.record("the init was not delivered")
             return
         }
+        #expect(follower.decide(stream: "s", offset: 4, headers: headers(.chunk, 4)) == .seek(offset: 57))
     }
 
     @Test func startPolicies() {

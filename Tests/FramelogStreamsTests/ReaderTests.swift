@@ -24,7 +24,7 @@ final class EventLog: Sendable {
     /// The part sequences `member` received of `stream`, in order.
     func parts(_ member: String, _ stream: String) -> [UInt64] {
         all.filter { $0.member == member }.compactMap {
-            if case .part(let r) = $0.event, r.stream == stream { return r.header.sequence }
+            if case .chunk(let r) = $0.event, r.stream == stream { return r.header.sequence }
             return nil
         }
     }
@@ -48,7 +48,8 @@ struct ReaderTests {
         let media = StreamInfo(
             stream: id, title: id, state: .live, topic: StreamNames.streamTopic(id), codecs: "avc1.64001f",
             bandwidth: 1, partTargetMs: 200, segmentTargetMs: 2000, startedAtMs: 0, updatedAtMs: 0, host: "t", pid: 1)
-        try await publisher.startMedia(initSegment: [0, 1], initID: "00000000000000aa", media: media)
+        try await publisher.startMedia(
+            inits: [.init(track: .video, bytes: [0, 1], initID: "00000000000000aa")], media: media)
         let now = Int64(Date().timeIntervalSince1970 * 1000)
         for i in 0..<parts {
             try await publisher.publishPart(
@@ -97,7 +98,7 @@ struct ReaderTests {
                         log.add("A", event)
                         if let record = event.record { last[record.stream] = record }
                         // Slow: alone, A would take 15 s for both streams.
-                        if case .part = event { try await Task.sleep(for: .milliseconds(50)) }
+                        if case .chunk = event { try await Task.sleep(for: .milliseconds(50)) }
                         if case .revoking(let moving) = event {
                             for stream in moving { if let record = last[stream] { try await a.commit(record) } }
                         }
@@ -148,7 +149,7 @@ struct ReaderTests {
                     try await a.run { event in
                         log.add("A", event)
                         // Commit at segment boundaries: after each segment's last part.
-                        if case .part(let r) = event {
+                        if case .chunk(let r) = event {
                             if r.header.part == 9 { try await a.commit(r) }
                             try await Task.sleep(for: .milliseconds(50))
                         }

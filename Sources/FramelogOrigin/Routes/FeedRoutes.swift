@@ -36,8 +36,9 @@ struct FeedRoutes {
 public enum FeedFrame {
     public static func encode(_ header: StreamRecordHeader, _ value: [UInt8]) -> ByteBuffer {
         let json =
-            "{\"kind\":\"\(header.kind.rawValue)\",\"seq\":\(header.sequence),\"segment\":\(header.segment),"
-            + "\"part\":\(header.part),\"independent\":\(header.independent),\"pts\":\(header.pts),"
+            "{\"kind\":\"\(header.kind.rawValue)\",\"track\":\"\(header.track.rawValue)\",\"seq\":\(header.sequence),"
+            + "\"segment\":\(header.segment),\"part\":\(header.part),\"chunk\":\(header.chunk),\"last\":\(header.last),"
+            + "\"independent\":\(header.independent),\"pts\":\(header.pts),"
             + "\"timescale\":\(header.timescale),\"duration\":\(header.duration),\"captureMs\":\(header.captureMs),"
             + "\"init\":\"\(header.initID)\"}"
         var buffer = ByteBuffer()

@@ -26,8 +26,10 @@ struct OpsRoutes {
         let list = origin.store.snapshots().compactMap { s -> StreamSummary? in
             guard let info = s.info else { return nil }
             let lastCapture = s.window.segments.last?.parts.last?.header.captureMs
+            let tracks = TrackDescription.of(s).map { StreamSummary.Track(name: $0.track.rawValue, codecs: $0.codecs) }
             return StreamSummary(
                 id: s.id, title: info.title, state: s.window.ended ? .ended : info.state, codecs: info.codecs,
+                tracks: tracks,
                 width: info.width, height: info.height, bandwidth: info.bandwidth,
                 behindLiveMs: lastCapture.map { now - $0 }, windowSeconds: s.window.duration,
                 segments: s.window.segments.count, viewers: audience[s.id]?.feeds ?? 0,
@@ -42,10 +44,19 @@ struct OpsRoutes {
 
 /// One entry of `/api/streams`.
 struct StreamSummary: Codable {
+    /// One track the origin holds media of.
+    struct Track: Codable {
+        /// "video", "audio" (or "muxed" for version 1 media): its folder under `/hls/<id>/`.
+        var name: String
+        /// RFC 6381 codec string(s) of its init segment.
+        var codecs: String
+    }
+
     var id: String
     var title: String
     var state: StreamInfo.State
     var codecs: String
+    var tracks: [Track]
     var width: Int?
     var height: Int?
     var bandwidth: Int

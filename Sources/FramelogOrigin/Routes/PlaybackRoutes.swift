@@ -9,28 +9,15 @@ struct PlaybackRoutes {
     func register(on router: Router<BasicRequestContext>) {
         for prefix in ["hls", "dash"] {
             for folder in ["init", "seg", "part"] {
-                router.get("/\(prefix)/:id/\(folder)/:file") { request, _ in try await object(request) }
+                router.get("/\(prefix)/:id/:track/\(folder)/:file") { request, _ in try await object(request) }
             }
         }
-        router.get("/hls/:id/index.m3u8") { request, _ in
-            let snapshot = try origin.snapshot(try origin.path(request).stream)
-            let text = HLSPlaylist.multivariant(
-                origin.playlistContext(snapshot), media: PlaylistKind.lowLatency.rawValue)
-            return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
-        }
+        router.get("/hls/:id/index.m3u8") { request, _ in try await multivariant(request, .lowLatency) }
+        router.get("/hls/:id/legacy.m3u8") { request, _ in try await multivariant(request, .legacy) }
         for kind in PlaylistKind.allCases {
-            router.get("/hls/:id/\(kind.rawValue)") { request, _ in try await mediaPlaylist(request, kind) }
+            router.get("/hls/:id/:track/\(kind.rawValue)") { request, _ in try await mediaPlaylist(request) }
         }
-        router.get("/dash/:id/manifest.mpd") { request, _ in
-            let id = try origin.path(request).stream
-            try await origin.waitForFirstMedia(id, .firstCompleteSegment)
-            let snapshot = try origin.snapshot(id)
-            // The clock players synchronise with: this origin's /time, on the host the request named.
-            let timeURL = request.head.authority.flatMap(Self.hostURL).map { "//\($0)/time" } ?? "/time"
-            let text = DASHManifest.mpd(
-                snapshot.window, origin.playlistContext(snapshot), publishMs: nowMs(), timeURL: timeURL)
-            return respond(Array(text.utf8), type: "application/dash+xml", cache: "max-age=1")
-        }
+        router.get("/dash/:id/manifest.mpd") { request, _ in try await manifest(request) }
         // The origin's clock (DASH UTCTiming, urn:mpeg:dash:utc:http-iso:2014).
         router.get("/time") { _, _ in
             respond(Array(iso8601(milliseconds: nowMs()).utf8), type: "text/plain; charset=utf-8", cache: "no-store")
@@ -47,23 +34,73 @@ struct PlaybackRoutes {
         return allowed && !authority.isEmpty && authority.utf8.count <= 255 ? authority : nil
     }
 
-    private func mediaPlaylist(_ request: Request, _ kind: PlaylistKind) async throws -> Response {
+    /// The multivariant playlist: the primary track's media playlist of `kind` as the variant, with the
+    /// audio track's as its `EXT-X-MEDIA` audio group when the stream has one. Held like a media playlist
+    /// until the stream has a part (the tracks are known then).
+    private func multivariant(_ request: Request, _ kind: PlaylistKind) async throws -> Response {
         let id = try origin.path(request).stream
+        try await origin.waitForFirstMedia(id, OriginRoutes.firstMedia(kind))
+        let snapshot = try origin.snapshot(id)
+        let tracks = TrackDescription.of(snapshot)
+        guard let primary = tracks.first(where: { !$0.isAudio }) else {
+            throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "stream \(id) has no video")
+        }
+        let audio = tracks.first(where: \.isAudio).map {
+            HLSPlaylist.AudioRendition(uri: MediaPlaylist(track: .audio, kind: kind).name, channels: $0.channels)
+        }
+        let text = HLSPlaylist.multivariant(
+            origin.playlistContext(snapshot, tracks: tracks),
+            media: MediaPlaylist(track: primary.track, kind: kind).name,
+            audio: audio)
+        return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+    }
+
+    /// The live DASH manifest: one AdaptationSet per track, held until a segment is complete.
+    private func manifest(_ request: Request) async throws -> Response {
+        let id = try origin.path(request).stream
+        try await origin.waitForFirstMedia(id, .firstCompleteSegment)
+        let snapshot = try origin.snapshot(id)
+        let descriptions = TrackDescription.of(snapshot)
+        let tracks = descriptions.compactMap { d -> DASHManifest.Track? in
+            guard let window = snapshot.windows[d.track] else { return nil }
+            var track = DASHManifest.Track(
+                name: d.track.rawValue, window: window, codecs: d.codecs,
+                bandwidth: d.peakBitrate > 0 ? d.peakBitrate : snapshot.info?.bandwidth ?? 0, isAudio: d.isAudio)
+            track.width = d.width
+            track.height = d.height
+            track.frameRate = d.isAudio ? nil : snapshot.info?.frameRate
+            track.sampleRate = d.sampleRate
+            track.channels = d.channels
+            return track
+        }
+        // The clock players synchronise with: this origin's /time, on the host the request named.
+        let timeURL = request.head.authority.flatMap(Self.hostURL).map { "//\($0)/time" } ?? "/time"
+        let text = DASHManifest.mpd(
+            tracks, origin.playlistContext(snapshot, tracks: descriptions), publishMs: nowMs(), timeURL: timeURL)
+        return respond(Array(text.utf8), type: "application/dash+xml", cache: "max-age=1")
+    }
+
+    private func mediaPlaylist(_ request: Request) async throws -> Response {
+        let path = try origin.path(request)
+        guard case .mediaPlaylist(let playlist) = path.resource else { throw HTTPError(.notFound) }
+        let id = path.stream
         let query = request.uri.queryParameters
         var released = false
-        if let wait = try origin.blockingWait(id, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), kind: kind)
+        if let wait = try origin.blockingWait(
+            id, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), kind: playlist.kind)
         {
+            try await origin.waitForFirstMedia(id, .firstPart, track: playlist.track)
             switch await origin.store.waitFor(
-                stream: id, segment: wait.segment, part: wait.part, timeout: wait.timeout)
+                stream: id, track: playlist.track, segment: wait.segment, part: wait.part, timeout: wait.timeout)
             {
             case .timedOut: throw OriginRoutes.blockingTimeout(wait)
             case .released: released = true
             case .immediate: break
             }
         } else {
-            try await origin.waitForFirstMedia(id, OriginRoutes.firstMedia(kind))
+            try await origin.waitForFirstMedia(id, OriginRoutes.firstMedia(playlist.kind), track: playlist.track)
         }
-        guard let (body, headers) = origin.mediaPlaylistResponse(id, kind: kind, released: released) else {
+        guard let (body, headers) = origin.mediaPlaylistResponse(id, playlist, released: released) else {
             throw HTTPError(.notFound, message: "no stream \(id)")
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
@@ -77,13 +114,13 @@ struct PlaybackRoutes {
         let store = origin.store
         let id = path.stream
         if case .part(let number, let index) = name.kind, store.object(id, name.key) == nil,
-            let snapshot = store.snapshot(id),
-            let next = HLSPlaylist.nextPart(snapshot.window, origin.playlistContext(snapshot)),
+            let snapshot = store.snapshot(id), let window = snapshot.windows[name.track],
+            let next = HLSPlaylist.nextPart(window, origin.playlistContext(snapshot, tracks: [])),
             (number, index) == (next.segment, next.part) || (number == next.segment && index == next.part + 1)
         {
             let timeout = Duration.milliseconds(
                 Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * origin.blockingTargetDurations))
-            _ = await store.waitFor(stream: id, segment: number, part: index, timeout: timeout)
+            _ = await store.waitFor(stream: id, track: name.track, segment: number, part: index, timeout: timeout)
         }
         guard let body = store.object(id, name.key) else {
             throw HTTPError(.notFound, message: store.exists(id) ? "no \(name.key)" : "no stream \(id)")
