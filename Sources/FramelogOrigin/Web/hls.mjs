@@ -1,6 +1,6 @@
 // The LL-HLS transport (?transport=hls): the player's MSE pipeline fed over plain HTTP with blocking playlist
-// reloads and parts, as a CDN would serve it. Capture time comes from PROGRAM-DATE-TIME, media time from
-// each part's tfdt.
+// reloads and parts, as a CDN would serve it, each track (video, audio) from its own media playlist. Capture
+// time comes from PROGRAM-DATE-TIME, media time from each part's tfdt.
 
 /** The parts, segments, preload hint and end of a media playlist. */
 export function parsePlaylist(text) {
@@ -44,9 +44,29 @@ export function decodeTimeOf(part) {
   return part[at + 8] === 1 ? u32(part, at + 12) * 4294967296 + u32(part, at + 16) : u32(part, at + 12);
 }
 
-/** Reads stream `id` over LL-HLS from its newest independent part, handing records to `onRecord`. */
-export async function readHls(id, onRecord) {
-  const base = `/hls/${id}/`;
+/**
+ * Reads the tracks (`['video', 'audio']`) of stream `id` over LL-HLS, each from the newest independent
+ * part of the primary track's playlist, handing records to `onRecord`; returns when one track ends or fails
+ * (and stops the others).
+ */
+export async function readHls(id, onRecord, tracks) {
+  const run = {stopped: false};
+  const first = await readTrack(id, tracks[0], onRecord, run, null);
+  if (!first) return;
+  try {
+    await Promise.race([first.done, ...tracks.slice(1).map(t => readTrack(id, t, onRecord, run, first.start)
+      .then(r => r && r.done))]);
+  } finally {
+    run.stopped = true;
+  }
+}
+
+/**
+ * One track's reader. Starts at segment `startMsn` (or the newest independent one); resolves, once the
+ * start is chosen, to {start, done} where `done` settles when the track ends, fails or `run.stopped`.
+ */
+async function readTrack(id, track, onRecord, run, startMsn) {
+  const base = `/hls/${id}/${track}/`;
   const get = async (path) => {
     const r = await fetch(base + path, {cache: 'no-store'});
     if (r.status === 404) return null;
@@ -55,41 +75,46 @@ export async function readHls(id, onRecord) {
   };
   const playlist = async (query = '') => parsePlaylist(new TextDecoder().decode(await get('live.m3u8' + query)));
   let pl = await playlist();
-  const start = [...pl.segments].reverse().find(s => s.parts.length && s.parts[0].independent);
+  const start = startMsn !== null ? {number: startMsn}
+    : [...pl.segments].reverse().find(s => s.parts.length && s.parts[0].independent);
   if (!start) throw new Error('no part to start at');
-  let msn = start.number, part = 0, mapUri = null, timescale = 90000, early = null;
-  for (;;) {
-    const segment = pl.segments.find(s => s.number === msn);
-    if (!segment || segment.parts.length <= part) {
-      if (segment && segment.complete) { msn++; part = 0; continue; }
-      if (pl.segments.length && pl.segments[pl.segments.length - 1].number > msn) { msn++; part = 0; continue; }
-      if (pl.ended) return;
-      const wanted = `part/${msn}.${part}.m4s`;
-      if (pl.hint === wanted) {
-        // The preload hint: ask for the part itself and for the playlist that will list it at once; the
-        // origin holds both until the part exists, so no round trip follows its arrival.
-        const [bytes, fresh] = await Promise.all([get(wanted), playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`)]);
-        if (bytes) early = {uri: wanted, bytes};
-        pl = fresh;
-      } else {
-        pl = await playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`);
+  return {start: start.number, done: follow(start.number)};
+
+  async function follow(from) {
+    let msn = from, part = 0, mapUri = null, timescale = 90000, early = null;
+    while (!run.stopped) {
+      const segment = pl.segments.find(s => s.number === msn);
+      if (!segment || segment.parts.length <= part) {
+        if (segment && segment.complete) { msn++; part = 0; continue; }
+        if (pl.segments.length && pl.segments[pl.segments.length - 1].number > msn) { msn++; part = 0; continue; }
+        if (pl.ended) return;
+        const wanted = `part/${msn}.${part}.m4s`;
+        if (pl.hint === wanted) {
+          // The preload hint: ask for the part itself and for the playlist that will list it at once; the
+          // origin holds both until the part exists, so no round trip follows its arrival.
+          const [bytes, fresh] = await Promise.all([get(wanted), playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`)]);
+          if (bytes) early = {uri: wanted, bytes};
+          pl = fresh;
+        } else {
+          pl = await playlist(`?_HLS_msn=${msn}&_HLS_part=${part}`);
+        }
+        continue;
       }
-      continue;
+      const p = segment.parts[part];
+      if (segment.map !== mapUri) {
+        const init = await get(segment.map);
+        if (!init) throw new Error('init missing');
+        mapUri = segment.map;
+        timescale = timescaleOf(init);
+        onRecord({kind: 'init', track, init: mapUri}, init);
+      }
+      const bytes = early && early.uri === p.uri ? early.bytes : await get(p.uri);
+      early = null;
+      if (!bytes) { pl = await playlist(); continue; }
+      const before = segment.parts.slice(0, part).reduce((a, q) => a + q.duration, 0);
+      onRecord({kind: 'chunk', track, seq: msn * 1e4 + part, segment: msn, part, pts: decodeTimeOf(bytes), timescale,
+                duration: Math.round(p.duration * timescale), captureMs: segment.date + before * 1000}, bytes);
+      part++;
     }
-    const p = segment.parts[part];
-    if (segment.map !== mapUri) {
-      const init = await get(segment.map);
-      if (!init) throw new Error('init missing');
-      mapUri = segment.map;
-      timescale = timescaleOf(init);
-      onRecord({kind: 'init', init: mapUri}, init);
-    }
-    const bytes = early && early.uri === p.uri ? early.bytes : await get(p.uri);
-    early = null;
-    if (!bytes) { pl = await playlist(); continue; }
-    const before = segment.parts.slice(0, part).reduce((a, q) => a + q.duration, 0);
-    onRecord({kind: 'part', seq: msn * 1e4 + part, pts: decodeTimeOf(bytes), timescale,
-              duration: Math.round(p.duration * timescale), captureMs: segment.date + before * 1000}, bytes);
-    part++;
   }
 }

@@ -1,5 +1,5 @@
 // The player: Media Source Extensions fed by the low-latency feed (/feed/<id>) or by LL-HLS
-// (?transport=hls), holding a target latency (default 500 ms, ?target= to change) by nudging playbackRate
+// (?transport=hls), video and audio in separate SourceBuffers, holding a target latency (default 500 ms, ?target= to change) by nudging playbackRate
 // and jumping when far behind; native HLS where MediaSource is missing (or ?native=1). Its figures are
 // exposed as `window.framelog` for tests and benchmarks.
 
@@ -17,7 +17,8 @@ const target = Math.max(100, Number(params.get('target')) || 500);
 const transport = params.get('transport') === 'hls' ? 'hls' : 'feed';
 const stats = window.framelog = {
   mode: 'mse', transport, target, latencyMs: null, samples: [], jumps: 0, reconnects: 0, stalls: 0, bytes: 0,
-  parts: 0, discontinuities: 0, ended: false, captureAt: t => pipeline.captureAt(t), error: null,
+  parts: 0, discontinuities: 0, ended: false, captureAt: t => pipeline.captureAt(t), error: null, tracks: [],
+  buffered: () => pipeline.buffered(), avSkewMs: () => pipeline.avSkewMs,
 };
 const pipeline = new MsePipeline(video, stats);
 let started = false;
@@ -74,8 +75,11 @@ async function main() {
       const info = await streamInfo();
       if (!info) throw new Error('unknown stream');
       document.getElementById('state').textContent = info.state;
-      pipeline.useCodecs(info.codecs);
-      if (transport === 'hls') await readHls(id, onRecord); else await readFeed(id, onRecord);
+      if (!info.tracks || !info.tracks.length) throw new Error('no media yet');
+      pipeline.useTracks(info.tracks);
+      stats.tracks = [...pipeline.tracks.keys()];
+      const names = stats.tracks;
+      if (transport === 'hls') await readHls(id, onRecord, names); else await readFeed(id, onRecord);
     } catch (e) {
       stats.error = String(e);
     }
