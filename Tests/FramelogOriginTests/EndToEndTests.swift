@@ -36,10 +36,10 @@ func withServices<T: Sendable>(_ services: [any Service], _ body: () async throw
 /// An origin on a free port; `port()` waits until it listens.
 final class TestOrigin: Sendable {
     let service: OriginService
-    init(_ bootstrap: String) {
+    init(_ bootstrap: String, windowSeconds: Double = 30) {
         var c = OriginConfiguration(kafka: KafkaClientOptions(bootstrapServers: [bootstrap]))
         c.port = 0
-        c.window.maxSeconds = 30
+        c.window.maxSeconds = windowSeconds
         let box = PortBox()
         service = OriginService(configuration: c, logger: quietLogger, onListening: { port in box.set(port) })
         self.box = box
@@ -98,13 +98,13 @@ func ingestConfiguration(_ bootstrap: String, stream: String) -> IngestConfigura
 /// A broker, a test-pattern ingest of a fresh stream and an origin, running while `body` runs; `body` gets
 /// the bootstrap address, the stream id and the origin's base URL once the stream has `segments` segments.
 func withLiveStream(
-    _ prefix: String, segments: Int,
+    _ prefix: String, segments: Int, windowSeconds: Double = 30,
     _ body: (_ bootstrap: String, _ stream: String, _ base: String) async throws -> Void
 ) async throws {
     try await withLocalBroker { broker in
         let b = broker.bootstrapServers
         let stream = "\(prefix)-\(UUID().uuidString.prefix(6).lowercased())"
-        let origin = TestOrigin(b)
+        let origin = TestOrigin(b, windowSeconds: windowSeconds)
         try await withServices([
             IngestService(configuration: ingestConfiguration(b, stream: stream), logger: quietLogger), origin.service,
         ]) {
@@ -120,36 +120,93 @@ let scripts = projectRoot + "/Tests/FramelogOriginTests/scripts/"
 
 @Suite("origin end to end on a real broker", .serialized, .timeLimit(.minutes(3)))
 struct EndToEndTests {
-    @Test(
-        "standard players and our player: ffmpeg decodes the HLS, m3u8 parses the playlists, Chromium plays both ways")
-    func players() async throws {
-        try await withLiveStream("e2e", segments: 3) { _, stream, base in
-            // PyPI m3u8 parses every playlist, LL-HLS tags included; blocking reload returns the hinted part.
+    /// Frames ffmpeg decodes from `url`, per stream (0: video, 1: audio), and its error output.
+    func decode(_ url: String, seconds: Int? = nil) throws -> (video: Int, audio: Int, errors: String, status: Int32) {
+        var arguments = ["-v", "error", "-i", url]
+        if let seconds { arguments += ["-t", String(seconds)] }
+        arguments += ["-map", "0:v", "-map", "0:a", "-f", "framemd5", "-"]
+        let run = try runProgram(ffmpegPath, arguments)
+        let lines = run.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }
+        return (
+            lines.filter { $0.hasPrefix("0,") }.count, lines.filter { $0.hasPrefix("1,") }.count, run.stderr,
+            run.status
+        )
+    }
+
+    @Test("standard clients: the playlists and the MPD parse as they should, ffmpeg decodes both, audio and video")
+    func standardClients() async throws {
+        try await withLiveStream("std", segments: 3) { _, stream, base in
+            // PyPI m3u8 and mpegdash parse the multivariant, video and audio playlists and the MPD, and every
+            // rule of single-media tracks holds on them (the script lists what it checks).
             let playlists = try runProgram(python, [scripts + "playlists.py", base, stream])
             #expect(playlists.status == 0, "\(playlists.stdout)\(playlists.stderr)")
 
-            // ffmpeg reads the LL-HLS playlist (as a plain HLS client) and decodes 10 s without an error.
-            let decode = try runProgram(
-                ffmpegPath,
-                [
-                    "-v", "error", "-i", "\(base)/hls/\(stream)/index.m3u8", "-t", "10", "-map", "0:v", "-f",
-                    "framemd5", "-",
-                ])
-            let frames = decode.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
-            #expect(decode.status == 0 && decode.stderr.isEmpty, "ffmpeg: \(decode.stderr)")
-            #expect(frames >= 295 && frames <= 301, "10 s at 30 fps, got \(frames) frames")
+            // ffmpeg reads the multivariant playlist and the MPD as a plain client and decodes 10 s of video and
+            // audio from each without an error line.
+            for url in ["\(base)/hls/\(stream)/index.m3u8", "\(base)/dash/\(stream)/manifest.mpd"] {
+                let d = try decode(url, seconds: 10)
+                #expect(d.status == 0 && d.errors.isEmpty, "\(url): \(d.errors)")
+                #expect(d.video >= 295 && d.video <= 301, "\(url): 10 s at 30 fps, got \(d.video) frames")
+                #expect(d.audio >= 460 && d.audio <= 472, "\(url): 10 s of 48 kHz AAC frames, got \(d.audio)")
+            }
+        }
+    }
 
-            // Our player in Chromium: frames advance, live latency under a second.
-            let watch = try runProgram(python, [scripts + "browser.py", "\(base)/watch/\(stream)", "6", "4"])
-            let seen = try JSONSerialization.jsonObject(with: Data(watch.stdout.utf8)) as? [String: Any]
-            let start = seen?["start"] as? [String: Any]
-            let end = seen?["end"] as? [String: Any]
-            let latencies = (seen?["latencies"] as? [Double]) ?? []
-            #expect(start?["mode"] as? String == "mse", "\(watch.stdout)\(watch.stderr)")
-            let advanced = ((end?["frames"] as? Int) ?? 0) - ((start?["frames"] as? Int) ?? 0)
-            #expect(advanced >= 150, "frames advanced in 6 s: \(advanced)")
-            #expect(latencies.count >= 20 && latencies.allSatisfy { $0 > 0 && $0 < 1000 }, "latencies \(latencies)")
-            #expect(end?["error"] is NSNull, "\(String(describing: end?["error"]))")
+    @Test("third-party players in Chromium: hls.js 1.5.7 and dash.js 5.1.1 play video and audio, no fatal error")
+    func thirdPartyPlayers() async throws {
+        // A 6 s window (the shortest allowed) slides during the run: the MPD's period must stay the same period as it does.
+        try await withLiveStream("3p", segments: 3, windowSeconds: 6) { _, stream, base in
+            for player in ["hlsjs", "dashjs"] {
+                let run = try runProgram(python, [scripts + "players.py", player, base, stream, "6"])
+                let seen = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any]
+                let start = seen?["start"] as? [String: Any] ?? [:]
+                let end = seen?["end"] as? [String: Any] ?? [:]
+                let what = "\(player): \(run.stdout.prefix(1500))\(run.stderr.suffix(500))"
+                #expect(end["fatal"] is NSNull && end["mediaError"] is NSNull, "\(what)")
+                let advanced = (end["frames"] as? Int ?? 0) - (start["frames"] as? Int ?? 0)
+                #expect(advanced >= 120, "\(player): frames advanced in 6 s: \(advanced)")
+                let audio = (end["audioBytes"] as? Int ?? 0) - (start["audioBytes"] as? Int ?? 0)
+                #expect(audio > 20_000, "\(player): audio decoded in 6 s: \(audio) bytes")
+                #expect((seen?["console"] as? [Any])?.isEmpty == true, "\(player) complained: \(what)")
+                if player == "hlsjs" {
+                    #expect(end["levels"] as? Int == 1 && end["audioTracks"] as? Int == 1, "\(what)")
+                    #expect(end["version"] as? String == "1.5.7")
+                } else {
+                    #expect(end["tracks"] as? [String] == ["video", "audio"], "\(what)")
+                    #expect(end["version"] as? String == "5.1.1")
+                }
+            }
+        }
+    }
+
+    @Test("our player in Chromium: feed and LL-HLS into separate SourceBuffers, in sync; native HLS too")
+    func ourPlayer() async throws {
+        try await withLiveStream("e2e", segments: 3) { _, stream, base in
+            for query in ["", "?transport=hls"] {
+                let watch = try runProgram(
+                    python, [scripts + "browser.py", "\(base)/watch/\(stream)\(query)", "6", "4"])
+                let seen = try JSONSerialization.jsonObject(with: Data(watch.stdout.utf8)) as? [String: Any]
+                let start = seen?["start"] as? [String: Any]
+                let end = seen?["end"] as? [String: Any]
+                let latencies = (seen?["latencies"] as? [Double]) ?? []
+                let what = "\(query): \(watch.stdout.suffix(1200))\(watch.stderr.suffix(500))"
+                #expect(start?["mode"] as? String == "mse", "\(what)")
+                #expect(end?["tracks"] as? [String] == ["video", "audio"], "one SourceBuffer per track: \(what)")
+                let advanced = ((end?["frames"] as? Int) ?? 0) - ((start?["frames"] as? Int) ?? 0)
+                #expect(advanced >= 150, "frames advanced in 6 s: \(advanced)")
+                #expect(latencies.count >= 20 && latencies.allSatisfy { $0 > 0 && $0 < 1500 }, "latencies \(latencies)")
+                #expect(end?["error"] is NSNull, "\(what)")
+                // A/V sync: both tracks' parts start within one frame (33 ms at 30 fps) of each other on the
+                // player's timeline, and both buffers reach the same live edge.
+                let skew = end?["avSkewMs"] as? Double
+                #expect(skew.map { $0 < 1000 / 30 } == true, "A/V skew \(String(describing: skew)) ms: \(what)")
+                let buffered = end?["buffered"] as? [String: [Double]]
+                let v = buffered?["video"] ?? []
+                let a = buffered?["audio"] ?? []
+                #expect(
+                    v.count == 2 && a.count == 2 && abs(v[1] - a[1]) < 0.25, "buffered \(String(describing: buffered))")
+                #expect((end?["audioBytes"] as? Int ?? 0) > (start?["audioBytes"] as? Int ?? 0), "audio decoded")
+            }
 
             // Chromium's native HLS on the same stream.
             let native = try runProgram(
@@ -159,6 +216,50 @@ struct EndToEndTests {
             let t1 = (nativeSeen?["end"] as? [String: Any])?["time"] as? Double ?? 0
             #expect((nativeSeen?["start"] as? [String: Any])?["mode"] as? String == "native-hls")
             #expect(t1 - t0 >= 3, "native HLS playback advanced \(t1 - t0) s in 4 s: \(native.stdout)")
+        }
+    }
+
+    /// A finished broadcast of a 12 s file (25 fps, 48 kHz stereo AAC) decodes frame for frame from the HLS
+    /// multivariant playlist and from the MPD: exactly the source's 300 video frames, and its audio.
+    @Test("a finished file broadcast decodes frame for frame from HLS and DASH, audio and video")
+    func exactFrames() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = "file-\(UUID().uuidString.prefix(6).lowercased())"
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let file = dir + "/source.mp4"
+            try runProgram(
+                ffmpegPath,
+                [
+                    "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-f", "lavfi", "-i",
+                    "sine=frequency=440:sample_rate=48000", "-t", "12", "-c:v", "libx264", "-preset", "ultrafast",
+                    "-c:a", "aac", "-ac", "2", "-shortest", file,
+                ])
+            var c = ingestConfiguration(b, stream: stream)
+            c.source = .file(path: file, loop: false)
+            c.size = nil
+            c.videoBitrate = nil
+            // The whole broadcast first (a file ingest ends by itself), then an origin that reads it back.
+            try await IngestService(configuration: c, logger: quietLogger).run()
+            let origin = TestOrigin(b, windowSeconds: 60)
+            try await withServices([origin.service]) {
+                let base = "http://127.0.0.1:\(try await origin.port())"
+                // Until the end record has reached the origin: the playlists then carry ENDLIST.
+                let deadline = ContinuousClock.now + .seconds(60)
+                while ContinuousClock.now < deadline {
+                    let (_, body) = (try? await fetch("\(base)/hls/\(stream)/video/legacy.m3u8")) ?? (0, Data())
+                    if String(decoding: body, as: UTF8.self).contains("#EXT-X-ENDLIST") { break }
+                    try await Task.sleep(for: .milliseconds(200))
+                }
+                for url in ["\(base)/hls/\(stream)/index.m3u8", "\(base)/dash/\(stream)/manifest.mpd"] {
+                    let d = try decode(url)
+                    #expect(d.status == 0 && d.errors.isEmpty, "\(url): \(d.errors)")
+                    #expect(d.video == 300, "\(url): \(d.video) video frames of the source's 300")
+                    // 12 s of 48 kHz AAC: 562.5 frames of 1024 samples, plus the encoder's priming frame.
+                    #expect(d.audio >= 562 && d.audio <= 565, "\(url): \(d.audio) audio frames")
+                }
+            }
         }
     }
 
@@ -173,12 +274,12 @@ struct EndToEndTests {
                 try await waitForStream(base2, stream, segments: 3, timeout: .seconds(5))
                 let ready = ContinuousClock.now - started
                 #expect(ready < .seconds(2), "serving after \(ready)")
-                let (status, body) = try await fetch("\(base2)/hls/\(stream)/live.m3u8")
+                let (status, body) = try await fetch("\(base2)/hls/\(stream)/video/live.m3u8")
                 #expect(status == 200 && String(decoding: body, as: UTF8.self).contains("#EXT-X-PART:"))
 
                 // Every segment and part both hold is the same bytes.
                 let playlist = String(
-                    decoding: try await fetch("\(base2)/hls/\(stream)/live.m3u8").body, as: UTF8.self)
+                    decoding: try await fetch("\(base2)/hls/\(stream)/video/live.m3u8").body, as: UTF8.self)
                 let objects = playlist.split(separator: "\n").compactMap { line -> String? in
                     if line.hasPrefix("seg/") { return String(line) }
                     if line.hasPrefix("#EXT-X-MAP:URI=\"") || line.hasPrefix("#EXT-X-PART:") {
@@ -188,8 +289,8 @@ struct EndToEndTests {
                 }
                 #expect(objects.count >= 8)
                 for object in objects {
-                    let a = try await fetch("\(base1)/hls/\(stream)/\(object)")
-                    let c = try await fetch("\(base2)/hls/\(stream)/\(object)")
+                    let a = try await fetch("\(base1)/hls/\(stream)/video/\(object)")
+                    let c = try await fetch("\(base2)/hls/\(stream)/video/\(object)")
                     #expect(a.status == 200 && c.status == 200 && a.body == c.body && !a.body.isEmpty, "\(object)")
                 }
             }

@@ -15,7 +15,9 @@ STATE = """() => {
   const f = window.framelog || {};
   return {time: v.currentTime, frames: q.totalVideoFrames, dropped: q.droppedVideoFrames, latency: f.latencyMs,
           mode: f.mode, error: f.error || (v.error && v.error.message) || null, jumps: f.jumps, stalls: f.stalls,
-          width: v.videoWidth, now: Date.now()};
+          width: v.videoWidth, now: Date.now(), tracks: f.tracks || null,
+          buffered: f.buffered ? f.buffered() : null, avSkewMs: f.avSkewMs ? f.avSkewMs() : null,
+          audioBytes: v.webkitAudioDecodedByteCount || 0};
 }"""
 
 
