@@ -72,10 +72,8 @@ public final class StreamStore: Sendable {
         func apply(_ header: StreamRecordHeader, value: [UInt8], limits: LiveWindow.Limits) -> LiveWindow.Outcome {
             switch header.kind {
             case .initSegment, .chunk:
-                var window = windows[header.track] ?? LiveWindow(limits: limits)
-                let outcome = window.apply(header, value: value)
-                windows[header.track] = window
-                return outcome
+                // In place: a copy out and back would copy the window's segment list on every record.
+                return windows[header.track, default: LiveWindow(limits: limits)].apply(header, value: value)
             case .discontinuity, .end:
                 var outcome = LiveWindow.Outcome.duplicate
                 for track in windows.keys {
