@@ -263,6 +263,52 @@ struct EndToEndTests {
         }
     }
 
+    /// A source without audio: no audio group, one AdaptationSet, no audio playlist, and our player with one
+    /// SourceBuffer; ffmpeg still decodes every output.
+    @Test("a video-only source is served as video only by every output and the player")
+    func videoOnly() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = "mute-\(UUID().uuidString.prefix(6).lowercased())"
+            let dir = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: dir) }
+            let file = dir + "/silent.mp4"
+            try runProgram(
+                ffmpegPath,
+                [
+                    "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=320x180:rate=25", "-t", "40", "-c:v", "libx264",
+                    "-preset", "ultrafast", file,
+                ])
+            var c = ingestConfiguration(b, stream: stream)
+            c.source = .file(path: file, loop: false)
+            c.size = nil
+            c.videoBitrate = nil
+            let origin = TestOrigin(b)
+            // The file outlasts the test (it is read in real time); shutdown stops the ingest.
+            try await withServices([IngestService(configuration: c, logger: quietLogger), origin.service]) {
+                let base = "http://127.0.0.1:\(try await origin.port())"
+                try await waitForStream(base, stream, segments: 3)
+                let variant = String(decoding: try await fetch("\(base)/hls/\(stream)/index.m3u8").body, as: UTF8.self)
+                #expect(!variant.contains("EXT-X-MEDIA") && !variant.contains("AUDIO=") && !variant.contains("mp4a"))
+                #expect(variant.hasSuffix("\nvideo/live.m3u8\n"), "\(variant)")
+                #expect(try await fetch("\(base)/hls/\(stream)/audio/live.m3u8").status == 404)
+                let mpd = String(decoding: try await fetch("\(base)/dash/\(stream)/manifest.mpd").body, as: UTF8.self)
+                #expect(mpd.components(separatedBy: "<AdaptationSet").count == 2 && !mpd.contains("audio"), "\(mpd)")
+                for url in ["\(base)/hls/\(stream)/index.m3u8", "\(base)/dash/\(stream)/manifest.mpd"] {
+                    let run = try runProgram(ffmpegPath, ["-v", "error", "-i", url, "-t", "2", "-f", "null", "-"])
+                    #expect(run.status == 0 && run.stderr.isEmpty, "\(url): \(run.stderr)")
+                }
+                let watch = try runProgram(python, [scripts + "browser.py", "\(base)/watch/\(stream)", "3", "3"])
+                let seen = try JSONSerialization.jsonObject(with: Data(watch.stdout.utf8)) as? [String: Any]
+                let start = seen?["start"] as? [String: Any]
+                let end = seen?["end"] as? [String: Any]
+                #expect(end?["tracks"] as? [String] == ["video"], "\(watch.stdout)\(watch.stderr)")
+                let advanced = ((end?["frames"] as? Int) ?? 0) - ((start?["frames"] as? Int) ?? 0)
+                #expect(advanced >= 60 && end?["error"] is NSNull, "\(watch.stdout)")
+            }
+        }
+    }
+
     @Test("a second origin started mid-stream serves within 2 s, and both serve byte-identical objects")
     func twoOrigins() async throws {
         try await withLiveStream("two", segments: 5) { b, stream, base1 in
