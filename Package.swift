@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.3.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        .package(url: "https://github.com/groue/GRDB.swift", from: "7.10.0"),
     ],
     targets: [
         .systemLibrary(
@@ -91,6 +92,20 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            // The archive: a consumer group that keeps every stream's segments durably, with a SQLite catalog.
+            name: "FramelogArchive",
+            dependencies: [
+                "FramelogKafka",
+                "FramelogMedia",
+                "FramelogStreams",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "FramelogOrigin",
             dependencies: [
                 "FramelogKafka",
@@ -117,6 +132,7 @@ let package = Package(
         .executableTarget(
             name: "framelog",
             dependencies: [
+                "FramelogArchive",
                 "FramelogIngest",
                 "FramelogOrigin",
                 "FramelogKafka",
@@ -172,6 +188,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             exclude: ["scripts"],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .testTarget(
+            // The archive: assembling, durable writes, the catalog, on the real broker with ffmpeg.
+            name: "FramelogArchiveTests",
+            dependencies: [
+                "FramelogArchive", "FramelogIngest", "FramelogStreams", "FramelogKafka", "FramelogMedia",
+                "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: strict,
             linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
         ),

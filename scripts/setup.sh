@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 say() { printf '==> %s\n' "$*"; }
 
-APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg fonts-dejavu-core chromium curl openssl)
+APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg fonts-dejavu-core chromium curl openssl libsqlite3-dev)
 # `--bench-tools`: only what the benchmarks add (nginx to compare serving with, wrk to load both).
 if [ "${1:-}" = "--bench-tools" ]; then APT_PACKAGES=(nginx-light wrk); fi
 missing=()

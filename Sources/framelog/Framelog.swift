@@ -18,7 +18,8 @@ struct Framelog: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            DemoCommand.self, IngestCommand.self, OriginCommand.self, BrokerCommand.self, CheckCommand.self,
+            DemoCommand.self, IngestCommand.self, OriginCommand.self, ArchiveCommand.self, BrokerCommand.self,
+            CheckCommand.self,
             BenchCommand.self,
         ]
     )

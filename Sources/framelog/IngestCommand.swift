@@ -219,7 +219,7 @@ struct IngestCommand: AsyncParsableCommand {
     /// "90s", "15m", "1h", "3600" → seconds.
     static func parseDuration(_ text: String) -> Int64? {
         let lower = text.lowercased()
-        let scales: [(String, Int64)] = [("h", 3600), ("m", 60), ("s", 1)]
+        let scales: [(String, Int64)] = [("d", 86_400), ("h", 3600), ("m", 60), ("s", 1)]
         for (suffix, scale) in scales where lower.hasSuffix(suffix) {
             return Int64(lower.dropLast()).flatMap { $0 > 0 ? $0 * scale : nil }
         }

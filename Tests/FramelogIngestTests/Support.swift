@@ -65,17 +65,6 @@ final class LatestProgress: Sendable {
     func get() -> IngestProgress? { value.withLock { $0 } }
 }
 
-/// Every record of a topic (partition 0), read to its end.
-func readAll(_ bootstrap: String, topic: String) async throws -> [KafkaRecord] {
-    let consumer = try Consumer(
-        configuration: ConsumerConfiguration(bootstrapServers: [bootstrap]), logger: quietLogger)
-    try consumer.assign([TopicPartition(topic, 0): .beginning])
-    var records: [KafkaRecord] = []
-    try await consumer.readToEnd(idle: .milliseconds(500)) { records.append($0) }
-    await consumer.close()
-    return records
-}
-
 func header(_ record: KafkaRecord) throws -> StreamRecordHeader {
     try StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) })
 }

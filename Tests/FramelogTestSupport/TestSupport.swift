@@ -88,3 +88,14 @@ public func childProcesses(named name: String) -> [pid_t] {
         return comm == name && fields.count > 1 && Int32(fields[1]) == me
     }
 }
+
+/// Every record of a topic (partition 0), read to its end.
+public func readAll(_ bootstrap: String, topic: String) async throws -> [KafkaRecord] {
+    let consumer = try Consumer(
+        configuration: ConsumerConfiguration(bootstrapServers: [bootstrap]), logger: quietLogger)
+    try consumer.assign([TopicPartition(topic, 0): .beginning])
+    var records: [KafkaRecord] = []
+    try await consumer.readToEnd(idle: .milliseconds(500)) { records.append($0) }
+    await consumer.close()
+    return records
+}

@@ -1,0 +1,151 @@
+import Foundation
+import GRDB
+
+/// The archive's catalog: one row per archived segment, in SQLite (WAL, `synchronous = FULL`), so that
+/// listings and time queries never read media. It can be rebuilt from the stored meta files alone.
+public final class ArchiveCatalog: Sendable {
+    private let pool: DatabasePool
+
+    /// Opens (creating) the catalog at `path`.
+    public init(path: String) throws(ArchiveError) {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            // A row the archive commits to Kafka after must survive a power cut.
+            try db.execute(sql: "PRAGMA synchronous = FULL")
+        }
+        do {
+            pool = try DatabasePool(path: path, configuration: configuration)
+            var migrator = DatabaseMigrator()
+            migrator.registerMigration("v1") { db in
+                try db.execute(
+                    sql: """
+                        CREATE TABLE segment (
+                          stream TEXT NOT NULL,
+                          number INTEGER NOT NULL,
+                          start_ms INTEGER NOT NULL,
+                          end_ms INTEGER NOT NULL,
+                          bytes INTEGER NOT NULL,
+                          discontinuity INTEGER NOT NULL,
+                          partition INTEGER NOT NULL,
+                          first_offset INTEGER NOT NULL,
+                          last_offset INTEGER NOT NULL,
+                          entry TEXT NOT NULL,
+                          PRIMARY KEY (stream, number)
+                        );
+                        CREATE INDEX segment_start ON segment (stream, start_ms);
+                        CREATE INDEX segment_age ON segment (start_ms);
+                        """)
+            }
+            try migrator.migrate(pool)
+        } catch {
+            throw ArchiveError(.catalog, "cannot open the catalog \(path): \(error)")
+        }
+    }
+
+    /// Adds or replaces a segment's row.
+    public func upsert(_ segment: StoredSegment) async throws(ArchiveError) {
+        let entry = try Self.json(segment)
+        do {
+            try await pool.write { db in
+                try db.execute(
+                    sql: """
+                        INSERT OR REPLACE INTO segment
+                          (stream, number, start_ms, end_ms, bytes, discontinuity, partition, first_offset, last_offset, entry)
+                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                        """,
+                    arguments: [
+                        segment.stream, Int64(segment.number), segment.startMs, segment.endMs, segment.bytes,
+                        segment.discontinuity, segment.partition, segment.firstOffset, segment.lastOffset, entry,
+                    ])
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot record segment \(segment.number) of \(segment.stream): \(error)")
+        }
+    }
+
+    /// Removes segments' rows.
+    public func delete(_ segments: [StoredSegment]) async throws(ArchiveError) {
+        do {
+            try await pool.write { db in
+                for s in segments {
+                    try db.execute(
+                        sql: "DELETE FROM segment WHERE stream = ? AND number = ?",
+                        arguments: [s.stream, Int64(s.number)])
+                }
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot delete catalog rows: \(error)")
+        }
+    }
+
+    /// A stream's segments whose capture time overlaps [start, end) (nil: unbounded), by number.
+    public func segments(stream: String, startMs: Int64? = nil, endMs: Int64? = nil, limit: Int = 1_000_000)
+        async throws(ArchiveError) -> [StoredSegment]
+    {
+        try await entries(
+            sql: """
+                SELECT entry FROM segment WHERE stream = ? AND end_ms > ? AND start_ms < ? ORDER BY number LIMIT ?
+                """, [stream, startMs ?? Int64.min, endMs ?? Int64.max, limit])
+    }
+
+    /// Every segment, oldest capture first.
+    public func allSegments() async throws(ArchiveError) -> [StoredSegment] {
+        try await entries(sql: "SELECT entry FROM segment ORDER BY start_ms, stream, number", [])
+    }
+
+    /// The newest archived segment number of each stream.
+    public func lastSegments() async throws(ArchiveError) -> [String: UInt64] {
+        do {
+            return try await pool.read { db in
+                var out: [String: UInt64] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT stream, MAX(number) AS n FROM segment GROUP BY stream") {
+                    out[row["stream"]] = UInt64(row["n"] as Int64)
+                }
+                return out
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
+        }
+    }
+
+    /// Total bytes of archived media.
+    public func totalBytes() async throws(ArchiveError) -> Int64 {
+        do {
+            return try await pool.read { db in
+                try Int64.fetchOne(db, sql: "SELECT COALESCE(SUM(bytes), 0) FROM segment") ?? 0
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
+        }
+    }
+
+    /// Replaces every row with `segments` (a rebuild).
+    public func replaceAll(with segments: [StoredSegment]) async throws(ArchiveError) {
+        do {
+            try await pool.write { db in try db.execute(sql: "DELETE FROM segment") }
+        } catch {
+            throw ArchiveError(.catalog, "cannot clear the catalog: \(error)")
+        }
+        for segment in segments { try await upsert(segment) }
+    }
+
+    private func entries(sql: String, _ arguments: StatementArguments) async throws(ArchiveError) -> [StoredSegment] {
+        do {
+            let texts = try await pool.read { db in try String.fetchAll(db, sql: sql, arguments: arguments) }
+            let decoder = JSONDecoder()
+            return try texts.map { try decoder.decode(StoredSegment.self, from: Data($0.utf8)) }
+        } catch {
+            throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
+        }
+    }
+
+    private static func json(_ segment: StoredSegment) throws(ArchiveError) -> String {
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            return String(decoding: try encoder.encode(segment), as: UTF8.self)
+        } catch {
+            throw ArchiveError(.catalog, "cannot encode segment \(segment.number): \(error)")
+        }
+    }
+}

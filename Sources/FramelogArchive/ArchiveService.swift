@@ -1,0 +1,186 @@
+import Foundation
+import FramelogKafka
+import FramelogMedia
+import FramelogStreams
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// `framelog archive`: a member of a Kafka consumer group over every stream topic that keeps each stream's
+/// segments durably in a folder, with a SQLite catalog. Archivers in one group split the streams and take
+/// them over from each other.
+///
+/// Each segment is written (media, then its meta file: temporary file, fsync, rename, fsync the folder),
+/// then recorded in the catalog, and only then is its last record committed to Kafka: after a crash the
+/// group resumes after the last segment that is durable, and writing a segment again is harmless. A
+/// stream given up in a rebalance loses only its segment in progress, which the next owner reads again.
+public final class ArchiveService: Service {
+    public let configuration: ArchiveConfiguration
+    private let logger: Logger
+    private let segmentsWritten = Counter(label: "framelog_archive_segments_total")
+    private let bytesWritten = Counter(label: "framelog_archive_bytes_total")
+    private let lagGauge = Gauge(label: "framelog_archive_lag_records")
+
+    public init(configuration: ArchiveConfiguration, logger: Logger = Logger(label: "framelog.archive")) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let c = configuration
+        try c.validate()
+        let store = ArchiveStore(root: c.directory)
+        let removed = try store.prepare()
+        if removed > 0 { logger.notice("removed leftover temporary files", metadata: ["files": "\(removed)"]) }
+        let catalog = try ArchiveCatalog(path: c.directory + "/catalog.sqlite")
+        try await Self.dropDamaged(store: store, catalog: catalog, logger: logger)
+        var reading = StreamReader.Configuration(kafka: c.kafka)
+        reading.membership = .group(c.group)
+        reading.streams = c.streams
+        reading.start = .earliest
+        reading.sessionTimeout = c.sessionTimeout
+        let reader = StreamReader(configuration: reading, logger: logger)
+        logger.info("archiving", metadata: ["archive.dir": "\(c.directory)", "kafka.group": "\(c.group)"])
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.keepRetention(store: store, catalog: catalog) }
+            group.addTask { await self.watchLag(reader) }
+            defer { group.cancelAll() }
+            do {
+                try await cancelWhenGracefulShutdown {
+                    try await self.archive(reader: reader, store: store, catalog: catalog)
+                }
+            } catch is CancellationError {
+                // Graceful shutdown: what is durable is committed; the segments in progress are read again.
+            } catch let error as KafkaError {
+                throw ArchiveError(.kafka, "cannot use Kafka: \(error.message)")
+            }
+        }
+    }
+
+    private func archive(reader: StreamReader, store: ArchiveStore, catalog: ArchiveCatalog) async throws {
+        var assemblers: [String: SegmentAssembler] = [:]
+        try await reader.run { event in
+            switch event {
+            case .info, .assigned:
+                break
+            case .revoking(let streams):
+                // Their segments in progress are not committed: the next owner reads them again.
+                for stream in streams { assemblers[stream] = nil }
+            case .initSegment(let record), .chunk(let record), .discontinuity(let record), .end(let record):
+                var assembler: SegmentAssembler
+                if let existing = assemblers[record.stream] {
+                    assembler = existing
+                } else {
+                    assembler = SegmentAssembler(
+                        stream: record.stream, after: try await catalog.lastSegments()[record.stream])
+                }
+                for output in assembler.add(record) {
+                    try await handle(output, record: record, store: store, catalog: catalog, reader: reader)
+                }
+                assemblers[record.stream] = assembler
+            }
+        }
+    }
+
+    private func handle(
+        _ output: SegmentAssembler.Output, record: StreamRecord, store: ArchiveStore, catalog: ArchiveCatalog,
+        reader: StreamReader
+    ) async throws {
+        switch output {
+        case .initSegment(let track, let id, let bytes):
+            try store.writeInit(stream: record.stream, track: track.rawValue, id: id, bytes: bytes)
+        case .segment(let segment):
+            let stored = StoredSegment(segment)
+            var media: [String: [UInt8]] = [:]
+            for (track, part) in segment.tracks { media[track.rawValue] = part.bytes }
+            try store.write(stored, media: media)
+            try await catalog.upsert(stored)
+            try await reader.commit(segment.last)
+            segmentsWritten.increment()
+            bytesWritten.increment(by: stored.bytes)
+            logger.debug(
+                "segment archived",
+                metadata: ["stream.id": "\(stored.stream)", "segment": "\(stored.number)", "bytes": "\(stored.bytes)"])
+        case .end:
+            // Nothing after the end is in progress: commit it, so a restart does not read it again.
+            try await reader.commit(record)
+        }
+    }
+
+    /// On start: catalog rows whose media is not whole (the disk lost it, someone deleted it) are dropped
+    /// and logged as missing, so no listing ever names a torn segment.
+    static func dropDamaged(store: ArchiveStore, catalog: ArchiveCatalog, logger: Logger) async throws {
+        let damaged = try await catalog.allSegments().filter { !store.isWhole($0) }
+        guard !damaged.isEmpty else { return }
+        try await catalog.delete(damaged)
+        for segment in damaged {
+            store.delete(segment)
+            logger.error(
+                "archived segment missing or damaged; dropped from the catalog",
+                metadata: ["stream.id": "\(segment.stream)", "segment": "\(segment.number)"])
+        }
+    }
+
+    /// Rebuilds the catalog from the meta files alone (`framelog archive --rebuild-catalog`): every meta
+    /// file whose media is whole becomes a row. Returns the rows written and the files skipped.
+    public static func rebuildCatalog(directory: String, logger: Logger) async throws -> (rows: Int, skipped: Int) {
+        let store = ArchiveStore(root: directory)
+        try store.prepare()
+        let (segments, unreadable) = store.storedSegments()
+        let whole = segments.filter { store.isWhole($0) }
+        for path in unreadable { logger.error("unreadable segment entry skipped", metadata: ["path": "\(path)"]) }
+        let catalog = try ArchiveCatalog(path: directory + "/catalog.sqlite")
+        try await catalog.replaceAll(with: whole)
+        return (whole.count, unreadable.count + segments.count - whole.count)
+    }
+
+    // MARK: Retention and lag
+
+    private func keepRetention(store: ArchiveStore, catalog: ArchiveCatalog) async throws {
+        while !Task.isCancelled {
+            do {
+                try await Self.applyRetention(
+                    store: store, catalog: catalog, maxAge: configuration.retention, maxBytes: configuration.maxBytes,
+                    nowMs: Int64(Date().timeIntervalSince1970 * 1000), logger: logger)
+            } catch {
+                logger.error("retention failed; trying again later", metadata: ["error": "\(error)"])
+            }
+            try await Task.sleep(for: configuration.retentionInterval)
+        }
+    }
+
+    /// Deletes the oldest segments until none is older than `maxAge` and the total is under `maxBytes`:
+    /// catalog rows first, then files, then inits no segment names and empty folders. The segment being
+    /// written is not in the catalog, so it is never deleted. Returns the segments deleted.
+    @discardableResult
+    public static func applyRetention(
+        store: ArchiveStore, catalog: ArchiveCatalog, maxAge: Duration, maxBytes: Int64, nowMs: Int64, logger: Logger
+    ) async throws -> [StoredSegment] {
+        let all = try await catalog.allSegments()
+        var total = all.reduce(Int64(0)) { $0 + Int64($1.bytes) }
+        let horizon = nowMs - Int64(maxAge.components.seconds * 1000)
+        var doomed: [StoredSegment] = []
+        for segment in all where segment.endMs < horizon || total > maxBytes {
+            doomed.append(segment)
+            total -= Int64(segment.bytes)
+        }
+        guard !doomed.isEmpty else { return [] }
+        try await catalog.delete(doomed)
+        for segment in doomed { store.delete(segment) }
+        for stream in Set(doomed.map(\.stream)) {
+            let kept = try await catalog.segments(stream: stream)
+            store.deleteUnusedInits(stream: stream, keep: Set(kept.flatMap { $0.tracks.map(\.initID) }))
+        }
+        logger.info(
+            "retention deleted the oldest segments",
+            metadata: ["segments": "\(doomed.count)", "bytes": "\(doomed.reduce(0) { $0 + $1.bytes })"])
+        return doomed
+    }
+
+    private func watchLag(_ reader: StreamReader) async {
+        while !Task.isCancelled {
+            if let lag = try? await reader.lag() { lagGauge.record(lag.reduce(Int64(0)) { $0 + max(0, $1.lag) }) }
+            try? await Task.sleep(for: .seconds(5))
+        }
+    }
+}

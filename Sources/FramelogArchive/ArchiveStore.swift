@@ -1,0 +1,198 @@
+import Foundation
+import FramelogMedia
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// The archive's files. Names are deterministic from the stream, the track and the segment number, so
+/// writing a segment twice is harmless:
+///
+///     DIR/streams/<id>/<track>/init/<init id>.mp4
+///     DIR/streams/<id>/<track>/seg/<n>.m4s
+///     DIR/streams/<id>/meta/<n>.json          the segment's catalog entry (`StoredSegment`)
+///
+/// Every file is written durably: to a temporary file in the same folder, fsync, rename, fsync the folder.
+/// A segment's media files go first and its meta file last, so a meta file names media that is whole.
+public struct ArchiveStore: Sendable {
+    public let root: String
+
+    public init(root: String) { self.root = root }
+
+    public var streamsFolder: String { root + "/streams" }
+    public func streamFolder(_ stream: String) -> String { streamsFolder + "/" + stream }
+    public func initPath(_ stream: String, _ track: String, _ id: String) -> String {
+        "\(streamFolder(stream))/\(track)/init/\(id).mp4"
+    }
+    public func segmentPath(_ stream: String, _ track: String, _ number: UInt64) -> String {
+        "\(streamFolder(stream))/\(track)/seg/\(number).m4s"
+    }
+    public func metaPath(_ stream: String, _ number: UInt64) -> String {
+        "\(streamFolder(stream))/meta/\(number).json"
+    }
+
+    /// Temporary files carry this in their name; anything with it is a leftover of an interrupted write.
+    static let temporaryMarker = ".tmp-"
+
+    /// Creates the root folder; removes temporary files an interrupted run left. Returns how many.
+    @discardableResult
+    public func prepare() throws(ArchiveError) -> Int {
+        try makeFolders(streamsFolder)
+        var removed = 0
+        for path in files(under: streamsFolder)
+        where (path as NSString).lastPathComponent.contains(Self.temporaryMarker) {
+            unlink(path)
+            removed += 1
+        }
+        return removed
+    }
+
+    /// Writes a track's init segment once (an existing one is the same bytes: its name is their hash).
+    public func writeInit(stream: String, track: String, id: String, bytes: [UInt8]) throws(ArchiveError) {
+        let path = initPath(stream, track, id)
+        if FileManager.default.fileExists(atPath: path) { return }
+        try writeDurably(bytes, to: path)
+    }
+
+    /// Writes a segment's media, then its meta file; returns its catalog entry.
+    public func write(_ segment: StoredSegment, media: [String: [UInt8]]) throws(ArchiveError) {
+        for track in segment.tracks {
+            try writeDurably(media[track.track] ?? [], to: segmentPath(segment.stream, track.track, segment.number))
+        }
+        let json: Data
+        do {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            json = try encoder.encode(segment)
+        } catch {
+            throw ArchiveError(.storage, "cannot encode the entry of segment \(segment.number): \(error)")
+        }
+        try writeDurably(Array(json), to: metaPath(segment.stream, segment.number))
+    }
+
+    /// Whether a segment's media files are all there with the sizes its entry names.
+    public func isWhole(_ segment: StoredSegment) -> Bool {
+        segment.tracks.allSatisfy { track in
+            let attributes = try? FileManager.default.attributesOfItem(
+                atPath: segmentPath(segment.stream, track.track, segment.number))
+            return (attributes?[.size] as? NSNumber)?.intValue == track.bytes
+        }
+    }
+
+    /// Every meta file under the root, decoded; those that cannot be read are returned as paths.
+    public func storedSegments() -> (segments: [StoredSegment], unreadable: [String]) {
+        var segments: [StoredSegment] = []
+        var unreadable: [String] = []
+        for path in files(under: streamsFolder)
+        where path.hasSuffix(".json") && (path as NSString).deletingLastPathComponent.hasSuffix("/meta") {
+            guard let data = FileManager.default.contents(atPath: path),
+                let segment = try? JSONDecoder().decode(StoredSegment.self, from: data)
+            else {
+                unreadable.append(path)
+                continue
+            }
+            segments.append(segment)
+        }
+        return (segments, unreadable)
+    }
+
+    /// Deletes a segment's files (meta first: a listing never names media that is gone).
+    public func delete(_ segment: StoredSegment) {
+        unlink(metaPath(segment.stream, segment.number))
+        for track in segment.tracks { unlink(segmentPath(segment.stream, track.track, segment.number)) }
+    }
+
+    /// Deletes the init files of `stream` that no segment in `keep` names, and empty folders.
+    public func deleteUnusedInits(stream: String, keep: Set<String>) {
+        for path in files(under: streamFolder(stream)) where path.hasSuffix(".mp4") && path.contains("/init/") {
+            let id = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
+            if !keep.contains(id) { unlink(path) }
+        }
+        removeEmptyFolders(under: streamFolder(stream))
+    }
+
+    // MARK: Files
+
+    /// Writes `bytes` to `path` so that after a crash it is either whole or absent.
+    func writeDurably(_ bytes: [UInt8], to path: String) throws(ArchiveError) {
+        let folder = (path as NSString).deletingLastPathComponent
+        try makeFolders(folder)
+        let temporary = "\(path)\(Self.temporaryMarker)\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw failure("cannot create", temporary) }
+        var written = 0
+        while written < bytes.count {
+            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            if n < 0 && errno == EINTR { continue }
+            guard n > 0 else {
+                let error = failure("cannot write", temporary)
+                close(fd)
+                unlink(temporary)
+                throw error
+            }
+            written += n
+        }
+        guard fsync(fd) == 0 else {
+            let error = failure("cannot sync", temporary)
+            close(fd)
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = failure("cannot rename into", path)
+            unlink(temporary)
+            throw error
+        }
+        try syncFolder(folder)
+    }
+
+    /// `mkdir -p`, syncing each parent whose entries changed.
+    func makeFolders(_ folder: String) throws(ArchiveError) {
+        var isFolder: ObjCBool = false
+        if FileManager.default.fileExists(atPath: folder, isDirectory: &isFolder) && isFolder.boolValue { return }
+        let parent = (folder as NSString).deletingLastPathComponent
+        if !parent.isEmpty && parent != folder { try makeFolders(parent) }
+        guard mkdir(folder, 0o755) == 0 || errno == EEXIST else { throw failure("cannot create folder", folder) }
+        if !parent.isEmpty { try syncFolder(parent) }
+    }
+
+    private func syncFolder(_ folder: String) throws(ArchiveError) {
+        let fd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("cannot open folder", folder) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw failure("cannot sync folder", folder) }
+    }
+
+    private func failure(_ what: String, _ path: String) -> ArchiveError {
+        ArchiveError(.storage, "\(what) \(path): \(String(cString: strerror(errno)))")
+    }
+
+    private func files(under folder: String) -> [String] {
+        guard let walker = FileManager.default.enumerator(atPath: folder) else { return [] }
+        var out: [String] = []
+        while let relative = walker.nextObject() as? String {
+            let path = folder + "/" + relative
+            var isFolder: ObjCBool = false
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), !isFolder.boolValue {
+                out.append(path)
+            }
+        }
+        return out
+    }
+
+    /// Removes the empty folders under (and including) `folder`, deepest first.
+    func removeEmptyFolders(under folder: String) {
+        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
+        for entry in entries {
+            var isFolder: ObjCBool = false
+            let path = folder + "/" + entry
+            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
+                removeEmptyFolders(under: path)
+            }
+        }
+        if (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true { rmdir(folder) }
+    }
+}
