@@ -9,17 +9,21 @@ public final class ArchiveCatalog: Sendable {
     /// Opens (creating) the catalog at `path`.
     public init(path: String) throws(ArchiveError) {
         var configuration = Configuration()
+        // An origin reads the catalog while the archiver writes it (WAL); both may open it at once.
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             // A row the archive commits to Kafka after must survive a power cut.
             try db.execute(sql: "PRAGMA synchronous = FULL")
         }
         do {
             pool = try DatabasePool(path: path, configuration: configuration)
-            var migrator = DatabaseMigrator()
-            migrator.registerMigration("v1") { db in
+            // The archiver and any origin serving the folder open it independently, maybe at the same
+            // moment: the schema is created idempotently in one write transaction (SQLite's lock and the
+            // busy timeout order them), not by a migrator that two processes could both run.
+            try pool.write { db in
                 try db.execute(
                     sql: """
-                        CREATE TABLE segment (
+                        CREATE TABLE IF NOT EXISTS segment (
                           stream TEXT NOT NULL,
                           number INTEGER NOT NULL,
                           start_ms INTEGER NOT NULL,
@@ -32,11 +36,10 @@ public final class ArchiveCatalog: Sendable {
                           entry TEXT NOT NULL,
                           PRIMARY KEY (stream, number)
                         );
-                        CREATE INDEX segment_start ON segment (stream, start_ms);
-                        CREATE INDEX segment_age ON segment (start_ms);
+                        CREATE INDEX IF NOT EXISTS segment_start ON segment (stream, start_ms);
+                        CREATE INDEX IF NOT EXISTS segment_age ON segment (start_ms);
                         """)
             }
-            try migrator.migrate(pool)
         } catch {
             throw ArchiveError(.catalog, "cannot open the catalog \(path): \(error)")
         }
