@@ -111,6 +111,7 @@ let package = Package(
                 "FramelogKafka",
                 "FramelogMedia",
                 "FramelogStreams",
+                "FramelogArchive",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdHTTP2", package: "hummingbird"),
@@ -195,8 +196,8 @@ let package = Package(
             // The archive: assembling, durable writes, the catalog, on the real broker with ffmpeg.
             name: "FramelogArchiveTests",
             dependencies: [
-                "FramelogArchive", "FramelogIngest", "FramelogStreams", "FramelogKafka", "FramelogMedia",
-                "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
+                "FramelogArchive", "FramelogIngest", "FramelogOrigin", "FramelogStreams", "FramelogKafka",
+                "FramelogMedia", "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict,

@@ -1,3 +1,4 @@
+import FramelogArchive
 import FramelogKafka
 import FramelogMedia
 import Hummingbird
@@ -33,8 +34,20 @@ public final class OriginService: Service {
     public func run() async throws {
         try configuration.validate()
         let feed = OriginFeed(configuration: configuration, store: store, logger: logger)
+        var archive: (catalog: ArchiveCatalog, store: ArchiveStore, maxRange: Duration)?
+        if let directory = configuration.archiveDirectory {
+            do {
+                archive = (
+                    try ArchiveCatalog(path: directory + "/catalog.sqlite"), ArchiveStore(root: directory),
+                    configuration.maxVODRange
+                )
+            } catch {
+                throw OriginError(.invalidConfiguration, "cannot open the archive: \(error.message)")
+            }
+        }
         let routes = OriginRoutes(
-            store: store, blockingTargetDurations: configuration.blockingTargetDurations, metricsText: metricsText)
+            store: store, blockingTargetDurations: configuration.blockingTargetDurations, metricsText: metricsText,
+            archive: archive)
         let onListening = self.onListening
         let app = Application(
             responder: routes.responder(),

@@ -17,6 +17,11 @@ public struct OriginConfiguration: Sendable {
     /// Parts a low-latency feed viewer may fall behind before it is disconnected (it reconnects at live).
     /// Default 64 (~13 s of 200 ms parts).
     public var feedBacklog: Int = 64
+    /// An archive folder (`framelog archive --dir`) to serve recordings from: `/api/streams/<id>/recordings`
+    /// and `/vod/<id>/…`. Nil: no recordings. Default nil.
+    public var archiveDirectory: String?
+    /// Longest range a VOD playlist may cover. Default 24 h.
+    public var maxVODRange: Duration = .seconds(86_400)
     /// PEM files for TLS with HTTP/2 (Safari needs HTTPS for LL-HLS). Both or neither.
     public var tlsCertificate: String?
     public var tlsKey: String?

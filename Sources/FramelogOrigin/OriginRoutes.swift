@@ -1,4 +1,5 @@
 import Foundation
+import FramelogArchive
 import FramelogMedia
 import HTTPTypes
 import Hummingbird
@@ -42,8 +43,15 @@ public struct OriginRoutes: Sendable {
     /// Complete responses the fast path writes, shared per second.
     let responses = ResponseCache()
 
-    public init(store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil) {
+    /// Recordings served from an archive folder (`/vod/…`, `/api/streams/<id>/recordings`), if any.
+    let archive: (catalog: ArchiveCatalog, store: ArchiveStore, maxRange: Duration)?
+
+    public init(
+        store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil,
+        archive: (catalog: ArchiveCatalog, store: ArchiveStore, maxRange: Duration)? = nil
+    ) {
         self.store = store
+        self.archive = archive
         self.blockingTargetDurations = blockingTargetDurations
         self.metricsText = metricsText
         requests = Counter(label: "framelog_origin_requests_total")
@@ -65,6 +73,10 @@ public struct OriginRoutes: Sendable {
         PlaybackRoutes(origin: self).register(on: router)
         FeedRoutes(origin: self).register(on: router)
         OpsRoutes(origin: self).register(on: router)
+        if let archive {
+            ArchiveRoutes(origin: self, catalog: archive.catalog, store: archive.store, maxRange: archive.maxRange)
+                .register(on: router)
+        }
         return router
     }
 

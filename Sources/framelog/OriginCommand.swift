@@ -21,6 +21,8 @@ struct OriginCommand: AsyncParsableCommand {
               /hls/ID/video/…, /hls/ID/audio/…           each track's playlists and CMAF objects
               /dash/ID/manifest.mpd  DASH                 /feed/ID               low-latency feed
               /api/streams           JSON                 /metrics, /healthz     Prometheus, health
+              with --archive DIR:    /vod/ID/index.m3u8?start=T&end=T (HLS VOD), /api/streams/ID/recordings
+                                     (T: RFC 3339 or ms since the epoch, capture time)
 
             Run several origins on the same topics behind a CDN to scale out: they serve identical objects.
             Ctrl-C (or SIGTERM) stops it.
@@ -39,6 +41,12 @@ struct OriginCommand: AsyncParsableCommand {
 
     @Option(help: "Bytes kept per stream at most, in MiB.")
     var windowMb = 256
+
+    @Option(
+        help: ArgumentHelp(
+            "Serve recordings from this archive folder (framelog archive --dir): /vod/ID/index.m3u8?start=&end=, /api/streams/ID/recordings.",
+            valueName: "dir"))
+    var archive: String?
 
     @Option(help: ArgumentHelp("TLS certificate (PEM): serve HTTPS with HTTP/2.", valueName: "file"))
     var tlsCert: String?
@@ -64,6 +72,7 @@ struct OriginCommand: AsyncParsableCommand {
                 throw CLIError("cannot read \(flag) \(path)")
             }
         }
+        c.archiveDirectory = archive
         c.tlsCertificate = tlsCert
         c.tlsKey = tlsKey
         do { try c.validate() } catch { throw CLIError(error.message) }

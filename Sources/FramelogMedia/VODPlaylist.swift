@@ -1,0 +1,50 @@
+/// HLS VOD playlists over archived segments: `EXT-X-PLAYLIST-TYPE:VOD` and `EXT-X-ENDLIST`, an `EXT-X-MAP`
+/// per init, `EXT-X-DISCONTINUITY` at gaps and init changes, `EXT-X-PROGRAM-DATE-TIME` on the first segment
+/// and after every discontinuity.
+public enum VODPlaylist {
+    /// One segment of one track, as the archive lists it.
+    public struct Entry: Sendable, Hashable {
+        public var number: UInt64
+        /// Capture time of its first sample, ms since the epoch.
+        public var startMs: Int64
+        public var durationSeconds: Double
+        public var initID: String
+        /// The archive flagged it: media before it does not follow on.
+        public var discontinuity: Bool
+
+        public init(number: UInt64, startMs: Int64, durationSeconds: Double, initID: String, discontinuity: Bool) {
+            self.number = number
+            self.startMs = startMs
+            self.durationSeconds = durationSeconds
+            self.initID = initID
+            self.discontinuity = discontinuity
+        }
+    }
+
+    /// A track's media playlist. `uriPrefix` goes before `init/…` and `seg/…` (e.g. "video/"). A gap is a
+    /// missing segment number, a flagged segment, or a hole in capture time longer than `maxGapMs`.
+    public static func media(_ entries: [Entry], uriPrefix: String, maxGapMs: Int64 = 300) -> String {
+        let target = max(1, Int((entries.map(\.durationSeconds).max() ?? 1).rounded()))
+        var out = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:\(target)\n"
+        out += "#EXT-X-MEDIA-SEQUENCE:\(entries.first?.number ?? 0)\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        var previous: Entry?
+        for entry in entries {
+            var breaks = previous == nil
+            if let p = previous {
+                let expectedStart = p.startMs + Int64((p.durationSeconds * 1000).rounded())
+                let gap = entry.number != p.number + 1 || entry.startMs - expectedStart > maxGapMs
+                if gap || entry.discontinuity || entry.initID != p.initID {
+                    out += "#EXT-X-DISCONTINUITY\n"
+                    breaks = true
+                }
+            }
+            if previous?.initID != entry.initID {
+                out += "#EXT-X-MAP:URI=\"\(uriPrefix)\(ObjectPaths.initSegment(entry.initID))\"\n"
+            }
+            if breaks { out += "#EXT-X-PROGRAM-DATE-TIME:\(iso8601(milliseconds: entry.startMs))\n" }
+            out += "#EXTINF:\(decimal(entry.durationSeconds, 5)),\n\(uriPrefix)\(ObjectPaths.segment(entry.number))\n"
+            previous = entry
+        }
+        return out + "#EXT-X-ENDLIST\n"
+    }
+}

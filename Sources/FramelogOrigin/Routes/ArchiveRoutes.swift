@@ -1,0 +1,207 @@
+import Foundation
+import FramelogArchive
+import FramelogMedia
+import Hummingbird
+import NIOCore
+
+/// Recordings from an archive folder (`framelog origin --archive DIR`): the spans a stream was recorded,
+/// HLS VOD playlists for any range, and the archived objects. Times are capture times, given as RFC 3339
+/// or as milliseconds since the epoch.
+///
+/// | path | what |
+/// | --- | --- |
+/// | `/api/streams/<id>/recordings?start=&end=` | JSON: the recorded spans in the range and the gaps between them |
+/// | `/vod/<id>/index.m3u8?start=&end=` | multivariant VOD playlist: video, with its audio group |
+/// | `/vod/<id>/<track>.m3u8?start=&end=` | a track's VOD playlist; the segment that contains `start` is included |
+/// | `/vod/<id>/<track>/init/<id>.mp4`, `…/seg/<n>.m4s` | archived objects |
+struct ArchiveRoutes {
+    let origin: OriginRoutes
+    let catalog: ArchiveCatalog
+    let store: ArchiveStore
+    let maxRange: Duration
+
+    func register(on router: Router<BasicRequestContext>) {
+        router.get("/api/streams/:id/recordings") { request, context in try await recordings(request, context) }
+        router.get("/vod/:id/index.m3u8") { request, context in try await multivariant(request, context) }
+        // One parameter name per position: the router refuses two (`name` is a playlist or a track).
+        router.get("/vod/:id/:name") { request, context in try await trackPlaylist(request, context) }
+        router.get("/vod/:id/:name/:folder/:file") { request, context in try object(request, context) }
+    }
+
+    // MARK: Requests
+
+    private func stream(_ context: BasicRequestContext) throws -> String {
+        let id = context.parameters.get("id") ?? ""
+        guard (try? StreamNames.validate(streamID: id)) != nil else {
+            throw HTTPError(.badRequest, message: "bad stream id")
+        }
+        return id
+    }
+
+    /// `start` and `end` of a request: both optional, parsed, start before end, within the cap.
+    private func range(_ request: Request) throws -> (start: Int64?, end: Int64?) {
+        let query = request.uri.queryParameters
+        func time(_ name: String) throws -> Int64? {
+            guard let text = query.get(name) else { return nil }
+            guard let ms = ArchiveTime.parse(text) else {
+                throw HTTPError(
+                    .badRequest, message: "\(name)=\(text) is not a time: RFC 3339 or milliseconds since the epoch")
+            }
+            return ms
+        }
+        let start = try time("start")
+        let end = try time("end")
+        if let start, let end {
+            guard start < end else { throw HTTPError(.badRequest, message: "start is not before end") }
+            guard end - start <= maxRange.components.seconds * 1000 else {
+                throw HTTPError(.badRequest, message: "the range is longer than \(maxRange.components.seconds) s")
+            }
+        }
+        return (start, end)
+    }
+
+    private func segments(_ id: String, _ range: (start: Int64?, end: Int64?)) async throws -> [StoredSegment] {
+        let found = try await catalog.segments(stream: id, startMs: range.start, endMs: range.end)
+        guard !found.isEmpty else {
+            throw HTTPError(.notFound, message: "no recording of \(id) in that range")
+        }
+        return found
+    }
+
+    private func recordings(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try stream(context)
+        let segments = try await segments(id, try range(request))
+        var spans: [RecordingSpan] = []
+        for segment in segments {
+            let continues =
+                spans.last.map { last in
+                    !segment.discontinuity && segment.number == last.lastSegment + 1
+                        && segment.startMs - last.endMs <= RecordingSpan.maxGapMs
+                } ?? false
+            if continues {
+                spans[spans.count - 1].endMs = segment.endMs
+                spans[spans.count - 1].lastSegment = segment.number
+                spans[spans.count - 1].segments += 1
+            } else {
+                spans.append(
+                    RecordingSpan(
+                        startMs: segment.startMs, endMs: segment.endMs, firstSegment: segment.number,
+                        lastSegment: segment.number, segments: 1))
+            }
+        }
+        let gaps = zip(spans, spans.dropFirst()).map { RecordingGap(startMs: $0.endMs, endMs: $1.startMs) }
+        let body = RecordingList(stream: id, spans: spans, gaps: gaps)
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys]
+        return respond(Array(try encoder.encode(body)), type: "application/json", cache: "no-cache")
+    }
+
+    private func multivariant(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try stream(context)
+        let segments = try await segments(id, try range(request))
+        let query = request.uri.query.map { "?" + $0 } ?? ""
+        let tracks = Set(segments.flatMap { $0.tracks.map(\.track) })
+        let video = tracks.contains("video") ? "video" : tracks.contains("muxed") ? "muxed" : "audio"
+        let bits = segments.reduce(0) { $0 + $1.bytes } * 8
+        let seconds = Double(segments.reduce(Int64(0)) { $0 + $1.durationMs }) / 1000
+        let peak = segments.map { Int(Double($0.bytes * 8) / max(Double($0.durationMs) / 1000, 0.001)) }.max() ?? 0
+        var context = PlaylistContext(
+            partTarget: 0.2, segmentTarget: 2, codecs: "", bandwidth: peak,
+            averageBandwidth: seconds > 0 ? Int(Double(bits) / seconds) : nil)
+        context.codecs = codecs(
+            id, segments.last!, tracks: tracks.sorted { a, b in a == video || (b != video && a < b) })
+        let audio =
+            tracks.contains("audio") && video != "audio"
+            ? HLSPlaylist.AudioRendition(uri: "audio.m3u8\(query)") : nil
+        let text = HLSPlaylist.multivariant(context, media: "\(video).m3u8\(query)", audio: audio)
+        return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+    }
+
+    private func trackPlaylist(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try stream(context)
+        let name = context.parameters.get("name") ?? ""
+        guard name.hasSuffix(".m3u8"), let track = StreamTrack(rawValue: String(name.dropLast(5))) else {
+            throw HTTPError(.notFound)
+        }
+        let segments = try await segments(id, try range(request))
+        let entries = segments.compactMap { segment -> VODPlaylist.Entry? in
+            guard let file = segment.tracks.first(where: { $0.track == track.rawValue }) else { return nil }
+            return VODPlaylist.Entry(
+                number: segment.number, startMs: segment.startMs,
+                durationSeconds: Double(file.duration) / Double(max(file.timescale, 1)), initID: file.initID,
+                discontinuity: segment.discontinuity)
+        }
+        guard !entries.isEmpty else { throw HTTPError(.notFound, message: "no \(track.rawValue) track recorded") }
+        let text = VODPlaylist.media(entries, uriPrefix: "\(track.rawValue)/")
+        return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+    }
+
+    private func object(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+        let id = try stream(context)
+        let track = context.parameters.get("name") ?? ""
+        let folder = context.parameters.get("folder") ?? ""
+        let file = context.parameters.get("file") ?? ""
+        guard let name = StreamTrack(rawValue: track),
+            let object = OriginPath.objectName(track: name, folder: folder, file: file.utf8, path: file.utf8)
+        else { throw HTTPError(.badRequest, message: "bad object name") }
+        let path: String
+        switch object.kind {
+        case .initSegment: path = store.initPath(id, track, String(file.dropLast(4)))
+        case .segment(let n): path = store.segmentPath(id, track, n)
+        case .part: throw HTTPError(.notFound, message: "the archive keeps segments, not parts")
+        }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw HTTPError(.notFound, message: "not in the archive")
+        }
+        let headers = object.kind == .initSegment ? initHeaders : mediaHeaders
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    /// The codecs of the tracks' inits the newest segment names, in order.
+    private func codecs(_ id: String, _ segment: StoredSegment, tracks: [String]) -> String {
+        tracks.compactMap { track -> String? in
+            guard let file = segment.tracks.first(where: { $0.track == track }),
+                let bytes = FileManager.default.contents(atPath: store.initPath(id, track, file.initID)),
+                let parsed = try? InitSegment.parse(Array(bytes))
+            else { return nil }
+            return parsed.codecs
+        }.joined(separator: ",")
+    }
+}
+
+/// Capture times in requests: RFC 3339 (`2026-12-02T10:00:00Z`, fractions and offsets allowed) or
+/// milliseconds since the epoch.
+enum ArchiveTime {
+    static func parse(_ text: String) -> Int64? {
+        if let ms = Int64(text), ms >= 0 { return ms }
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = formatter.date(from: text) { return Int64((date.timeIntervalSince1970 * 1000).rounded()) }
+        formatter.formatOptions = [.withInternetDateTime]
+        return formatter.date(from: text).map { Int64(($0.timeIntervalSince1970 * 1000).rounded()) }
+    }
+}
+
+/// `/api/streams/<id>/recordings`.
+struct RecordingList: Codable {
+    var stream: String
+    var spans: [RecordingSpan]
+    var gaps: [RecordingGap]
+}
+
+/// A stretch recorded without a hole longer than a part.
+struct RecordingSpan: Codable {
+    /// A hole longer than this (one part) between segments is a gap.
+    static let maxGapMs: Int64 = 300
+
+    var startMs: Int64
+    var endMs: Int64
+    var firstSegment: UInt64
+    var lastSegment: UInt64
+    var segments: Int
+}
+
+struct RecordingGap: Codable {
+    var startMs: Int64
+    var endMs: Int64
+}
