@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FramelogArchive
 import FramelogIngest
 import FramelogKafka
 import FramelogLocalKafka
@@ -14,8 +15,8 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Run Framelog end to end: local broker, test-pattern ingest and origin, then open the watch URL.",
         discussion: """
             Starts the embedded Kafka broker (unless --brokers or $FRAMELOG_BROKERS names a cluster), a 720p30 \
-            test-pattern ingest (stream "demo") and an origin on 127.0.0.1, as one process tree, and prints the \
-            URL to open. The picture carries its capture wall-clock, so the latency you see is the latency there \
+            test-pattern ingest (stream "demo"), an archive into --archive-dir and an origin on 127.0.0.1 that \
+            serves it too, as one process tree, and prints the URLs to open. The picture carries its capture wall-clock, so the latency you see is the latency there \
             is. Ctrl-C stops everything in order: origin, then ingest (flushed, stream marked ended), then broker.
             """)
 
@@ -31,7 +32,22 @@ struct DemoCommand: AsyncParsableCommand {
     @Option(help: "Test-pattern size.")
     var size = "1280x720"
 
+    @Option(
+        help: ArgumentHelp(
+            "Archive folder (default: $XDG_DATA_HOME/framelog/demo-archive, or ~/.local/share/framelog/demo-archive).",
+            valueName: "dir"))
+    var archiveDir: String?
+
     @OptionGroup var logging: LoggingOptions
+
+    /// Where the demo archives by default: the user's data folder, so recordings outlive the demo.
+    static func defaultArchiveFolder() -> String {
+        let environment = ProcessInfo.processInfo.environment
+        let data =
+            environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
+            ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
+        return data + "/framelog/demo-archive"
+    }
 
     func run() async throws {
         let logger = logging.bootstrap()
@@ -61,9 +77,16 @@ struct DemoCommand: AsyncParsableCommand {
         ingest.size = parsedSize
         ingest.progressInterval = .seconds(10)
         do { try ingest.validate() } catch { throw CLIError(error.message) }
+        let archiveFolder = archiveDir ?? Self.defaultArchiveFolder()
+        var archive = ArchiveConfiguration(kafka: kafka, directory: archiveFolder)
+        archive.group = "framelog-demo-archive"
+        do { try archive.validate() } catch { throw CLIError(error.message) }
         var origin = OriginConfiguration(kafka: kafka)
         origin.port = port
+        origin.archiveDirectory = archiveFolder
         let streamID = stream
+        say("Archive: \(archiveFolder)")
+        services.append(.init(service: ArchiveService(configuration: archive, logger: logger)))
         services.append(
             .init(
                 service: IngestService(configuration: ingest, logger: logger) { p in
@@ -74,9 +97,12 @@ struct DemoCommand: AsyncParsableCommand {
                 service: OriginService(configuration: origin, logger: logger, metricsText: metricsText) { port in
                     say("Origin on http://127.0.0.1:\(port)/")
                     say("Watch:  http://127.0.0.1:\(port)/watch/\(streamID)   (LL-HLS: /hls/\(streamID)/index.m3u8)")
+                    say(
+                        "Recordings: http://127.0.0.1:\(port)/api/streams/\(streamID)/recordings, /vod/\(streamID)/index.m3u8"
+                    )
                     say("Ctrl-C stops everything.")
                 }))
-        // Shutdown runs in reverse order: origin first, then ingest (flush), then the broker.
+        // Shutdown runs in reverse order: origin first, then ingest (flush), the archive, then the broker.
         var groupConfiguration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(20)
@@ -88,6 +114,9 @@ struct DemoCommand: AsyncParsableCommand {
             await broker?.stop()
             throw CLIError(error.message)
         } catch let error as OriginError {
+            await broker?.stop()
+            throw CLIError(error.message)
+        } catch let error as ArchiveError {
             await broker?.stop()
             throw CLIError(error.message)
         }
