@@ -4,6 +4,7 @@ import FramelogArchive
 import FramelogIngest
 import FramelogKafka
 import FramelogLocalKafka
+import FramelogMedia
 import FramelogOrigin
 import Logging
 import Metrics
@@ -34,19 +35,22 @@ struct DemoCommand: AsyncParsableCommand {
 
     @Option(
         help: ArgumentHelp(
-            "Archive folder (default: $XDG_DATA_HOME/framelog/demo-archive, or ~/.local/share/framelog/demo-archive).",
+            "Archive folder (default: a new folder per run under $XDG_DATA_HOME/framelog/demo-archive, or ~/.local/share/framelog/demo-archive).",
             valueName: "dir"))
     var archiveDir: String?
 
     @OptionGroup var logging: LoggingOptions
 
-    /// Where the demo archives by default: the user's data folder, so recordings outlive the demo.
+    /// Where the demo archives by default: the user's data folder, so recordings outlive the demo; a folder
+    /// per run, because the embedded broker keeps nothing, so the next run numbers its segments from 0 again.
     static func defaultArchiveFolder() -> String {
         let environment = ProcessInfo.processInfo.environment
         let data =
             environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (environment["HOME"] ?? NSHomeDirectory()) + "/.local/share"
-        return data + "/framelog/demo-archive"
+        let stamp = iso8601(milliseconds: Int64(Date().timeIntervalSince1970 * 1000)).prefix(19)
+            .replacingOccurrences(of: ":", with: "")
+        return data + "/framelog/demo-archive/" + stamp
     }
 
     func run() async throws {

@@ -16,6 +16,7 @@ struct CLITests {
     static func isolatedEnvironment(_ extra: [String: String] = [:]) -> [String: String] {
         var env = ProcessInfo.processInfo.environment
         env["FRAMELOG_STATE_DIR"] = NSTemporaryDirectory() + "framelog-test-\(UUID().uuidString)"
+        env["XDG_DATA_HOME"] = env["FRAMELOG_STATE_DIR"]! + "/data"  // the demo's archive
         env.removeValue(forKey: "FRAMELOG_BROKERS")
         for (k, v) in extra { env[k] = v }
         return env
