@@ -143,6 +143,24 @@ struct RecordingsTests {
                 ranged.body.contains("video/seg/\(first[2].number).m4s")
                     && ranged.body.contains("video/seg/\(first[3].number).m4s"))
 
+            // The stream list links the recording, and Chromium plays it in our player, from its start.
+            let streams = try await get("\(base)/api/streams")
+            #expect(streams.body.contains("\"recording\":\"\\/watch\\/\(stream)?recording=1\""), "\(streams.body)")
+            let watch = try runProgram(
+                projectRoot + "/.venv/bin/python",
+                [
+                    projectRoot + "/Tests/FramelogOriginTests/scripts/browser.py",
+                    "\(base)/watch/\(stream)?recording=1", "3", "2",
+                ])
+            let seen = try JSONSerialization.jsonObject(with: Data(watch.stdout.utf8)) as? [String: Any]
+            let start = seen?["start"] as? [String: Any]
+            let end = seen?["end"] as? [String: Any]
+            #expect(start?["mode"] as? String == "recording", "\(watch.stdout)\(watch.stderr)")
+            let t0 = start?["time"] as? Double ?? 0
+            let t1 = end?["time"] as? Double ?? 0
+            #expect(t1 - t0 >= 2 && t0 < 10, "played \(t0) → \(t1) s of the recording")
+            #expect(end?["error"] is NSNull, "\(watch.stdout)")
+
             // Bad requests.
             for (query, expected) in [
                 ("/vod/\(stream)/index.m3u8?start=yesterday", 400),

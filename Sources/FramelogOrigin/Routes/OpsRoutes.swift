@@ -34,7 +34,7 @@ struct OpsRoutes {
                 behindLiveMs: lastCapture.map { now - $0 }, windowSeconds: s.window.duration,
                 segments: s.window.segments.count, viewers: audience[s.id]?.feeds ?? 0,
                 watch: "/watch/\(s.id)", hls: "/hls/\(s.id)/index.m3u8", dash: "/dash/\(s.id)/manifest.mpd",
-                feed: "/feed/\(s.id)")
+                feed: "/feed/\(s.id)", recording: origin.archive == nil ? nil : "/watch/\(s.id)?recording=1")
         }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
@@ -68,4 +68,6 @@ struct StreamSummary: Codable {
     var hls: String
     var dash: String
     var feed: String
+    /// The player on the archived recording, when the origin serves an archive.
+    var recording: String?
 }

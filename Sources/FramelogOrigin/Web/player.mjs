@@ -1,4 +1,5 @@
-// The player: Media Source Extensions fed by the low-latency feed (/feed/<id>) or by LL-HLS
+// The player: ?recording=1 plays the stream's archived recording (native HLS VOD). Otherwise live: Media
+// Source Extensions fed by the low-latency feed (/feed/<id>) or by LL-HLS
 // (?transport=hls), video and audio in separate SourceBuffers, holding a target latency (default 500 ms, ?target= to change) by nudging playbackRate
 // and jumping when far behind; native HLS where MediaSource is missing (or ?native=1). Its figures are
 // exposed as `window.framelog` for tests and benchmarks.
@@ -89,7 +90,15 @@ async function main() {
   }
 }
 
-if (!window.MediaSource || params.get('native') === '1') {
+if (params.get('recording') === '1') {
+  // The recording (the origin's archive, `/vod/<id>/index.m3u8`): a VOD the browser plays and seeks
+  // natively, from the start; the latency controller stays out of it.
+  stats.mode = 'recording';
+  video.src = `/vod/${id}/index.m3u8`;
+  video.controls = true;
+  video.play().catch(() => {});
+  overlay.textContent = 'recording';
+} else if (!window.MediaSource || params.get('native') === '1') {
   stats.mode = 'native-hls';
   video.src = `/hls/${id}/index.m3u8`;
   video.play().catch(() => {});

@@ -12,6 +12,7 @@ function row(s) {
   state.textContent = s.state;
   const urls = document.createElement('span');
   urls.append(link(s.hls, 'LL-HLS'), ' ', link(s.dash, 'DASH'));
+  if (s.recording) urls.append(' ', link(s.recording, s.state === 'ended' ? 'watch recording' : 'recording'));
   tr.append(cell(link(s.watch, s.title)), cell(state),
     cell(`${s.width || '?'}x${s.height || '?'} ${(s.bandwidth / 1e6).toFixed(1)} Mbit/s`),
     cell(s.behindLiveMs == null ? '–' : `${(s.behindLiveMs / 1000).toFixed(1)} s`), cell(String(s.viewers)), cell(urls));
