@@ -126,10 +126,14 @@ struct RecordingsTests {
                 for segment in span {
                     frames += try decodeStored(store, segment, track: "video", directory: directory).samples
                 }
-                let url = "\(base)/vod/\(stream)/index.m3u8?start=\(span.first!.startMs)&end=\(span.last!.endMs)"
-                let run = try runProgram(ffmpegPath, ["-v", "error", "-i", url, "-map", "0:v", "-f", "framemd5", "-"])
-                let decoded = run.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
-                #expect(run.stderr.isEmpty && decoded == frames, "span \(span.first!.number): \(decoded) of \(frames)")
+                let query = "start=\(span.first!.startMs)&end=\(span.last!.endMs)"
+                for url in ["\(base)/vod/\(stream)/index.m3u8?\(query)", "\(base)/vod/\(stream)/manifest.mpd?\(query)"]
+                {
+                    let run = try runProgram(
+                        ffmpegPath, ["-v", "error", "-i", url, "-map", "0:v", "-f", "framemd5", "-"])
+                    let decoded = run.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+                    #expect(run.stderr.isEmpty && decoded == frames, "\(url): \(decoded) of \(frames)")
+                }
             }
             #expect(abs(archivedMs - publishedMs) < 1, "archived \(archivedMs) ms of \(publishedMs) ms published")
             #expect(lines.contains { $0.hasPrefix("1,") }, "audio decoded")
@@ -142,6 +146,12 @@ struct RecordingsTests {
             #expect(
                 ranged.body.contains("video/seg/\(first[2].number).m4s")
                     && ranged.body.contains("video/seg/\(first[3].number).m4s"))
+
+            // The DASH VOD manifest: static, a Period per span, video and audio in each.
+            let mpd = try await get("\(base)/vod/\(stream)/manifest.mpd")
+            #expect(mpd.status == 200 && mpd.body.contains("type=\"static\""))
+            #expect(mpd.body.components(separatedBy: "<Period ").count == 3, "\(mpd.body)")
+            #expect(mpd.body.components(separatedBy: "<AdaptationSet ").count == 5)
 
             // The stream list links the recording, and Chromium plays it in our player, from its start.
             let streams = try await get("\(base)/api/streams")

@@ -12,6 +12,7 @@ import NIOCore
 /// | --- | --- |
 /// | `/api/streams/<id>/recordings?start=&end=` | JSON: the recorded spans in the range and the gaps between them |
 /// | `/vod/<id>/index.m3u8?start=&end=` | multivariant VOD playlist: video, with its audio group |
+/// | `/vod/<id>/manifest.mpd?start=&end=` | static DASH: a Period per run, one AdaptationSet per track |
 /// | `/vod/<id>/<track>.m3u8?start=&end=` | a track's VOD playlist; the segment that contains `start` is included |
 /// | `/vod/<id>/<track>/init/<id>.mp4`, `…/seg/<n>.m4s` | archived objects |
 struct ArchiveRoutes {
@@ -23,6 +24,7 @@ struct ArchiveRoutes {
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/streams/:id/recordings") { request, context in try await recordings(request, context) }
         router.get("/vod/:id/index.m3u8") { request, context in try await multivariant(request, context) }
+        router.get("/vod/:id/manifest.mpd") { request, context in try await manifest(request, context) }
         // One parameter name per position: the router refuses two (`name` is a playlist or a track).
         router.get("/vod/:id/:name") { request, context in try await trackPlaylist(request, context) }
         router.get("/vod/:id/:name/:folder/:file") { request, context in try object(request, context) }
@@ -115,6 +117,26 @@ struct ArchiveRoutes {
             ? HLSPlaylist.AudioRendition(uri: "audio.m3u8\(query)") : nil
         let text = HLSPlaylist.multivariant(context, media: "\(video).m3u8\(query)", audio: audio)
         return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
+    }
+
+    /// A static MPD over the range: a Period per run, one AdaptationSet per track.
+    private func manifest(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
+        let id = try stream(context)
+        let segments = try await segments(id, try range(request))
+        let names = Set(segments.flatMap { $0.tracks.map(\.track) }).compactMap(StreamTrack.init(rawValue:)).sorted()
+        let tracks = names.map { track in
+            DASHVOD.Track(
+                name: track.rawValue, isAudio: track == .audio,
+                codecs: codecs(id, segments.last!, tracks: [track.rawValue]),
+                segments: segments.compactMap { s in
+                    s.tracks.first { $0.track == track.rawValue }.map {
+                        DASHVOD.Segment(
+                            number: s.number, startMs: s.startMs, pts: $0.pts, duration: $0.duration,
+                            timescale: $0.timescale, initID: $0.initID, discontinuity: s.discontinuity)
+                    }
+                })
+        }
+        return respond(Array(DASHVOD.mpd(tracks).utf8), type: "application/dash+xml", cache: "max-age=1")
     }
 
     private func trackPlaylist(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
