@@ -124,7 +124,7 @@ public struct ArchiveStore: Sendable {
         guard fd >= 0 else { throw failure("cannot create", temporary) }
         var written = 0
         while written < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + written, bytes.count - written) }
+            let n = bytes.withUnsafeBytes { posixWrite(fd, $0.baseAddress! + written, bytes.count - written) }
             if n < 0 && errno == EINTR { continue }
             guard n > 0 else {
                 let error = failure("cannot write", temporary)
@@ -195,4 +195,9 @@ public struct ArchiveStore: Sendable {
         }
         if (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true { rmdir(folder) }
     }
+}
+
+/// `write(2)`, by a name that `ArchiveStore.write` does not shadow.
+private func posixWrite(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
 }
