@@ -89,6 +89,18 @@ struct RecordingsTests {
             let gapMs = ((gaps.first?["endMs"] as? Int) ?? 0) - ((gaps.first?["startMs"] as? Int) ?? 0)
             #expect(gapMs >= 3000, "gap \(gapMs) ms")
 
+            // Pages: one span per page, and `next` leads to the second.
+            let page = try await get("\(base)/api/streams/\(stream)/recordings?limit=1")
+            let pageList = try JSONSerialization.jsonObject(with: Data(page.body.utf8)) as? [String: Any]
+            let nextPage = try #require(pageList?["next"] as? String, "\(page.body)")
+            #expect((pageList?["spans"] as? [Any])?.count == 1)
+            let second =
+                try JSONSerialization.jsonObject(with: Data(try await get(base + nextPage).body.utf8))
+                as? [String: Any]
+            #expect((second?["spans"] as? [[String: Any]])?.first?["startMs"] as? Int == spans.last?["startMs"] as? Int)
+            #expect(second?["next"] == nil)
+            #expect(try await get("\(base)/api/streams/\(stream)/recordings?limit=0").status == 400)
+
             // The VOD playlist: VOD, ENDLIST, a discontinuity at the gap; ffmpeg decodes across it.
             let video = try await get("\(base)/vod/\(stream)/video.m3u8")
             #expect(video.body.contains("#EXT-X-PLAYLIST-TYPE:VOD") && video.body.hasSuffix("#EXT-X-ENDLIST\n"))

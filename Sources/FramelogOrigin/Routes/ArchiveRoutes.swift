@@ -10,7 +10,7 @@ import NIOCore
 ///
 /// | path | what |
 /// | --- | --- |
-/// | `/api/streams/<id>/recordings?start=&end=` | JSON: the recorded spans in the range and the gaps between them |
+/// | `/api/streams/<id>/recordings?start=&end=&limit=` | JSON: the recorded spans in the range and the gaps between them, `limit` spans a page (`next`) |
 /// | `/vod/<id>/index.m3u8?start=&end=` | multivariant VOD playlist: video, with its audio group |
 /// | `/vod/<id>/manifest.mpd?start=&end=` | static DASH: a Period per run, one AdaptationSet per track |
 /// | `/vod/<id>/<track>.m3u8?start=&end=` | a track's VOD playlist; the segment that contains `start` is included |
@@ -91,8 +91,19 @@ struct ArchiveRoutes {
                         lastSegment: segment.number, segments: 1))
             }
         }
+        // Pages of `limit` spans (default 1,000); `next` asks for the rest of the range.
+        let limitText = request.uri.queryParameters.get("limit")
+        guard let limit = limitText.map({ Int($0) }) ?? 1000, (1...10_000).contains(limit) else {
+            throw HTTPError(.badRequest, message: "limit must be 1 to 10000")
+        }
+        var next: String?
+        if spans.count > limit {
+            let end = request.uri.queryParameters.get("end").map { "&end=\($0)" } ?? ""
+            next = "/api/streams/\(id)/recordings?start=\(spans[limit].startMs)\(end)&limit=\(limit)"
+            spans.removeLast(spans.count - limit)
+        }
         let gaps = zip(spans, spans.dropFirst()).map { RecordingGap(startMs: $0.endMs, endMs: $1.startMs) }
-        let body = RecordingList(stream: id, spans: spans, gaps: gaps)
+        let body = RecordingList(stream: id, spans: spans, gaps: gaps, next: next)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         return respond(Array(try encoder.encode(body)), type: "application/json", cache: "no-cache")
@@ -209,6 +220,8 @@ struct RecordingList: Codable {
     var stream: String
     var spans: [RecordingSpan]
     var gaps: [RecordingGap]
+    /// The next page, when the range holds more than `limit` spans.
+    var next: String?
 }
 
 /// A stretch recorded without a hole longer than a part.
