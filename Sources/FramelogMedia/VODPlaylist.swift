@@ -21,9 +21,9 @@ public enum VODPlaylist {
         }
     }
 
-    /// A track's media playlist. `uriPrefix` goes before `init/…` and `seg/…` (e.g. "video/"). A gap is a
-    /// missing segment number, a flagged segment, or a hole in capture time longer than `maxGapMs`.
-    public static func media(_ entries: [Entry], uriPrefix: String, maxGapMs: Int64 = 300) -> String {
+    /// A track's media playlist. `uriPrefix` goes before `init/…` and `seg/…` (e.g. "video/"). A break
+    /// (`RecordingContinuity`) or an init change gets a discontinuity.
+    public static func media(_ entries: [Entry], uriPrefix: String) -> String {
         let target = max(1, Int((entries.map(\.durationSeconds).max() ?? 1).rounded()))
         var out = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:\(target)\n"
         out += "#EXT-X-MEDIA-SEQUENCE:\(entries.first?.number ?? 0)\n#EXT-X-INDEPENDENT-SEGMENTS\n"
@@ -31,9 +31,10 @@ public enum VODPlaylist {
         for entry in entries {
             var breaks = previous == nil
             if let p = previous {
-                let expectedStart = p.startMs + Int64((p.durationSeconds * 1000).rounded())
-                let gap = entry.number != p.number + 1 || entry.startMs - expectedStart > maxGapMs
-                if gap || entry.discontinuity || entry.initID != p.initID {
+                let follows = RecordingContinuity.follows(
+                    previousNumber: p.number, previousEndMs: p.startMs + Int64((p.durationSeconds * 1000).rounded()),
+                    number: entry.number, startMs: entry.startMs, flagged: entry.discontinuity)
+                if !follows || entry.initID != p.initID {
                     out += "#EXT-X-DISCONTINUITY\n"
                     breaks = true
                 }
@@ -49,93 +50,17 @@ public enum VODPlaylist {
     }
 }
 
-/// A static DASH manifest over archived segments: a Period per run (a new one at every gap, discontinuity
-/// and init change), one AdaptationSet per track in each, SegmentTimeline with the segments' own times.
-public enum DASHVOD {
-    /// One archived segment of one track.
-    public struct Segment: Sendable, Hashable {
-        public var number: UInt64
-        public var startMs: Int64
-        public var pts: Int64
-        public var duration: Int64
-        public var timescale: UInt32
-        public var initID: String
-        public var discontinuity: Bool
+/// When one archived segment follows another without a break: what recordings listings, VOD playlists and
+/// VOD manifests agree on.
+public enum RecordingContinuity {
+    /// A hole in capture time longer than this (about one part) is a gap.
+    public static let maxGapMs: Int64 = 300
 
-        public init(
-            number: UInt64, startMs: Int64, pts: Int64, duration: Int64, timescale: UInt32, initID: String,
-            discontinuity: Bool
-        ) {
-            self.number = number
-            self.startMs = startMs
-            self.pts = pts
-            self.duration = duration
-            self.timescale = timescale
-            self.initID = initID
-            self.discontinuity = discontinuity
-        }
-    }
-
-    /// A track: its folder name, whether it is audio, its codec string, and its segments by number.
-    public struct Track: Sendable {
-        public var name: String
-        public var isAudio: Bool
-        public var codecs: String
-        public var segments: [Segment]
-
-        public init(name: String, isAudio: Bool, codecs: String, segments: [Segment]) {
-            self.name = name
-            self.isAudio = isAudio
-            self.codecs = codecs
-            self.segments = segments
-        }
-    }
-
-    /// - Parameter tracks: the primary (video) track first: its segments cut the periods.
-    public static func mpd(_ tracks: [Track], maxGapMs: Int64 = 300) -> String {
-        guard let primary = tracks.first, let first = primary.segments.first else { return "" }
-        // Runs of the primary track: a new one at a flag, a missing number, a hole in time or a new init.
-        var runs: [[Segment]] = []
-        for segment in primary.segments {
-            if let previous = runs.last?.last {
-                let end = previous.startMs + previous.duration * 1000 / Int64(max(previous.timescale, 1))
-                let breaks =
-                    segment.discontinuity || segment.number != previous.number + 1
-                    || segment.startMs - end > maxGapMs || segment.initID != previous.initID
-                if !breaks {
-                    runs[runs.count - 1].append(segment)
-                    continue
-                }
-            }
-            runs.append([segment])
-        }
-        let last = runs.last!.last!
-        let totalMs = last.startMs + last.duration * 1000 / Int64(max(last.timescale, 1)) - first.startMs
-        var out = """
-            <?xml version="1.0" encoding="UTF-8"?>
-            <MPD xmlns="urn:mpeg:dash:schema:mpd:2011" profiles="urn:mpeg:dash:profile:isoff-on-demand:2011,urn:mpeg:dash:profile:isoff-live:2011" type="static" mediaPresentationDuration="PT\(decimal(Double(totalMs) / 1000, 3))S" minBufferTime="PT2S">
-
-            """
-        for (index, run) in runs.enumerated() {
-            let numbers = Set(run.map(\.number))
-            out +=
-                "  <Period id=\"p\(index)\" start=\"PT\(decimal(Double(run[0].startMs - first.startMs) / 1000, 3))S\">\n"
-            for (setIndex, track) in tracks.enumerated() {
-                let segments = track.segments.filter { numbers.contains($0.number) }
-                guard let head = segments.first else { continue }
-                let kind = track.isAudio ? "audio" : "video"
-                out +=
-                    "    <AdaptationSet id=\"\(setIndex)\" contentType=\"\(kind)\" mimeType=\"\(kind)/mp4\" segmentAlignment=\"true\" startWithSAP=\"1\">\n"
-                out += "      <Representation id=\"\(track.name)\" bandwidth=\"1\" codecs=\"\(track.codecs)\">\n"
-                out +=
-                    "        <SegmentTemplate timescale=\"\(head.timescale)\" presentationTimeOffset=\"\(head.pts)\" initialization=\"\(track.name)/\(ObjectPaths.initSegment(head.initID))\" media=\"\(track.name)/seg/$Number$.m4s\" startNumber=\"\(head.number)\">\n"
-                out += "          <SegmentTimeline>\n"
-                for s in segments { out += "            <S t=\"\(s.pts)\" d=\"\(s.duration)\"/>\n" }
-                out +=
-                    "          </SegmentTimeline>\n        </SegmentTemplate>\n      </Representation>\n    </AdaptationSet>\n"
-            }
-            out += "  </Period>\n"
-        }
-        return out + "</MPD>\n"
+    /// The segment comes right after the previous one: the next number, not flagged as a discontinuity, and
+    /// no hole longer than `maxGapMs` between the previous one's end and its start.
+    public static func follows(
+        previousNumber: UInt64, previousEndMs: Int64, number: UInt64, startMs: Int64, flagged: Bool
+    ) -> Bool {
+        !flagged && number == previousNumber + 1 && startMs - previousEndMs <= maxGapMs
     }
 }

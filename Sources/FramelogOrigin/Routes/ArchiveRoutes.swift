@@ -76,9 +76,10 @@ struct ArchiveRoutes {
         var spans: [RecordingSpan] = []
         for segment in segments {
             let continues =
-                spans.last.map { last in
-                    !segment.discontinuity && segment.number == last.lastSegment + 1
-                        && segment.startMs - last.endMs <= RecordingSpan.maxGapMs
+                spans.last.map {
+                    RecordingContinuity.follows(
+                        previousNumber: $0.lastSegment, previousEndMs: $0.endMs, number: segment.number,
+                        startMs: segment.startMs, flagged: segment.discontinuity)
                 } ?? false
             if continues {
                 spans[spans.count - 1].endMs = segment.endMs
@@ -224,11 +225,8 @@ struct RecordingList: Codable {
     var next: String?
 }
 
-/// A stretch recorded without a hole longer than a part.
+/// A stretch recorded without a break (`RecordingContinuity`).
 struct RecordingSpan: Codable {
-    /// A hole longer than this (one part) between segments is a gap.
-    static let maxGapMs: Int64 = 300
-
     var startMs: Int64
     var endMs: Int64
     var firstSegment: UInt64
