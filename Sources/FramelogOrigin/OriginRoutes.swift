@@ -211,14 +211,11 @@ public struct OriginRoutes: Sendable {
                     HLSPlaylist.RenditionReport(uri: "../\(other.rawValue)/\(playlist.kind.rawValue)", window: $0)
                 }
             }
-            // Durations only: the context's bitrates are the multivariant playlist's business.
-            let info = snapshot.info
-            let context = PlaylistContext(
-                partTarget: Double(info?.partTargetMs ?? 200) / 1000,
-                segmentTarget: Double(info?.segmentTargetMs ?? 2000) / 1000, codecs: "", bandwidth: 0)
+            // No track descriptions: a media playlist needs the durations only, not the measured bitrates.
             return ByteBuffer(
                 string: HLSPlaylist.media(
-                    snapshot.windows[playlist.track] ?? LiveWindow(), context, lowLatency: lowLatency,
+                    snapshot.windows[playlist.track] ?? LiveWindow(), playlistContext(snapshot, tracks: []),
+                    lowLatency: lowLatency,
                     renditionReports: lowLatency ? reports : []))
         }
     }
