@@ -122,6 +122,40 @@ public final class ArchiveCatalog: Sendable {
         }
     }
 
+    /// The segments retention removes, oldest first: every one that ended before `horizonMs`, and the oldest
+    /// until the rest is under `maxBytes`. Chosen by SQLite (a running sum in capture order), without
+    /// reading the rest of the catalog.
+    public func retirable(horizonMs: Int64, maxBytes: Int64) async throws(ArchiveError) -> [StoredSegment] {
+        try await entries(
+            sql: """
+                SELECT entry FROM (
+                  SELECT entry, start_ms, stream, number, end_ms,
+                    SUM(bytes) OVER () AS total,
+                    COALESCE(SUM(bytes) OVER (
+                      ORDER BY start_ms, stream, number ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING), 0) AS before
+                  FROM segment)
+                WHERE end_ms < ? OR total - before > ?
+                ORDER BY start_ms, stream, number
+                """, [horizonMs, maxBytes])
+    }
+
+    /// The init ids a stream's archived segments name.
+    public func initIDs(stream: String) async throws(ArchiveError) -> Set<String> {
+        do {
+            return try await pool.read { db in
+                Set(
+                    try String.fetchAll(
+                        db,
+                        sql: """
+                            SELECT DISTINCT json_extract(track.value, '$.initID')
+                            FROM segment, json_each(segment.entry, '$.tracks') AS track WHERE segment.stream = ?
+                            """, arguments: [stream]))
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
+        }
+    }
+
     /// Replaces every row with `segments` (a rebuild).
     public func replaceAll(with segments: [StoredSegment]) async throws(ArchiveError) {
         do {

@@ -156,20 +156,13 @@ public final class ArchiveService: Service {
     public static func applyRetention(
         store: ArchiveStore, catalog: ArchiveCatalog, maxAge: Duration, maxBytes: Int64, nowMs: Int64, logger: Logger
     ) async throws -> [StoredSegment] {
-        let all = try await catalog.allSegments()
-        var total = all.reduce(Int64(0)) { $0 + Int64($1.bytes) }
         let horizon = nowMs - Int64(maxAge.components.seconds * 1000)
-        var doomed: [StoredSegment] = []
-        for segment in all where segment.endMs < horizon || total > maxBytes {
-            doomed.append(segment)
-            total -= Int64(segment.bytes)
-        }
+        let doomed = try await catalog.retirable(horizonMs: horizon, maxBytes: maxBytes)
         guard !doomed.isEmpty else { return [] }
         try await catalog.delete(doomed)
         for segment in doomed { store.delete(segment) }
         for stream in Set(doomed.map(\.stream)) {
-            let kept = try await catalog.segments(stream: stream)
-            store.deleteUnusedInits(stream: stream, keep: Set(kept.flatMap { $0.tracks.map(\.initID) }))
+            store.deleteUnusedInits(stream: stream, keep: try await catalog.initIDs(stream: stream))
         }
         logger.info(
             "retention deleted the oldest segments",

@@ -104,13 +104,22 @@ public struct ArchiveStore: Sendable {
         for track in segment.tracks { unlink(segmentPath(segment.stream, track.track, segment.number)) }
     }
 
-    /// Deletes the init files of `stream` that no segment in `keep` names, and empty folders.
+    /// Deletes the init files of `stream` that no segment in `keep` names, and the stream's folders that are
+    /// left empty. Looks in the init folders only, never through the segments.
     public func deleteUnusedInits(stream: String, keep: Set<String>) {
-        for path in files(under: streamFolder(stream)) where path.hasSuffix(".mp4") && path.contains("/init/") {
-            let id = ((path as NSString).lastPathComponent as NSString).deletingPathExtension
-            if !keep.contains(id) { unlink(path) }
+        let folder = streamFolder(stream)
+        let tracks = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+        for track in tracks where track != "meta" {
+            let inits = "\(folder)/\(track)/init"
+            for file in (try? FileManager.default.contentsOfDirectory(atPath: inits)) ?? [] where file.hasSuffix(".mp4")
+            {
+                if !keep.contains(String(file.dropLast(4))) { unlink("\(inits)/\(file)") }
+            }
+            // rmdir removes a folder only when it is empty.
+            for sub in ["init", "seg", ""] { rmdir("\(folder)/\(track)/\(sub)") }
         }
-        removeEmptyFolders(under: streamFolder(stream))
+        rmdir(folder + "/meta")
+        rmdir(folder)
     }
 
     // MARK: Files
@@ -181,19 +190,6 @@ public struct ArchiveStore: Sendable {
             }
         }
         return out
-    }
-
-    /// Removes the empty folders under (and including) `folder`, deepest first.
-    func removeEmptyFolders(under folder: String) {
-        guard let entries = try? FileManager.default.contentsOfDirectory(atPath: folder) else { return }
-        for entry in entries {
-            var isFolder: ObjCBool = false
-            let path = folder + "/" + entry
-            if FileManager.default.fileExists(atPath: path, isDirectory: &isFolder), isFolder.boolValue {
-                removeEmptyFolders(under: path)
-            }
-        }
-        if (try? FileManager.default.contentsOfDirectory(atPath: folder))?.isEmpty == true { rmdir(folder) }
     }
 }
 
