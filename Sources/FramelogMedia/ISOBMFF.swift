@@ -180,3 +180,29 @@ struct ByteReader {
         MediaError(.truncated, "\(context) ends \(n - remaining) bytes early")
     }
 }
+
+/// A box with a 32-bit size: header and payload.
+func mp4Box(_ type: FourCC, _ payload: [UInt8]) throws(MediaError) -> [UInt8] {
+    let size = payload.count + 8
+    guard size <= Int(UInt32.max) else { throw MediaError(.boxTooLarge, "a \(type) box of \(size) bytes") }
+    var out = [UInt8]()
+    out.reserveCapacity(size)
+    out.appendBigEndian(UInt32(size))
+    out.appendBigEndian(type.rawValue)
+    return out + payload
+}
+
+extension [UInt8] {
+    mutating func appendBigEndian(_ value: UInt32) {
+        for shift in [24, 16, 8, 0] { append(UInt8(truncatingIfNeeded: value >> UInt32(shift))) }
+    }
+
+    mutating func appendBigEndian(_ value: UInt64) {
+        for shift in stride(from: 56, through: 0, by: -8) { append(UInt8(truncatingIfNeeded: value >> UInt64(shift))) }
+    }
+
+    mutating func appendBigEndian(_ value: UInt16) {
+        append(UInt8(truncatingIfNeeded: value >> 8))
+        append(UInt8(truncatingIfNeeded: value))
+    }
+}

@@ -34,12 +34,12 @@ extension InitSegment {
                         }
                         mvex += grandchild.bytes
                     }
-                    moov += try Self.box("mvex", mvex)
+                    moov += try mp4Box("mvex", mvex)
                 default:
                     moov += child.bytes
                 }
             }
-            out += try Self.box("moov", moov)
+            out += try mp4Box("moov", moov)
         }
         guard found else { throw MediaError(.missingBox, "init segment has no track \(trackID)") }
         return out
@@ -61,16 +61,5 @@ extension InitSegment {
         let version = try r.u8()
         try r.skip(3 + (version == 1 ? 16 : 8))
         return try r.u32()
-    }
-
-    /// A box with a 32-bit size.
-    private static func box(_ type: FourCC, _ payload: [UInt8]) throws(MediaError) -> [UInt8] {
-        let size = payload.count + 8
-        guard size <= Int(UInt32.max) else { throw MediaError(.boxTooLarge, "a \(type) box of \(size) bytes") }
-        var out = [UInt8]()
-        out.reserveCapacity(size)
-        for shift in [24, 16, 8, 0] { out.append(UInt8(truncatingIfNeeded: size >> shift)) }
-        for shift in [24, 16, 8, 0] { out.append(UInt8(truncatingIfNeeded: type.rawValue >> UInt32(shift))) }
-        return out + payload
     }
 }

@@ -14,7 +14,7 @@ public struct InitSegment: Sendable, Equatable {
             throw MediaError(.missingBox, "init segment has no moov box")
         }
         let moovChildren = try BoxView.parseAll(moov.payload, parent: "moov")
-        var trexDefaults: [UInt32: (UInt32, UInt32)] = [:]
+        var trexDefaults: [UInt32: (duration: UInt32, size: UInt32, flags: UInt32)] = [:]
         if let mvex = moovChildren.first(where: { $0.type == "mvex" }) {
             for trex in try BoxView.parseAll(mvex.payload, parent: "mvex") where trex.type == "trex" {
                 var r = ByteReader(trex.payload, context: "trex")
@@ -22,16 +22,17 @@ public struct InitSegment: Sendable, Equatable {
                 let id = try r.u32()
                 try r.skip(4)  // default_sample_description_index
                 let duration = try r.u32()
-                try r.skip(4)  // default_sample_size
-                trexDefaults[id] = (duration, try r.u32())
+                let size = try r.u32()
+                trexDefaults[id] = (duration, size, try r.u32())
             }
         }
         var tracks: [Track] = []
         for trak in moovChildren where trak.type == "trak" {
             var track = try parseTrack(trak)
-            if let (duration, flags) = trexDefaults[track.id] {
-                track.defaultSampleDuration = duration
-                track.defaultSampleFlags = flags
+            if let defaults = trexDefaults[track.id] {
+                track.defaultSampleDuration = defaults.duration
+                track.defaultSampleSize = defaults.size
+                track.defaultSampleFlags = defaults.flags
             }
             tracks.append(track)
         }

@@ -19,5 +19,6 @@ public struct Track: Sendable, Equatable {
     public var channels: Int?
     /// Defaults from mvex/trex, used where a fragment does not say.
     public var defaultSampleDuration: UInt32 = 0
+    public var defaultSampleSize: UInt32 = 0
     public var defaultSampleFlags: UInt32 = 0
 }
