@@ -34,13 +34,13 @@ public final class OriginService: Service {
     public func run() async throws {
         try configuration.validate()
         let feed = OriginFeed(configuration: configuration, store: store, logger: logger)
-        var archive: (catalog: ArchiveCatalog, store: ArchiveStore, maxRange: Duration)?
+        var archive: ArchiveAccess?
         if let directory = configuration.archiveDirectory {
             do {
-                archive = (
-                    try ArchiveCatalog(path: directory + "/catalog.sqlite"), ArchiveStore(root: directory),
-                    configuration.maxVODRange
-                )
+                archive = ArchiveAccess(
+                    catalog: try ArchiveCatalog(path: directory + "/catalog.sqlite"),
+                    store: ArchiveStore(root: directory),
+                    maxRange: configuration.maxVODRange, maxClip: configuration.maxClip)
             } catch {
                 throw OriginError(.invalidConfiguration, "cannot open the archive: \(error.message)")
             }

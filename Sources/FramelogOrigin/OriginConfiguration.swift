@@ -22,6 +22,8 @@ public struct OriginConfiguration: Sendable {
     public var archiveDirectory: String?
     /// Longest range a VOD playlist may cover. Default 24 h.
     public var maxVODRange: Duration = .seconds(86_400)
+    /// Longest range `/vod/<id>/clip.mp4` cuts (413 beyond it). Default 1 h.
+    public var maxClip: Duration = .seconds(3600)
     /// PEM files for TLS with HTTP/2 (Safari needs HTTPS for LL-HLS). Both or neither.
     public var tlsCertificate: String?
     public var tlsKey: String?
@@ -40,6 +42,9 @@ public struct OriginConfiguration: Sendable {
         }
         guard (tlsCertificate == nil) == (tlsKey == nil) else {
             throw OriginError(.invalidConfiguration, "give both a TLS certificate and its key, or neither")
+        }
+        guard maxClip >= .seconds(1), maxClip <= maxVODRange else {
+            throw OriginError(.invalidConfiguration, "the clip cap must be 1 s to the VOD range cap (24 h)")
         }
         guard feedBacklog >= 4 else {
             throw OriginError(.invalidConfiguration, "feed backlog must be at least 4 parts")

@@ -44,11 +44,11 @@ public struct OriginRoutes: Sendable {
     let responses = ResponseCache()
 
     /// Recordings served from an archive folder (`/vod/…`, `/api/streams/<id>/recordings`), if any.
-    let archive: (catalog: ArchiveCatalog, store: ArchiveStore, maxRange: Duration)?
+    let archive: ArchiveAccess?
 
     public init(
         store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil,
-        archive: (catalog: ArchiveCatalog, store: ArchiveStore, maxRange: Duration)? = nil
+        archive: ArchiveAccess? = nil
     ) {
         self.store = store
         self.archive = archive
@@ -74,8 +74,7 @@ public struct OriginRoutes: Sendable {
         FeedRoutes(origin: self).register(on: router)
         OpsRoutes(origin: self).register(on: router)
         if let archive {
-            ArchiveRoutes(origin: self, catalog: archive.catalog, store: archive.store, maxRange: archive.maxRange)
-                .register(on: router)
+            ArchiveRoutes(origin: self, archive: archive).register(on: router)
         }
         return router
     }

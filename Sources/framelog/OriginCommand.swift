@@ -21,8 +21,9 @@ struct OriginCommand: AsyncParsableCommand {
               /hls/ID/video/…, /hls/ID/audio/…           each track's playlists and CMAF objects
               /dash/ID/manifest.mpd  DASH                 /feed/ID               low-latency feed
               /api/streams           JSON                 /metrics, /healthz     Prometheus, health
-              with --archive DIR:    /vod/ID/index.m3u8?start=T&end=T (HLS VOD), /api/streams/ID/recordings
-                                     (T: RFC 3339 or ms since the epoch, capture time)
+              with --archive DIR:    /vod/ID/index.m3u8?start=T&end=T (HLS VOD), /vod/ID/manifest.mpd (DASH),
+                                     /vod/ID/clip.mp4?start=T&end=T (one MP4, seekable; gaps=skip|fail),
+                                     /api/streams/ID/recordings (T: RFC 3339 or ms since the epoch, capture time)
 
             Run several origins on the same topics behind a CDN to scale out: they serve identical objects.
             Ctrl-C (or SIGTERM) stops it.
@@ -47,6 +48,9 @@ struct OriginCommand: AsyncParsableCommand {
             "Serve recordings from this archive folder (framelog archive --dir): /vod/ID/index.m3u8?start=&end=, /api/streams/ID/recordings.",
             valueName: "dir"))
     var archive: String?
+
+    @Option(help: "Longest /vod/ID/clip.mp4 range with --archive, e.g. 1h, 10m (413 beyond it).")
+    var maxClip = "1h"
 
     @Option(help: ArgumentHelp("TLS certificate (PEM): serve HTTPS with HTTP/2.", valueName: "file"))
     var tlsCert: String?
@@ -73,6 +77,10 @@ struct OriginCommand: AsyncParsableCommand {
             }
         }
         c.archiveDirectory = archive
+        guard let clipSeconds = IngestCommand.parseDuration(maxClip) else {
+            throw CLIError("bad --max-clip \"\(maxClip)\": expected e.g. 1h, 10m")
+        }
+        c.maxClip = .seconds(clipSeconds)
         c.tlsCertificate = tlsCert
         c.tlsKey = tlsKey
         do { try c.validate() } catch { throw CLIError(error.message) }

@@ -288,7 +288,7 @@ struct ArchiveTests {
         let leftover = store.segmentPath("a", "video", 5) + ".tmp-123"
         try FileManager.default.createDirectory(
             atPath: (leftover as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
-        FileManager.default.createFile(atPath: leftover, contents: Data([1, 2, 3]))
+        #expect(FileManager.default.createFile(atPath: leftover, contents: Data([1, 2, 3])))
         #expect(try store.prepare() == 1 && !FileManager.default.fileExists(atPath: leftover))
         let s = StoredSegment(
             stream: "a", number: 1, startMs: 0, endMs: 1000, bytes: 10, discontinuity: false, partition: 0,
@@ -301,7 +301,7 @@ struct ArchiveTests {
         try store.write(s, media: ["video": [UInt8](repeating: 1, count: 10)])
         #expect(store.isWhole(s))
         // Torn: the media file is shorter than its entry says.
-        FileManager.default.createFile(atPath: store.segmentPath("a", "video", 1), contents: Data([1]))
+        #expect(FileManager.default.createFile(atPath: store.segmentPath("a", "video", 1), contents: Data([1])))
         #expect(!store.isWhole(s))
     }
 }

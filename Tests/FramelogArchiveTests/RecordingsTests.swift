@@ -18,6 +18,35 @@ func get(_ url: String) async throws -> (status: Int, body: String) {
     return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
 }
 
+/// Bytes of `url`, with a `Range` header if given.
+func fetch(_ url: String, range: String? = nil) async throws -> (status: Int, body: Data, headers: [String: String]) {
+    var request = URLRequest(url: URL(string: url)!)
+    if let range { request.setValue(range, forHTTPHeaderField: "Range") }
+    let (data, response) = try await URLSession.shared.data(for: request)
+    let http = response as? HTTPURLResponse
+    var headers: [String: String] = [:]
+    for (key, value) in http?.allHeaderFields ?? [:] { headers["\(key)".lowercased()] = "\(value)" }
+    return (http?.statusCode ?? 0, data, headers)
+}
+
+/// Each video frame ffmpeg decodes from `path`, in order (edit lists applied): its pts (in frames at a
+/// constant rate) and MD5.
+func videoFrames(_ path: String) throws -> [(pts: Int, hash: String)] {
+    let run = try runProgram(
+        ffmpegPath, ["-v", "error", "-i", path, "-map", "0:v", "-fps_mode", "passthrough", "-f", "framemd5", "-"])
+    return run.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.map { line in
+        let fields = line.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+        return (Int(fields[2]) ?? -1, fields.last ?? "")
+    }
+}
+
+/// ffprobe's duration of a file, in seconds.
+func probedDuration(_ path: String) throws -> Double {
+    let run = try runProgram(
+        ffprobePath, ["-v", "error", "-show_entries", "format=duration", "-of", "csv=p=0", path])
+    return Double(run.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+}
+
 @Suite("recordings served from the archive", .serialized, .timeLimit(.minutes(3)))
 struct RecordingsTests {
     /// One stream broadcast twice with a pause between: the archive holds two spans with a gap, the VOD
@@ -39,18 +68,19 @@ struct RecordingsTests {
             var origin = OriginConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
             origin.port = 0
             origin.archiveDirectory = directory
+            origin.maxClip = .seconds(60)
             let port = Mutex<Int?>(nil)
             let originService = OriginService(
                 configuration: origin, logger: quietLogger, onListening: { p in port.withLock { $0 = p } })
 
-            // Two broadcasts of about 5 s, 4 s apart.
+            // Two broadcasts of about 10 s and 5 s, 4 s apart.
             for run in 0..<2 {
                 let group = ServiceGroup(
                     configuration: .init(
                         services: [.init(service: IngestService(configuration: ingest, logger: quietLogger))],
                         logger: quietLogger))
                 let running = Task { try await group.run() }
-                try await Task.sleep(for: .seconds(5))
+                try await Task.sleep(for: .seconds(run == 0 ? 10 : 5))
                 await group.triggerGracefulShutdown()
                 try await running.value
                 if run == 0 { try await Task.sleep(for: .seconds(4)) }
@@ -183,6 +213,8 @@ struct RecordingsTests {
             #expect(t1 - t0 >= 2 && t0 < 10, "played \(t0) → \(t1) s of the recording")
             #expect(end?["error"] is NSNull, "\(watch.stdout)")
 
+            try await checkClips(base: base, stream: stream, segments: all, directory: directory)
+
             // Bad requests.
             for (query, expected) in [
                 ("/vod/\(stream)/index.m3u8?start=yesterday", 400),
@@ -191,6 +223,11 @@ struct RecordingsTests {
                 ("/vod/\(stream)/index.m3u8?start=1000&end=2000", 404),  // nothing recorded then
                 ("/vod/nope/index.m3u8", 404), ("/api/streams/nope/recordings", 404),
                 ("/vod/\(stream)/video/seg/99999.m4s", 404), ("/vod/\(stream)/video/seg/x.m4s", 400),
+                ("/vod/\(stream)/clip.mp4?start=\(inside)", 400), ("/vod/\(stream)/clip.mp4?end=\(inside)", 400),
+                ("/vod/\(stream)/clip.mp4?start=\(inside)&end=\(inside - 1)", 400),
+                ("/vod/\(stream)/clip.mp4?start=\(inside)&end=\(inside + 1000)&gaps=maybe", 400),
+                ("/vod/\(stream)/clip.mp4?start=\(inside)&end=\(inside + 61_000)", 413),  // over --max-clip
+                ("/vod/\(stream)/clip.mp4?start=1000&end=2000", 404), ("/vod/nope/clip.mp4?start=1&end=2", 404),
             ] {
                 #expect(try await get(base + query).status == expected, "\(query)")
             }
@@ -198,5 +235,83 @@ struct RecordingsTests {
             let rfc = iso8601(milliseconds: inside)
             #expect(try await get("\(base)/vod/\(stream)/video.m3u8?start=\(rfc)").status == 200)
         }
+    }
+
+    /// `clip.mp4`: 7.3 s from inside a segment of the first span is 7.3 s long within a frame and begins with
+    /// the frame shown at `start`; byte ranges are exact; Chromium seeks in it; a range across the gap is
+    /// joined (`gaps=skip`) or refused (`gaps=fail`).
+    private func checkClips(
+        base: String, stream: String, segments all: [StoredSegment], directory: String
+    ) async throws {
+        let store = ArchiveStore(root: directory)
+        let start = all[0].startMs + 1234
+        let url = "\(base)/vod/\(stream)/clip.mp4?start=\(start)&end=\(start + 7300)"
+        let clip = try await fetch(url)
+        #expect(clip.status == 200 && clip.headers["content-type"] == "video/mp4")
+        #expect(clip.headers["accept-ranges"] == "bytes" && clip.headers["content-length"] == "\(clip.body.count)")
+        let path = directory + "/clip.mp4"
+        try clip.body.write(to: URL(fileURLWithPath: path))
+        // moov before mdat: a browser can start before the end arrives.
+        let head = [UInt8](clip.body.prefix(64 << 10))
+        let moov = head.indices.dropLast(3).first { head[$0..<($0 + 4)].elementsEqual("moov".utf8) }
+        let mdat = head.indices.dropLast(3).first { head[$0..<($0 + 4)].elementsEqual("mdat".utf8) }
+        #expect(moov != nil && mdat != nil && moov! < mdat!, "moov first")
+        let duration = try probedDuration(path)
+        #expect(abs(duration - 7.3) <= 1.0 / 30, "clip lasts \(duration) s")
+        let frames = try videoFrames(path)
+        #expect(abs(frames.count - 219) <= 1, "\(frames.count) frames in 7.3 s at 30 fps")
+
+        // The first frame shown is the archived frame whose time holds `start`.
+        let holder = try #require(all.first { $0.startMs <= start && start < $0.endMs })
+        let file = try #require(holder.tracks.first { $0.track == "video" })
+        let segmentPath = directory + "/holder.mp4"
+        try
+            (Data(contentsOf: URL(fileURLWithPath: store.initPath(stream, "video", file.initID)))
+            + Data(contentsOf: URL(fileURLWithPath: store.segmentPath(stream, "video", holder.number))))
+            .write(to: URL(fileURLWithPath: segmentPath))
+        let archived = try videoFrames(segmentPath)
+        let offsetFrames = Int((start - holder.startMs) * 30 / 1000)
+        let at = offsetFrames + (archived.first?.pts ?? 0)
+        let expected = archived.last { $0.pts <= at }
+        #expect(expected != nil && frames.first?.hash == expected?.hash, "the frame at \(at) first")
+        #expect(frames.first?.hash != archived.first?.hash, "the clip does not begin at the keyframe")
+
+        // Byte ranges: 206 with exactly those bytes; the last n; past the end 416.
+        for (range, bytes) in [
+            ("bytes=1000-1999", clip.body[1000...1999]), ("bytes=-500", clip.body.suffix(500)),
+            ("bytes=\(clip.body.count - 10)-", clip.body.suffix(10)),
+        ] {
+            let part = try await fetch(url, range: range)
+            #expect(part.status == 206 && part.body == Data(bytes), "\(range)")
+        }
+        let past = try await fetch(url, range: "bytes=\(clip.body.count)-")
+        #expect(past.status == 416 && past.headers["content-range"] == "bytes */\(clip.body.count)")
+
+        // Chromium opens it, seeks to 5 s and plays on; it asked with Range.
+        let seek = try runProgram(
+            projectRoot + "/.venv/bin/python", [projectRoot + "/Tests/FramelogOriginTests/scripts/clip.py", url, "5"])
+        let seen = try JSONSerialization.jsonObject(with: Data(seek.stdout.utf8)) as? [String: Any]
+        #expect(seen?["error"] is NSNull, "\(seek.stdout)\(seek.stderr)")
+        #expect(abs((seen?["duration"] as? Double ?? 0) - 7.3) < 0.05, "\(seek.stdout)")
+        #expect((seen?["time"] as? Double ?? 0) >= 5.5 && (seen?["readyState"] as? Int ?? 0) >= 2, "\(seek.stdout)")
+        #expect((seen?["ranges"] as? [Any])?.contains { $0 is String } == true, "\(seek.stdout)")
+
+        // Across the gap: refused with gaps=fail; joined with gaps=skip, every archived frame in it.
+        let whole = "\(base)/vod/\(stream)/clip.mp4?start=\(all.first!.startMs)&end=\(all.last!.endMs)"
+        #expect(try await fetch(whole + "&gaps=fail").status == 409)
+        let joined = try await fetch(whole)
+        #expect(joined.status == 200)
+        try joined.body.write(to: URL(fileURLWithPath: path))
+        var archivedFrames = 0
+        var recordedMs: Int64 = 0
+        for segment in all {
+            archivedFrames += try decodeStored(store, segment, track: "video", directory: directory).samples
+            recordedMs += segment.durationMs
+        }
+        let joinedFrames = try videoFrames(path).count
+        #expect(joinedFrames == archivedFrames, "\(joinedFrames) of \(archivedFrames) archived frames")
+        let joinedDuration = try probedDuration(path)
+        #expect(abs(joinedDuration * 1000 - Double(recordedMs)) < 100, "\(joinedDuration) s of \(recordedMs) ms")
+        #expect(Double(recordedMs) < Double(all.last!.endMs - all.first!.startMs) - 3000, "the gap is skipped")
     }
 }

@@ -14,12 +14,14 @@ import NIOCore
 /// | `/vod/<id>/index.m3u8?start=&end=` | multivariant VOD playlist: video, with its audio group |
 /// | `/vod/<id>/manifest.mpd?start=&end=` | static DASH: a Period per run, one AdaptationSet per track |
 /// | `/vod/<id>/<track>.m3u8?start=&end=` | a track's VOD playlist; the segment that contains `start` is included |
+/// | `/vod/<id>/clip.mp4?start=&end=&gaps=` | one progressive MP4 of the range (`ClipRoute`) |
 /// | `/vod/<id>/<track>/init/<id>.mp4`, `…/seg/<n>.m4s` | archived objects |
 struct ArchiveRoutes {
     let origin: OriginRoutes
-    let catalog: ArchiveCatalog
-    let store: ArchiveStore
-    let maxRange: Duration
+    let archive: ArchiveAccess
+    var catalog: ArchiveCatalog { archive.catalog }
+    var store: ArchiveStore { archive.store }
+    var maxRange: Duration { archive.maxRange }
 
     func register(on router: Router<BasicRequestContext>) {
         router.get("/api/streams/:id/recordings") { request, context in try await recordings(request, context) }
@@ -154,6 +156,10 @@ struct ArchiveRoutes {
     private func trackPlaylist(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let id = try stream(context)
         let name = context.parameters.get("name") ?? ""
+        if name == "clip.mp4" {
+            return try await ClipRoute(catalog: catalog, store: store, maxClip: archive.maxClip)
+                .respond(request, stream: id)
+        }
         guard name.hasSuffix(".m3u8"), let track = StreamTrack(rawValue: String(name.dropLast(5))) else {
             throw HTTPError(.notFound)
         }
@@ -200,6 +206,21 @@ struct ArchiveRoutes {
             else { return nil }
             return parsed.codecs
         }.joined(separator: ",")
+    }
+}
+
+/// The archive an origin serves recordings from, and its limits (`OriginConfiguration`).
+public struct ArchiveAccess: Sendable {
+    public var catalog: ArchiveCatalog
+    public var store: ArchiveStore
+    public var maxRange: Duration
+    public var maxClip: Duration
+
+    public init(catalog: ArchiveCatalog, store: ArchiveStore, maxRange: Duration, maxClip: Duration) {
+        self.catalog = catalog
+        self.store = store
+        self.maxRange = maxRange
+        self.maxClip = maxClip
     }
 }
 
