@@ -18,6 +18,7 @@ enum WebAssets {
         Asset(path: "/mse.mjs", type: javascript, bytes: PackageResources.mse_mjs),
         Asset(path: "/feed.mjs", type: javascript, bytes: PackageResources.feed_mjs),
         Asset(path: "/hls.mjs", type: javascript, bytes: PackageResources.hls_mjs),
+        Asset(path: "/vod.mjs", type: javascript, bytes: PackageResources.vod_mjs),
         Asset(path: "/latency.mjs", type: javascript, bytes: PackageResources.latency_mjs),
         Asset(path: "/streams.mjs", type: javascript, bytes: PackageResources.streams_mjs),
     ]

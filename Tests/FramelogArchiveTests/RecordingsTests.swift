@@ -237,6 +237,65 @@ struct RecordingsTests {
         }
     }
 
+    /// DVR in the web player: with an archive the watch page shows a seek bar; "−30 s" plays the archived
+    /// past at normal speed about 30 s behind live and the latency controller leaves it there; "live" brings
+    /// the live edge back within seconds.
+    @Test func seekBackThirtySecondsAndReturnToLive() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let stream = "dvr-\(UUID().uuidString.prefix(6).lowercased())"
+            let directory = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var ingest = IngestConfiguration(
+                kafka: KafkaClientOptions(bootstrapServers: [b]), streamID: stream, source: .testPattern)
+            ingest.size = .init(width: 320, height: 180)
+            ingest.videoBitrate = 300_000
+            var archiving = ArchiveConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]), directory: directory)
+            archiving.group = "g-\(stream)"
+            var origin = OriginConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
+            origin.port = 0
+            origin.archiveDirectory = directory
+            let port = Mutex<Int?>(nil)
+            let services = ServiceGroup(
+                configuration: .init(
+                    services: [
+                        .init(service: IngestService(configuration: ingest, logger: quietLogger)),
+                        .init(service: ArchiveService(configuration: archiving, logger: quietLogger)),
+                        .init(
+                            service: OriginService(
+                                configuration: origin, logger: quietLogger,
+                                onListening: { p in port.withLock { $0 = p } })),
+                    ], logger: quietLogger))
+            let running = Task { try await services.run() }
+            defer { running.cancel() }
+            // 40 s of stream, so that 30 s back is in the archive.
+            try await Task.sleep(for: .seconds(40))
+            let base = "http://127.0.0.1:\(try #require(port.withLock { $0 }))"
+            let run = try runProgram(
+                projectRoot + "/.venv/bin/python",
+                [projectRoot + "/Tests/FramelogOriginTests/scripts/dvr.py", "\(base)/watch/\(stream)"])
+            let seen = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [[String: Any]]]
+            let live = seen?["live"] ?? []
+            let past = seen?["past"] ?? []
+            let back = seen?["back"] ?? []
+            let latency = { (s: [String: Any]) in (s["latency"] as? Double) ?? -1 }
+            #expect(live.last?["seekBar"] as? Bool == true, "the seek bar is shown: \(run.stdout)\(run.stderr)")
+            #expect(live.last.map(latency).map { $0 > 0 && $0 < 3000 } == true, "live first: \(live.last ?? [:])")
+            // After "−30 s": the archive's past, 30 s behind, playing at normal speed and left there.
+            let settled = Array(past.suffix(10))
+            #expect(settled.allSatisfy { $0["position"] as? String == "past" && $0["mode"] as? String == "past" })
+            #expect(settled.allSatisfy { (27_000...36_000).contains(latency($0)) }, "\(settled.map(latency))")
+            let advanced = ((settled.last?["time"] as? Double) ?? 0) - ((settled.first?["time"] as? Double) ?? 0)
+            #expect(advanced > 3.5 && advanced < 5.5, "played \(advanced) s in 4.5 s")
+            #expect(settled.allSatisfy { ($0["rate"] as? Double) == 1 })
+            #expect((settled.last?["where"] as? String)?.hasPrefix("−0:") == true, "\(settled.last ?? [:])")
+            // "live": back at the edge, the controller holding its target again.
+            #expect(back.last?["position"] as? String == "live" && back.last?["mode"] as? String == "mse")
+            #expect(back.last.map(latency).map { $0 > 0 && $0 < 3000 } == true, "\(back.map(latency))")
+            #expect((past + back).allSatisfy { $0["error"] is NSNull }, "\(run.stdout)")
+        }
+    }
+
     /// `clip.mp4`: 7.3 s from inside a segment of the first span is 7.3 s long within a frame and begins with
     /// the frame shown at `start`; byte ranges are exact; Chromium seeks in it; a range across the gap is
     /// joined (`gaps=skip`) or refused (`gaps=fail`).

@@ -24,9 +24,12 @@ export function parseFrames(buffer, decoder = new TextDecoder()) {
   return {frames, rest: buffer.slice(at)};
 }
 
-/** Reads stream `id`'s feed, handing each record to `onRecord(header, payload)`, until it ends. */
-export async function readFeed(id, onRecord) {
-  const response = await fetch(`/feed/${id}`, {cache: 'no-store'});
+/**
+ * Reads stream `id`'s feed, handing each record to `onRecord(header, payload)`, until it ends or `signal`
+ * aborts it.
+ */
+export async function readFeed(id, onRecord, signal) {
+  const response = await fetch(`/feed/${id}`, {cache: 'no-store', signal});
   if (!response.ok) throw new Error(`feed: HTTP ${response.status}`);
   const reader = response.body.getReader();
   const decoder = new TextDecoder();

@@ -47,10 +47,10 @@ export function decodeTimeOf(part) {
 /**
  * Reads the tracks (`['video', 'audio']`) of stream `id` over LL-HLS, each from the newest independent
  * part of the primary track's playlist, handing records to `onRecord`; returns when one track ends or fails
- * (and stops the others).
+ * (and stops the others), or `signal` aborts it.
  */
-export async function readHls(id, onRecord, tracks) {
-  const run = {stopped: false};
+export async function readHls(id, onRecord, tracks, signal) {
+  const run = {stopped: false, signal};
   const first = await readTrack(id, tracks[0], onRecord, run, null);
   if (!first) return;
   try {
@@ -68,7 +68,7 @@ export async function readHls(id, onRecord, tracks) {
 async function readTrack(id, track, onRecord, run, startMsn) {
   const base = `/hls/${id}/${track}/`;
   const get = async (path) => {
-    const r = await fetch(base + path, {cache: 'no-store'});
+    const r = await fetch(base + path, {cache: 'no-store', signal: run.signal});
     if (r.status === 404) return null;
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
     return new Uint8Array(await r.arrayBuffer());

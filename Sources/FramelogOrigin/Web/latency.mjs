@@ -39,3 +39,15 @@ export function captureAt(timeline, t) {
   }
   return null;
 }
+
+/**
+ * The media time showing capture time `ms` (ms since the epoch), the inverse of `captureAt`; null when no
+ * appended part holds it.
+ */
+export function mediaTimeAt(timeline, ms) {
+  for (let i = timeline.length - 1; i >= 0; i--) {
+    const p = timeline[i];
+    if (p.capture <= ms && ms < p.capture + (p.end - p.start) * 1000 + 1) return p.start + (ms - p.capture) / 1000;
+  }
+  return null;
+}

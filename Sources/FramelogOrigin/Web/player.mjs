@@ -3,11 +3,17 @@
 // (?transport=hls), video and audio in separate SourceBuffers, holding a target latency (default 500 ms, ?target= to change) by nudging playbackRate
 // and jumping when far behind; native HLS where MediaSource is missing (or ?native=1). Its figures are
 // exposed as `window.framelog` for tests and benchmarks.
+//
+// DVR: when the origin has an archive, a seek bar spans the recorded past (up to ?dvr= seconds, default
+// 2 h). Seeking back lets go of the latency: the past plays from the archive (vod.mjs) in a fresh MSE
+// pipeline, at normal speed, across segments and gaps, until "live" (or the newest recording) brings the
+// live feed and the latency controller back.
 
 import {readFeed} from './feed.mjs';
 import {readHls} from './hls.mjs';
-import {decide, startTime} from './latency.mjs';
+import {decide, mediaTimeAt, startTime} from './latency.mjs';
 import {MsePipeline} from './mse.mjs';
+import {readVod} from './vod.mjs';
 
 const box = document.getElementById('player');
 const id = box.dataset.stream;
@@ -16,13 +22,22 @@ const overlay = document.getElementById('overlay');
 const params = new URLSearchParams(location.search);
 const target = Math.max(100, Number(params.get('target')) || 500);
 const transport = params.get('transport') === 'hls' ? 'hls' : 'feed';
+const dvrSeconds = Math.max(30, Number(params.get('dvr')) || 7200);
 const stats = window.framelog = {
   mode: 'mse', transport, target, latencyMs: null, samples: [], jumps: 0, reconnects: 0, stalls: 0, bytes: 0,
   parts: 0, discontinuities: 0, ended: false, captureAt: t => pipeline.captureAt(t), error: null, tracks: [],
   buffered: () => pipeline.buffered(), avSkewMs: () => pipeline.avSkewMs,
+  // 'live', or 'past' after a seek back (the controller lets go); the earliest time the seek bar reaches.
+  position: 'live', dvrStartMs: null, seekBack: ms => seekTo(Date.now() - ms), goLive: () => goLive(),
 };
-const pipeline = new MsePipeline(video, stats);
+let pipeline = new MsePipeline(video, stats);
 let started = false;
+/** Bumped whenever the pipeline is replaced: readers of an older one stop. */
+let session = 0;
+let liveAbort = null;
+/** Capture time to show once the past's first media is buffered. */
+let pendingSeekMs = null;
+let placing = 0;
 
 async function streamInfo() {
   const list = await (await fetch('/api/streams', {cache: 'no-store'})).json();
@@ -32,6 +47,7 @@ async function streamInfo() {
 // The latency controller: latency = now − capture time of the frame on screen.
 function control() {
   if (!video.buffered.length) return;
+  if (stats.position === 'past') return playPast();
   const start = video.buffered.start(0), end = video.buffered.end(video.buffered.length - 1);
   if (!started || video.currentTime < start) {
     // Start (or recover) `target` behind the newest buffered frame.
@@ -61,34 +77,152 @@ function control() {
 function draw() {
   const bits = pipeline.bitsPerSecond();
   const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : {droppedVideoFrames: 0};
+  const held = stats.position === 'live' ? `(target ${target})` : '(behind live: DVR)';
   overlay.textContent =
-    `latency ${stats.latencyMs === null ? '–' : Math.round(stats.latencyMs) + ' ms'} (target ${target})\n` +
+    `latency ${stats.latencyMs === null ? '–' : Math.round(stats.latencyMs) + ' ms'} ${held}\n` +
     `${(bits / 1e6).toFixed(2)} Mbit/s  ${video.videoWidth}x${video.videoHeight}\n` +
     `dropped ${q.droppedVideoFrames}  rate ${video.playbackRate.toFixed(2)}` +
     (stats.ended ? '\nstream ended' : '');
 }
 
+const sleep = ms => new Promise(r => setTimeout(r, ms));
+
+/** A new MediaSource for the video: live and past never share one. */
+async function freshPipeline() {
+  session++;
+  pipeline = new MsePipeline(video, stats);
+  started = false;
+  await pipeline.open();
+  return session;
+}
+
 async function main() {
   await pipeline.open();
-  const onRecord = (h, bytes) => pipeline.onRecord(h, bytes);
   for (;;) {
+    if (stats.position !== 'live') { await sleep(200); continue; }
+    const mine = session;
+    liveAbort = new AbortController();
+    const onRecord = (h, bytes) => { if (mine === session) pipeline.onRecord(h, bytes); };
     try {
       const info = await streamInfo();
       if (!info) throw new Error('unknown stream');
       document.getElementById('state').textContent = info.state;
+      if (info.recording) dvr.hidden = false;
       if (!info.tracks || !info.tracks.length) throw new Error('no media yet');
       pipeline.useTracks(info.tracks);
       stats.tracks = [...pipeline.tracks.keys()];
       const names = stats.tracks;
-      if (transport === 'hls') await readHls(id, onRecord, names); else await readFeed(id, onRecord);
+      if (transport === 'hls') await readHls(id, onRecord, names, liveAbort.signal);
+      else await readFeed(id, onRecord, liveAbort.signal);
     } catch (e) {
-      stats.error = String(e);
+      if (mine === session) stats.error = String(e);
     }
+    if (mine !== session) continue;
     stats.reconnects++;
     pipeline.reconnected();
-    await new Promise(r => setTimeout(r, 500));
+    await sleep(500);
   }
 }
+
+// MARK: DVR
+
+const dvr = document.getElementById('dvr');
+const seek = document.getElementById('seek');
+const where = document.getElementById('where');
+let dragging = false;
+
+/** Plays the past from capture time `ms`: within what is buffered, else from the archive. */
+async function seekTo(ms) {
+  if (ms > Date.now() - 2000) return goLive();
+  ms = Math.max(ms, stats.dvrStartMs ?? ms);
+  const t = mediaTimeAt(pipeline.timeline, ms);
+  stats.position = 'past';
+  video.playbackRate = 1;
+  if (t !== null && video.buffered.length && t >= video.buffered.start(0)) {
+    video.currentTime = t;  // still buffered: no new pipeline
+    return;
+  }
+  if (liveAbort) liveAbort.abort();
+  stats.mode = 'past';
+  pendingSeekMs = ms;
+  const mine = await freshPipeline();
+  try {
+    const info = await streamInfo();
+    pipeline.useTracks(info.tracks);
+    const names = [...pipeline.tracks.keys()];
+    await readVod(id, names, ms - 2000, (h, bytes) => { if (mine === session) pipeline.onRecord(h, bytes); }, {
+      stopped: () => mine !== session,
+      room: () => !video.buffered.length || video.buffered.end(video.buffered.length - 1) - video.currentTime < 30,
+    });
+  } catch (e) {
+    if (mine === session) stats.error = String(e);
+  }
+  // Caught up with the newest recording (or it failed): back to live.
+  if (mine === session) goLive();
+}
+
+/** Back to the live edge: the live feed and the latency controller take hold again. */
+async function goLive() {
+  if (stats.position === 'live' && stats.mode === 'mse') return;
+  stats.position = 'live';
+  pendingSeekMs = null;
+  if (stats.mode === 'past') {
+    stats.mode = 'mse';
+    await freshPipeline();
+  }
+}
+
+/** The past's tick: place the playhead once, keep playing at normal speed, trim behind. */
+function playPast() {
+  if (pendingSeekMs !== null) {
+    const t = mediaTimeAt(pipeline.timeline, pendingSeekMs);
+    const last = pipeline.timeline[pipeline.timeline.length - 1];
+    // The moment is in a segment not appended yet: wait for it (a few seconds at most).
+    if (t === null && last && last.capture + (last.end - last.start) * 1000 < pendingSeekMs && ++placing < 50) return;
+    video.currentTime = Math.max(t ?? 0, video.buffered.start(0));
+    pendingSeekMs = null;
+    placing = 0;
+    video.play().catch(() => {});
+  }
+  const capture = pipeline.captureAt(video.currentTime);
+  if (capture !== null) stats.latencyMs = Date.now() - capture;
+  if (video.playbackRate !== 1) video.playbackRate = 1;
+  pipeline.trim(false);
+}
+
+/** The seek bar spans [dvrStartMs, now]; the thumb is at the capture time on screen. */
+function drawSeekBar() {
+  if (dvr.hidden || dragging) return;
+  const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
+  const at = stats.position === 'live' ? now : (pipeline.captureAt(video.currentTime) ?? now);
+  seek.value = String(Math.round(1000 * (at - from) / Math.max(1, now - from)));
+  const behind = Math.max(0, Math.round((now - at) / 1000));
+  where.textContent = stats.position === 'live' ? 'live'
+    : `−${Math.floor(behind / 60)}:${String(behind % 60).padStart(2, '0')}`;
+  document.getElementById('live').classList.toggle('at-live', stats.position === 'live');
+}
+
+/** The earliest recorded moment within the DVR window. */
+async function refreshDvrStart() {
+  if (dvr.hidden) return;
+  try {
+    const r = await fetch(`/api/streams/${id}/recordings?start=${Date.now() - dvrSeconds * 1000}&limit=1`,
+                          {cache: 'no-store'});
+    if (r.ok) stats.dvrStartMs = (await r.json()).spans[0]?.startMs ?? null;
+  } catch (e) { /* keep the last */ }
+}
+
+seek.addEventListener('input', () => { dragging = true; });
+seek.addEventListener('change', () => {
+  dragging = false;
+  const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
+  seekTo(from + (now - from) * Number(seek.value) / 1000);
+});
+document.getElementById('back30').addEventListener('click', () => {
+  const at = stats.position === 'live' ? Date.now() : (pipeline.captureAt(video.currentTime) ?? Date.now());
+  seekTo(at - 30_000);
+});
+document.getElementById('live').addEventListener('click', () => goLive());
 
 if (params.get('recording') === '1') {
   // The recording (the origin's archive, `/vod/<id>/index.m3u8`): a VOD the browser plays and seeks
@@ -107,5 +241,8 @@ if (params.get('recording') === '1') {
   video.addEventListener('waiting', () => stats.stalls++);
   setInterval(control, 100);
   setInterval(draw, 250);
+  setInterval(drawSeekBar, 250);
+  setInterval(refreshDvrStart, 10_000);
+  setTimeout(refreshDvrStart, 1000);
   main();
 }
