@@ -87,23 +87,38 @@ public enum HLSPlaylist {
 
     /// The media playlist. `lowLatency` adds the LL-HLS tags (parts of the last segments, the open
     /// segment's parts, a preload hint, server control); without it the playlist holds complete segments
-    /// only, for players that do not speak LL-HLS.
+    /// only, for players that do not speak LL-HLS. `archived` segments older than the window (DVR) come
+    /// first, by the same object names; the discontinuity sequence counts the breaks they show.
     public static func media(
-        _ window: LiveWindow, _ context: PlaylistContext, lowLatency: Bool, renditionReports: [RenditionReport] = []
+        _ window: LiveWindow, _ context: PlaylistContext, lowLatency: Bool, renditionReports: [RenditionReport] = [],
+        archived: [VODPlaylist.Entry] = []
     ) -> String {
         let target = targetDuration(window, context)
         let partTarget = partTarget(window, context)
         let segments = lowLatency ? window.segments[...] : window.completeSegments
+        let archived = archived.filter { $0.number < segments.first?.number ?? .max }
+        let prefix = VODPlaylist.lines(archived, uriPrefix: "")
+        // The window's first segment after the archived ones: a break there is a discontinuity too.
+        let joinBreaks =
+            archived.last.map { last in
+                segments.first.map {
+                    last.breaks(before: $0.number, startMs: $0.captureMs, flagged: $0.discontinuity, initID: $0.initID)
+                } ?? false
+            } ?? false
+        // Breaks inside the archived part were counted by the window as they slid out of it.
+        let shown = UInt64(prefix.discontinuities)
         var out = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:\(target)\n"
         if lowLatency {
             out += "#EXT-X-PART-INF:PART-TARGET=\(decimal(partTarget, 3))\n"
             out += "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(decimal(partTarget * 3, 3))\n"
         }
-        out += "#EXT-X-MEDIA-SEQUENCE:\(segments.first?.number ?? 0)\n"
-        if window.discontinuitySequence > 0 { out += "#EXT-X-DISCONTINUITY-SEQUENCE:\(window.discontinuitySequence)\n" }
+        out += "#EXT-X-MEDIA-SEQUENCE:\(archived.first?.number ?? segments.first?.number ?? 0)\n"
+        let discontinuitySequence = window.discontinuitySequence - min(shown, window.discontinuitySequence)
+        if discontinuitySequence > 0 { out += "#EXT-X-DISCONTINUITY-SEQUENCE:\(discontinuitySequence)\n" }
         if !segments.isEmpty && segments.allSatisfy({ $0.parts[0].independent }) {
             out += "#EXT-X-INDEPENDENT-SEGMENTS\n"
         }
+        out += prefix.text
 
         // Parts are listed for the segments within three target durations of the live edge.
         var fromEdge = 0.0
@@ -113,10 +128,10 @@ public enum HLSPlaylist {
             fromEdge += segments[i].duration
             if fromEdge >= Double(target) * 3 { break }
         }
-        var currentInit: String?
+        var currentInit = archived.last?.initID
         for i in segments.indices {
             let segment = segments[i]
-            if segment.discontinuity && i != segments.startIndex { out += "#EXT-X-DISCONTINUITY\n" }
+            if i == segments.startIndex ? joinBreaks : segment.discontinuity { out += "#EXT-X-DISCONTINUITY\n" }
             if segment.initID != currentInit {
                 out += "#EXT-X-MAP:URI=\"\(ObjectPaths.initSegment(segment.initID))\"\n"
                 currentInit = segment.initID

@@ -27,17 +27,24 @@ public enum VODPlaylist {
         let target = max(1, Int((entries.map(\.durationSeconds).max() ?? 1).rounded()))
         var out = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-PLAYLIST-TYPE:VOD\n#EXT-X-TARGETDURATION:\(target)\n"
         out += "#EXT-X-MEDIA-SEQUENCE:\(entries.first?.number ?? 0)\n#EXT-X-INDEPENDENT-SEGMENTS\n"
+        return out + lines(entries, uriPrefix: uriPrefix).text + "#EXT-X-ENDLIST\n"
+    }
+
+    /// The segment lines of `entries`: a map per init, a date on the first and after every discontinuity,
+    /// and how many discontinuities they hold. Live DVR playlists put these before the window's segments.
+    static func lines(_ entries: [Entry], uriPrefix: String) -> (text: String, discontinuities: Int) {
+        var out = ""
+        var discontinuities = 0
         var previous: Entry?
         for entry in entries {
             var breaks = previous == nil
-            if let p = previous {
-                let follows = RecordingContinuity.follows(
-                    previousNumber: p.number, previousEndMs: p.startMs + Int64((p.durationSeconds * 1000).rounded()),
-                    number: entry.number, startMs: entry.startMs, flagged: entry.discontinuity)
-                if !follows || entry.initID != p.initID {
-                    out += "#EXT-X-DISCONTINUITY\n"
-                    breaks = true
-                }
+            if let p = previous,
+                p.breaks(
+                    before: entry.number, startMs: entry.startMs, flagged: entry.discontinuity, initID: entry.initID)
+            {
+                out += "#EXT-X-DISCONTINUITY\n"
+                discontinuities += 1
+                breaks = true
             }
             if previous?.initID != entry.initID {
                 out += "#EXT-X-MAP:URI=\"\(uriPrefix)\(ObjectPaths.initSegment(entry.initID))\"\n"
@@ -46,7 +53,17 @@ public enum VODPlaylist {
             out += "#EXTINF:\(decimal(entry.durationSeconds, 5)),\n\(uriPrefix)\(ObjectPaths.segment(entry.number))\n"
             previous = entry
         }
-        return out + "#EXT-X-ENDLIST\n"
+        return (out, discontinuities)
+    }
+}
+
+extension VODPlaylist.Entry {
+    /// A segment after this one does not follow on (`RecordingContinuity`) or plays with another init.
+    public func breaks(before number: UInt64, startMs: Int64, flagged: Bool, initID: String) -> Bool {
+        let follows = RecordingContinuity.follows(
+            previousNumber: self.number, previousEndMs: self.startMs + Int64((durationSeconds * 1000).rounded()),
+            number: number, startMs: startMs, flagged: flagged)
+        return !follows || initID != self.initID
     }
 }
 

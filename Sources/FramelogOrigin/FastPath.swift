@@ -199,6 +199,8 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
             return sendObject(context, parsed.stream, name)
         case .mediaPlaylist(let playlist):
             let query = URI(target).queryParameters
+            // A DVR playlist reaches into the archive: the router renders it.
+            guard query.get("dvr") == nil else { return false }
             let wait: OriginRoutes.BlockingWait?
             do {
                 wait = try routes.blockingWait(

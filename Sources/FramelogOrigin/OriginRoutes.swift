@@ -203,20 +203,23 @@ public struct OriginRoutes: Sendable {
     func renderedPlaylist(_ id: String, _ playlist: MediaPlaylist) -> (
         body: ByteBuffer, arrivalMs: Int64?, version: UInt64
     )? {
-        store.playlist(id, playlist) { snapshot in
-            let lowLatency = playlist.kind == .lowLatency
-            let reports = snapshot.tracks.filter { $0 != playlist.track }.compactMap { other in
-                snapshot.windows[other].flatMap {
-                    HLSPlaylist.RenditionReport(uri: "../\(other.rawValue)/\(playlist.kind.rawValue)", window: $0)
-                }
+        store.playlist(id, playlist) { snapshot in ByteBuffer(string: render(snapshot, playlist)) }
+    }
+
+    /// A track's media playlist text from a snapshot, with `archived` segments before the window (DVR).
+    func render(_ snapshot: StreamStore.Snapshot, _ playlist: MediaPlaylist, archived: [VODPlaylist.Entry] = [])
+        -> String
+    {
+        let lowLatency = playlist.kind == .lowLatency
+        let reports = snapshot.tracks.filter { $0 != playlist.track }.compactMap { other in
+            snapshot.windows[other].flatMap {
+                HLSPlaylist.RenditionReport(uri: "../\(other.rawValue)/\(playlist.kind.rawValue)", window: $0)
             }
-            // No track descriptions: a media playlist needs the durations only, not the measured bitrates.
-            return ByteBuffer(
-                string: HLSPlaylist.media(
-                    snapshot.windows[playlist.track] ?? LiveWindow(), playlistContext(snapshot, tracks: []),
-                    lowLatency: lowLatency,
-                    renditionReports: lowLatency ? reports : []))
         }
+        // No track descriptions: a media playlist needs the durations only, not the measured bitrates.
+        return HLSPlaylist.media(
+            snapshot.windows[playlist.track] ?? LiveWindow(), playlistContext(snapshot, tracks: []),
+            lowLatency: lowLatency, renditionReports: lowLatency ? reports : [], archived: archived)
     }
 
     /// Records how long after the record's arrival a held request was answered.

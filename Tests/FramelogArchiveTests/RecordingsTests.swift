@@ -255,6 +255,7 @@ struct RecordingsTests {
             var origin = OriginConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
             origin.port = 0
             origin.archiveDirectory = directory
+            origin.window.maxSeconds = 10  // 30 s back is in the archive only
             let port = Mutex<Int?>(nil)
             let services = ServiceGroup(
                 configuration: .init(
@@ -271,6 +272,36 @@ struct RecordingsTests {
             // 40 s of stream, so that 30 s back is in the archive.
             try await Task.sleep(for: .seconds(40))
             let base = "http://127.0.0.1:\(try #require(port.withLock { $0 }))"
+
+            // `?dvr=`: the live playlists reach back into the archive, by the same object names.
+            let sequence = { (text: String) in
+                text.split(separator: "\n").first { $0.hasPrefix("#EXT-X-MEDIA-SEQUENCE:") }.flatMap {
+                    Int($0.dropFirst(22))
+                }
+            }
+            let plain = try await get("\(base)/hls/\(stream)/video/legacy.m3u8")
+            let dvr = try await get("\(base)/hls/\(stream)/video/legacy.m3u8?dvr=35")
+            let plainFirst = try #require(sequence(plain.body))
+            let dvrFirst = try #require(sequence(dvr.body))
+            #expect(plainFirst - dvrFirst >= 10, "dvr=35 starts at \(dvrFirst), the window at \(plainFirst)")
+            #expect(try await get("\(base)/hls/\(stream)/video/seg/\(dvrFirst).m4s").status == 200)
+            #expect(try await get("\(base)/hls/\(stream)/audio/seg/\(dvrFirst).m4s").status == 200)
+            let multivariant = try await get("\(base)/hls/\(stream)/index.m3u8?dvr=35")
+            #expect(
+                multivariant.body.contains("video/live.m3u8?dvr=35")
+                    && multivariant.body.contains("audio/live.m3u8?dvr=35"))
+            #expect(try await get("\(base)/hls/\(stream)/video/live.m3u8?dvr=0").status == 400)
+            // ffmpeg reads it from the oldest segment: 20 s of video decode.
+            let decode = try runProgram(
+                ffmpegPath,
+                [
+                    "-v", "error", "-live_start_index", "0", "-i", "\(base)/hls/\(stream)/legacy.m3u8?dvr=35", "-t",
+                    "20",
+                    "-map", "0:v", "-f", "framemd5", "-",
+                ])
+            let frames = decode.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
+            #expect(decode.stderr.isEmpty && abs(frames - 600) <= 2, "\(frames) frames: \(decode.stderr)")
+
             let run = try runProgram(
                 projectRoot + "/.venv/bin/python",
                 [projectRoot + "/Tests/FramelogOriginTests/scripts/dvr.py", "\(base)/watch/\(stream)"])

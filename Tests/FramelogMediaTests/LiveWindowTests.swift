@@ -166,6 +166,43 @@ struct PlaylistTests {
         #expect(text.hasSuffix("\n"))
     }
 
+    @Test("DVR: archived segments before the window by the same names, a discontinuity where they do not join")
+    func archivedBeforeTheWindow() throws {
+        var f = RecordFactory()
+        var w = LiveWindow(limits: .init(maxSeconds: 3, maxBytes: 1 << 20, minSegments: 2))
+        _ = w.apply(f.initRecord())
+        for _ in 0..<52 { _ = w.apply(f.part()) }
+        let first = try #require(w.segments.first)
+        #expect(first.number > 4)
+        let entry = { (n: UInt64) in
+            VODPlaylist.Entry(
+                number: n, startMs: first.captureMs - (Int64(first.number) - Int64(n)) * 1000, durationSeconds: 1,
+                initID: "aaaaaaaaaaaaaaaa", discontinuity: false)
+        }
+        let joined = HLSPlaylist.media(w, context, lowLatency: true, archived: (2..<first.number).map(entry))
+        let lines = joined.split(separator: "\n").map(String.init)
+        #expect(lines.contains("#EXT-X-MEDIA-SEQUENCE:2"))
+        #expect(
+            lines.filter { $0.hasPrefix("seg/") }
+                == (2..<(first.number + UInt64(w.completeSegments.count))).map { "seg/\($0).m4s" })
+        #expect(!joined.contains("#EXT-X-DISCONTINUITY") && lines.filter { $0.hasPrefix("#EXT-X-MAP") }.count == 1)
+        #expect(
+            lines.contains(
+                "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part/\(first.number + UInt64(w.segments.count) - 1).2.m4s\""))
+        // The archive lacks the segment before the window: a gap, tagged; so is a break inside the archive.
+        var archived = (2..<(first.number - 1)).map(entry)
+        archived[1].discontinuity = true
+        let gap = HLSPlaylist.media(w, context, lowLatency: false, archived: archived)
+        #expect(gap.components(separatedBy: "#EXT-X-DISCONTINUITY\n").count == 3, "\(gap)")
+        #expect(
+            gap.contains(
+                "#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME:\(iso8601(milliseconds: first.captureMs))\nseg/")
+                == false)
+        // Archived segments the window still holds are not listed twice.
+        let overlap = HLSPlaylist.media(w, context, lowLatency: false, archived: (2...(first.number + 1)).map(entry))
+        #expect(overlap.components(separatedBy: "seg/\(first.number).m4s").count == 2)
+    }
+
     @Test("legacy playlist: complete segments only; ended streams get ENDLIST and no hint")
     func legacyAndEnded() {
         let w = window(parts: 27)

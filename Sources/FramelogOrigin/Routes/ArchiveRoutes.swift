@@ -184,13 +184,7 @@ struct ArchiveRoutes {
         guard let name = StreamTrack(rawValue: track),
             let object = OriginPath.objectName(track: name, folder: folder, file: file.utf8, path: file.utf8)
         else { throw HTTPError(.badRequest, message: "bad object name") }
-        let path: String
-        switch object.kind {
-        case .initSegment: path = store.initPath(id, track, String(file.dropLast(4)))
-        case .segment(let n): path = store.segmentPath(id, track, n)
-        case .part: throw HTTPError(.notFound, message: "the archive keeps segments, not parts")
-        }
-        guard let data = FileManager.default.contents(atPath: path) else {
+        guard let data = archive.object(id, object) else {
             throw HTTPError(.notFound, message: "not in the archive")
         }
         let headers = object.kind == .initSegment ? initHeaders : mediaHeaders
@@ -221,6 +215,19 @@ public struct ArchiveAccess: Sendable {
         self.store = store
         self.maxRange = maxRange
         self.maxClip = maxClip
+    }
+
+    /// An archived init or segment (the archive keeps no parts).
+    func object(_ stream: String, _ name: ObjectName) -> Data? {
+        let path: String
+        switch name.kind {
+        case .initSegment:
+            // The key is "<track>/init/<id>.mp4".
+            path = store.initPath(stream, name.track.rawValue, String(name.key.split(separator: "/").last!.dropLast(4)))
+        case .segment(let n): path = store.segmentPath(stream, name.track.rawValue, n)
+        case .part: return nil
+        }
+        return FileManager.default.contents(atPath: path)
     }
 }
 

@@ -45,12 +45,18 @@ struct PlaybackRoutes {
         guard let primary = tracks.first(where: { !$0.isAudio }) else {
             throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "stream \(id) has no video")
         }
-        let audio = tracks.first(where: \.isAudio).map {
+        var audio = tracks.first(where: \.isAudio).map {
             HLSPlaylist.AudioRendition(uri: MediaPlaylist(track: .audio, kind: kind).name, channels: $0.channels)
+        }
+        // `?dvr=` carries on to the media playlists.
+        let dvr = try Self.dvrSeconds(request).map { "?dvr=\($0)" } ?? ""
+        if var rendition = audio {
+            rendition.uri += dvr
+            audio = rendition
         }
         let text = HLSPlaylist.multivariant(
             origin.playlistContext(snapshot, tracks: tracks),
-            media: MediaPlaylist(track: primary.track, kind: kind).name,
+            media: MediaPlaylist(track: primary.track, kind: kind).name + dvr,
             audio: audio)
         return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
     }
@@ -100,10 +106,43 @@ struct PlaybackRoutes {
         } else {
             try await origin.waitForFirstMedia(id, OriginRoutes.firstMedia(playlist.kind), track: playlist.track)
         }
+        if let seconds = try Self.dvrSeconds(request), let archive = origin.archive {
+            return try await dvrPlaylist(id, playlist, seconds: seconds, archive: archive)
+        }
         guard let (body, headers) = origin.mediaPlaylistResponse(id, playlist, released: released) else {
             throw HTTPError(.notFound, message: "no stream \(id)")
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
+    }
+
+    /// `?dvr=SECONDS` (1 s to 24 h): how far back a live playlist reaches into the archive; nil without it.
+    static func dvrSeconds(_ request: Request) throws -> Int64? {
+        guard let text = request.uri.queryParameters.get("dvr") else { return nil }
+        guard let seconds = Int64(text), (1...86_400).contains(seconds) else {
+            throw HTTPError(.badRequest, message: "dvr must be 1 to 86400 seconds")
+        }
+        return seconds
+    }
+
+    /// The live playlist with the archived segments of the last `seconds` before the window (the origin's
+    /// objects fall back to the archive for them). Rendered per request: DVR viewers are few.
+    private func dvrPlaylist(_ id: String, _ playlist: MediaPlaylist, seconds: Int64, archive: ArchiveAccess)
+        async throws -> Response
+    {
+        let snapshot = try origin.snapshot(id)
+        let first = snapshot.windows[playlist.track]?.segments.first?.number ?? .max
+        let stored = try await archive.catalog.segments(stream: id, startMs: nowMs() - seconds * 1000, endMs: nil)
+        let entries = stored.filter { $0.number < first }.compactMap { segment -> VODPlaylist.Entry? in
+            guard let file = segment.tracks.first(where: { $0.track == playlist.track.rawValue }) else { return nil }
+            return VODPlaylist.Entry(
+                number: segment.number, startMs: segment.startMs,
+                durationSeconds: Double(file.duration) / Double(max(file.timescale, 1)), initID: file.initID,
+                discontinuity: segment.discontinuity)
+        }
+        let text = origin.render(snapshot, playlist, archived: entries)
+        return Response(
+            status: .ok, headers: OriginRoutes.mediaPlaylistHeaders(arrival: nil),
+            body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
     /// An init segment, a complete segment or a part. A request for the preload-hinted part (or the one
@@ -122,10 +161,14 @@ struct PlaybackRoutes {
                 Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * origin.blockingTargetDurations))
             _ = await store.waitFor(stream: id, track: name.track, segment: number, part: index, timeout: timeout)
         }
+        let headers = name.kind == .initSegment ? initHeaders : mediaHeaders
         guard let body = store.object(id, name.key) else {
+            // Older than the window: a DVR playlist (`?dvr=`) lists archived segments by the same names.
+            if let data = origin.archive?.object(id, name) {
+                return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+            }
             throw HTTPError(.notFound, message: store.exists(id) ? "no \(name.key)" : "no stream \(id)")
         }
-        let headers = name.kind == .initSegment ? initHeaders : mediaHeaders
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
 }
