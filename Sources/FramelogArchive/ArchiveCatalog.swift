@@ -98,11 +98,20 @@ public final class ArchiveCatalog: Sendable {
 
     /// The newest archived segment number of each stream.
     public func lastSegments() async throws(ArchiveError) -> [String: UInt64] {
+        try await perStream("MAX(number)").mapValues { UInt64($0) }
+    }
+
+    /// The capture time (ms since the epoch) where each stream's archived media ends.
+    public func lastEnds() async throws(ArchiveError) -> [String: Int64] {
+        try await perStream("MAX(end_ms)")
+    }
+
+    private func perStream(_ aggregate: String) async throws(ArchiveError) -> [String: Int64] {
         do {
             return try await pool.read { db in
-                var out: [String: UInt64] = [:]
-                for row in try Row.fetchAll(db, sql: "SELECT stream, MAX(number) AS n FROM segment GROUP BY stream") {
-                    out[row["stream"]] = UInt64(row["n"] as Int64)
+                var out: [String: Int64] = [:]
+                for row in try Row.fetchAll(db, sql: "SELECT stream, \(aggregate) AS v FROM segment GROUP BY stream") {
+                    out[row["stream"]] = row["v"] as Int64
                 }
                 return out
             }

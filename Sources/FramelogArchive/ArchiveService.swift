@@ -20,6 +20,7 @@ public final class ArchiveService: Service {
     private let segmentsWritten = Counter(label: "framelog_archive_segments_total")
     private let bytesWritten = Counter(label: "framelog_archive_bytes_total")
     private let lagGauge = Gauge(label: "framelog_archive_lag_records")
+    private let lagSecondsGauge = Gauge(label: "framelog_archive_lag_seconds")
 
     public init(configuration: ArchiveConfiguration, logger: Logger = Logger(label: "framelog.archive")) {
         self.configuration = configuration
@@ -43,7 +44,7 @@ public final class ArchiveService: Service {
         logger.info("archiving", metadata: ["archive.dir": "\(c.directory)", "kafka.group": "\(c.group)"])
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.keepRetention(store: store, catalog: catalog) }
-            group.addTask { await self.watchLag(reader) }
+            group.addTask { await self.watchLag(reader, catalog: catalog) }
             defer { group.cancelAll() }
             do {
                 try await cancelWhenGracefulShutdown {
@@ -170,10 +171,70 @@ public final class ArchiveService: Service {
         return doomed
     }
 
-    private func watchLag(_ reader: StreamReader) async {
+    /// Every 5 s: records behind (`framelog_archive_lag_records`), how long the oldest unarchived media has
+    /// waited (`framelog_archive_lag_seconds`), and a warning, at most once a minute per stream, when that
+    /// nears the topic's `retention.ms`: Kafka would delete media that was never archived.
+    private func watchLag(_ reader: StreamReader, catalog: ArchiveCatalog) async {
+        let admin = try? Admin(configuration: configuration.kafka, logger: logger)
+        var retention: [String: (ms: Int64, readAt: ContinuousClock.Instant)] = [:]
+        var warned: [String: ContinuousClock.Instant] = [:]
         while !Task.isCancelled {
-            if let lag = try? await reader.lag() { lagGauge.record(lag.reduce(Int64(0)) { $0 + max(0, $1.lag) }) }
+            if let lag = try? await reader.lag() {
+                lagGauge.record(lag.reduce(Int64(0)) { $0 + max(0, $1.lag) })
+                let lagging = Set(
+                    lag.filter { $0.lag > 0 && $0.topicPartition.topic.hasPrefix(StreamNames.streamTopicPrefix) }.map {
+                        String($0.topicPartition.topic.dropFirst(StreamNames.streamTopicPrefix.count))
+                    })
+                for stream in lagging where retention[stream].map({ .now - $0.readAt > .seconds(600) }) ?? true {
+                    let configs = try? await admin?.topicConfigs(StreamNames.streamTopic(stream))
+                    retention[stream] = (configs?["retention.ms"].flatMap { Int64($0) } ?? -1, .now)
+                }
+                if let ends = try? await catalog.lastEnds() {
+                    let report = ArchiveLag.assess(
+                        lagging: lagging, lastEnds: ends, retentionMs: retention.mapValues(\.ms),
+                        nowMs: Int64(Date().timeIntervalSince1970 * 1000))
+                    lagSecondsGauge.record(Double(report.maxWaitedMs) / 1000)
+                    for risk in report.atRisk where warned[risk.stream].map({ .now - $0 > .seconds(60) }) ?? true {
+                        warned[risk.stream] = .now
+                        logger.warning(
+                            "archive lag nears the topic's retention: Kafka may delete media never archived",
+                            metadata: [
+                                "stream.id": "\(risk.stream)", "lag.seconds": "\(risk.waitedMs / 1000)",
+                                "retention.seconds": "\(risk.retentionMs / 1000)",
+                            ])
+                    }
+                }
+            }
             try? await Task.sleep(for: .seconds(5))
         }
+    }
+}
+
+/// How long lagging streams' unarchived media has waited, against their topics' retention.
+public enum ArchiveLag {
+    public struct Risk: Sendable, Equatable {
+        public var stream: String
+        public var waitedMs: Int64
+        public var retentionMs: Int64
+    }
+
+    /// For the streams with records not yet archived: the media after a stream's last archived segment has
+    /// waited since that segment's end. A stream is at risk once that passes `fraction` of its topic's
+    /// retention (a negative retention is unlimited). Streams with nothing archived yet are not judged.
+    public static func assess(
+        lagging: Set<String>, lastEnds: [String: Int64], retentionMs: [String: Int64], nowMs: Int64,
+        fraction: Double = 0.75
+    ) -> (maxWaitedMs: Int64, atRisk: [Risk]) {
+        var longest: Int64 = 0
+        var risks: [Risk] = []
+        for stream in lagging.sorted() {
+            guard let end = lastEnds[stream] else { continue }
+            let waited = max(0, nowMs - end)
+            longest = max(longest, waited)
+            if let retention = retentionMs[stream], retention > 0, Double(waited) >= Double(retention) * fraction {
+                risks.append(Risk(stream: stream, waitedMs: waited, retentionMs: retention))
+            }
+        }
+        return (longest, risks)
     }
 }

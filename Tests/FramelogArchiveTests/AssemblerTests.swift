@@ -2,6 +2,7 @@ import FramelogKafka
 import FramelogMedia
 import Testing
 
+@testable import FramelogArchive
 @testable import FramelogStreams
 
 /// Records of one stream as ingest writes them: video parts opening parts, audio chunks joining them.
@@ -133,5 +134,20 @@ struct AssemblerTests {
         #expect(done.map(\.number) == [0, 1, 2])
         #expect(done[0].tracks.keys.sorted() == [.video, .audio] && done[2].tracks.keys.sorted() == [.video])
         #expect(a.openSegments == [3])
+    }
+}
+
+@Suite("archive lag against topic retention")
+struct ArchiveLagTests {
+    @Test func aStreamWaitingThreeQuartersOfItsRetentionIsAtRisk() {
+        let now: Int64 = 1_000_000_000
+        let report = ArchiveLag.assess(
+            lagging: ["late", "fine", "forever", "new"],
+            lastEnds: ["late": now - 80_000, "fine": now - 5_000, "forever": now - 900_000, "idle": now - 999_999],
+            retentionMs: ["late": 100_000, "fine": 100_000, "forever": -1, "new": 100_000], nowMs: now)
+        #expect(report.atRisk == [ArchiveLag.Risk(stream: "late", waitedMs: 80_000, retentionMs: 100_000)])
+        // The longest wait among lagging streams; a stream not lagging ("idle") is not counted.
+        #expect(report.maxWaitedMs == 900_000)
+        #expect(ArchiveLag.assess(lagging: [], lastEnds: [:], retentionMs: [:], nowMs: now).maxWaitedMs == 0)
     }
 }
