@@ -196,8 +196,20 @@ struct RecordingsTests {
             #expect(mpd.body.components(separatedBy: "<AdaptationSet ").count == 5)
 
             // The stream list links the recording, and Chromium plays it in our player, from its start.
+            // A stream only the archive holds (the broker forgot it) is listed too, linked to its recording.
+            let gone = "gone-\(stream)"
+            try await catalog.upsert(
+                StoredSegment(
+                    stream: gone, number: 0, startMs: 1_000, endMs: 3_000, bytes: 1, discontinuity: false, partition: 0,
+                    firstOffset: 0, lastOffset: 1, tracks: []))
             let streams = try await get("\(base)/api/streams")
             #expect(streams.body.contains("\"recording\":\"\\/watch\\/\(stream)?recording=1\""), "\(streams.body)")
+            let listed = try JSONSerialization.jsonObject(with: Data(streams.body.utf8)) as? [[String: Any]] ?? []
+            let archivedOnly = listed.first { $0["id"] as? String == gone }
+            #expect(archivedOnly?["state"] as? String == "ended" && archivedOnly?["archiveOnly"] as? Bool == true)
+            #expect(archivedOnly?["watch"] as? String == "/watch/\(gone)?recording=1", "\(streams.body)")
+            #expect(listed.first { $0["id"] as? String == stream }?["archiveOnly"] == nil)
+            try await catalog.delete([try #require(try await catalog.segments(stream: gone).first)])
             let watch = try runProgram(
                 projectRoot + "/.venv/bin/python",
                 [

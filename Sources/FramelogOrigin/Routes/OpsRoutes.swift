@@ -16,11 +16,13 @@ struct OpsRoutes {
             return respond(Array(metricsText().utf8), type: "text/plain; version=0.0.4", cache: "no-store")
         }
         router.get("/api/streams") { _, _ in
-            respond(try streamList(), type: "application/json", cache: "no-store")
+            respond(try await streamList(), type: "application/json", cache: "no-store")
         }
     }
 
-    private func streamList() throws -> [UInt8] {
+    /// Every stream the origin follows, then those only the archive still holds (the broker forgot them:
+    /// a restart, topic retention), linked to their recordings.
+    private func streamList() async throws -> [UInt8] {
         let now = nowMs()
         let audience = origin.store.audience()
         let list = origin.store.snapshots().compactMap { s -> StreamSummary? in
@@ -36,9 +38,22 @@ struct OpsRoutes {
                 watch: "/watch/\(s.id)", hls: "/hls/\(s.id)/index.m3u8", dash: "/dash/\(s.id)/manifest.mpd",
                 feed: "/feed/\(s.id)", recording: origin.archive == nil ? nil : "/watch/\(s.id)?recording=1")
         }
+        var archived: [StreamSummary] = []
+        if let catalog = origin.archive?.catalog, let ends = try? await catalog.lastEnds() {
+            let known = Set(list.map(\.id))
+            for (id, endMs) in ends.sorted(by: { $0.key < $1.key }) where !known.contains(id) {
+                archived.append(
+                    StreamSummary(
+                        id: id, title: id, state: .ended, codecs: "", tracks: [], bandwidth: 0,
+                        behindLiveMs: now - endMs, windowSeconds: 0, segments: 0, viewers: 0,
+                        watch: "/watch/\(id)?recording=1", hls: "/vod/\(id)/index.m3u8",
+                        dash: "/vod/\(id)/manifest.mpd",
+                        feed: nil, recording: "/watch/\(id)?recording=1", archiveOnly: true))
+            }
+        }
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
-        return Array(try encoder.encode(list))
+        return Array(try encoder.encode(list + archived))
     }
 }
 
@@ -67,7 +82,10 @@ struct StreamSummary: Codable {
     var watch: String
     var hls: String
     var dash: String
-    var feed: String
+    /// The low-latency feed; nil for a stream only the archive holds.
+    var feed: String?
     /// The player on the archived recording, when the origin serves an archive.
     var recording: String?
+    /// Only the archive holds it: `hls` and `dash` are its VOD playlists.
+    var archiveOnly: Bool?
 }
