@@ -67,7 +67,7 @@ enum FFmpegCommand {
                 "-re", "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:beep_factor=4",
             ]
         case .file(let path, let loop):
-            return ["-re"] + (loop ? ["-stream_loop", "-1"] : []) + ["-i", path]
+            return (c.realTime ? ["-re"] : []) + (loop ? ["-stream_loop", "-1"] : []) + ["-i", path]
         case .rtmpListen(let url):
             return liveProbe + ["-listen", "1", "-f", "flv", "-i", url]
         case .srtListen(let url):

@@ -45,6 +45,10 @@ public struct IngestConfiguration: Sendable {
     public var frameRate: Int?
     /// Remux H.264/AAC input without re-encoding (segments then follow the input's keyframes).
     public var copy: Bool = false
+    /// A file source is read at its native rate. False reads it as fast as ffmpeg can (importing a
+    /// recording); capture times still follow the file's own timeline from the moment ingest started, so
+    /// they run ahead of the wall clock. Default true.
+    public var realTime: Bool = true
     /// The largest part published; a larger one is reported, counted and dropped (the stream continues at
     /// the next keyframe after a discontinuity record). Default 4 MiB.
     public var maxPartBytes: Int = 4 << 20

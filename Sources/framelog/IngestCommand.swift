@@ -47,6 +47,12 @@ struct IngestCommand: AsyncParsableCommand {
     @Flag(help: "With --file: loop the file forever.")
     var loop = false
 
+    @Flag(
+        help:
+            "With --file: read it as fast as ffmpeg can, not at its native rate (import a recording). Capture times still follow the file's timeline from the start, ahead of the clock."
+    )
+    var fast = false
+
     @Option(
         help: ArgumentHelp(
             "Source: wait for an RTMP publisher (OBS, ffmpeg) at this URL.", valueName: "rtmp://host:port/app/key"))
@@ -109,6 +115,7 @@ struct IngestCommand: AsyncParsableCommand {
                 "give exactly one source: --test-pattern, --file, --rtmp-listen, --srt-listen, --v4l2 or --stdin")
         }
         if loop && file == nil { throw ValidationError("--loop goes with --file") }
+        if fast && (file == nil || loop) { throw ValidationError("--fast goes with --file, without --loop") }
         if copy && testPattern { throw ValidationError("--copy cannot be used with --test-pattern (it is generated)") }
         if let url = rtmpListen, !url.hasPrefix("rtmp://") {
             throw ValidationError("--rtmp-listen takes rtmp://host:port/app/key, got \"\(url)\"")
@@ -124,6 +131,7 @@ struct IngestCommand: AsyncParsableCommand {
             kafka: try kafka.clientOptions(clientID: "framelog-ingest"), streamID: stream, source: try source())
         c.title = title
         c.copy = copy
+        c.realTime = !fast
         c.partDuration = .milliseconds(partMs)
         c.segmentDuration = .milliseconds(segmentMs)
         if let bitrate {

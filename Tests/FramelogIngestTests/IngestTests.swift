@@ -488,6 +488,12 @@ struct IngestTests {
         #expect(
             FFmpegCommand.arguments(for: c, startedAtMs: 0).joined(separator: " ").contains(
                 "-listen 1 -f flv -i rtmp://127.0.0.1:1935/live/k"))
+        // A file is read at its native rate unless imported (`--fast`).
+        c.source = .file(path: "/tmp/talk.mp4", loop: false)
+        #expect(FFmpegCommand.arguments(for: c, startedAtMs: 0).joined(separator: " ").contains("-re -i /tmp/talk.mp4"))
+        c.realTime = false
+        let imported = FFmpegCommand.arguments(for: c, startedAtMs: 0)
+        #expect(!imported.contains("-re") && imported.joined(separator: " ").contains("-i /tmp/talk.mp4"))
     }
 
     @Test("without --size, --fps and --bitrate the source's picture is kept, at a bitrate that suits it")
