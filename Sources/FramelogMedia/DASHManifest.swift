@@ -33,9 +33,13 @@ public enum DASHManifest {
     ///   - timeURL: where a player synchronises its clock with the server's
     ///     (`urn:mpeg:dash:utc:http-iso:2014`, a `UTCTiming` element); without it players guess, or ask a
     ///     public time server.
-    public static func mpd(_ tracks: [Track], _ context: PlaylistContext, publishMs: Int64, timeURL: String? = nil)
-        -> String
-    {
+    ///   - archived: archived segments per track name (DVR). Those that lead without a break into the
+    ///     window's run are listed before it (same period, same object names), and `timeShiftBufferDepth`
+    ///     grows by them; earlier runs would need periods of their own and are left out.
+    public static func mpd(
+        _ tracks: [Track], _ context: PlaylistContext, publishMs: Int64, timeURL: String? = nil,
+        archived: [String: [DASHVOD.Segment]] = [:]
+    ) -> String {
         let timing =
             timeURL.map { "  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"\($0)\"/>\n" } ?? ""
         // The current run: the primary track's segments since the last discontinuity (one init, one
@@ -59,15 +63,19 @@ public enum DASHManifest {
         }
         // Wall-clock of media time 0 of this run: the timelines' times are the parts' pts.
         let anchorMs = first.captureMs - Int64(first.parts[0].header.ptsMs.rounded())
+        let lead = start == all.startIndex ? leadIn(archived[tracks[0].name] ?? [], before: first) : []
+        let leadNumbers = Set(lead.map(\.number))
         var sets = ""
         for (index, track) in tracks.enumerated() {
             let segments = track.window.completeSegments.filter {
                 $0.number >= first.number && $0.number <= last.number
             }
             guard let head = segments.first else { continue }
-            sets += adaptationSet(index, track, segments, head)
+            let before = (archived[track.name] ?? []).filter { leadNumbers.contains($0.number) }
+            sets += adaptationSet(index, track, segments, head, archived: before.sorted { $0.number < $1.number })
         }
-        let depth = Int(primary.duration.rounded(.up))
+        let leadSeconds = lead.reduce(0.0) { $0 + Double($1.duration) / Double(max($1.timescale, 1)) }
+        let depth = Int((primary.duration + leadSeconds).rounded(.up))
         let endTags = primary.ended ? "" : " minimumUpdatePeriod=\"PT1S\""
         let type = primary.ended ? "static" : "dynamic"
         return """
@@ -80,11 +88,30 @@ public enum DASHManifest {
             """
     }
 
+    /// The archived segments that lead into `first` without a break: consecutive numbers, its init, no
+    /// discontinuity after the first of them.
+    private static func leadIn(_ archived: [DASHVOD.Segment], before first: LiveWindow.Segment) -> [DASHVOD.Segment] {
+        let byNumber = Dictionary(archived.map { ($0.number, $0) }, uniquingKeysWith: { a, _ in a })
+        var out: [DASHVOD.Segment] = []
+        var number = first.number
+        var joins = !first.discontinuity
+        while joins, number > 0, let previous = byNumber[number - 1], previous.initID == first.initID {
+            out.insert(previous, at: 0)
+            joins = !previous.discontinuity
+            number -= 1
+        }
+        return out
+    }
+
     private static func adaptationSet(
-        _ index: Int, _ track: Track, _ segments: [LiveWindow.Segment], _ head: LiveWindow.Segment
+        _ index: Int, _ track: Track, _ segments: [LiveWindow.Segment], _ head: LiveWindow.Segment,
+        archived: [DASHVOD.Segment] = []
     ) -> String {
         let timescale = head.parts[0].header.timescale
         var timeline = ""
+        for segment in archived {
+            timeline += "            <S t=\"\(segment.pts)\" d=\"\(segment.duration)\"/>\n"
+        }
         for segment in segments {
             let duration = segment.parts.reduce(Int64(0)) { $0 + $1.header.duration }
             timeline += "            <S t=\"\(segment.parts[0].header.pts)\" d=\"\(duration)\"/>\n"
@@ -102,7 +129,7 @@ public enum DASHManifest {
         return """
                 <AdaptationSet id="\(index)" contentType="\(kind)" mimeType="\(kind)/mp4" segmentAlignment="true" startWithSAP="1">
                   <Representation \(representation)>
-            \(channels)        <SegmentTemplate timescale="\(timescale)" initialization="\(track.name)/\(ObjectPaths.initSegment(head.initID))" media="\(track.name)/seg/$Number$.m4s" startNumber="\(head.number)">
+            \(channels)        <SegmentTemplate timescale="\(timescale)" initialization="\(track.name)/\(ObjectPaths.initSegment(head.initID))" media="\(track.name)/seg/$Number$.m4s" startNumber="\(archived.first?.number ?? head.number)">
                       <SegmentTimeline>
             \(timeline)          </SegmentTimeline>
                     </SegmentTemplate>

@@ -303,6 +303,18 @@ struct RecordingsTests {
                 multivariant.body.contains("video/live.m3u8?dvr=35")
                     && multivariant.body.contains("audio/live.m3u8?dvr=35"))
             #expect(try await get("\(base)/hls/\(stream)/video/live.m3u8?dvr=0").status == 400)
+            // The DASH manifest reaches back into the current run the same way.
+            let startNumber = { (text: String) in
+                (try? Regex(#"startNumber="(\d+)""#)).flatMap { text.firstMatch(of: $0) }.flatMap {
+                    Int(text[$0.range].dropFirst(13).dropLast())
+                }
+            }
+            let plainMPD = try await get("\(base)/dash/\(stream)/manifest.mpd")
+            let dvrMPD = try await get("\(base)/dash/\(stream)/manifest.mpd?dvr=35")
+            let plainStart = try #require(startNumber(plainMPD.body))
+            let dvrStart = try #require(startNumber(dvrMPD.body))
+            #expect(plainStart - dvrStart >= 10, "DASH dvr=35 starts at \(dvrStart), the window at \(plainStart)")
+            #expect(try await get("\(base)/dash/\(stream)/video/seg/\(dvrStart).m4s").status == 200)
             // ffmpeg reads it from the oldest segment: 20 s of video decode.
             let decode = try runProgram(
                 ffmpegPath,

@@ -203,6 +203,33 @@ struct PlaylistTests {
         #expect(overlap.components(separatedBy: "seg/\(first.number).m4s").count == 2)
     }
 
+    @Test("DASH DVR: archived segments leading into the window's run come first; earlier runs do not")
+    func dashArchivedLeadIn() throws {
+        var f = RecordFactory()
+        var w = LiveWindow(limits: .init(maxSeconds: 3, maxBytes: 1 << 20, minSegments: 2))
+        _ = w.apply(f.initRecord())
+        for _ in 0..<52 { _ = w.apply(f.part()) }
+        let first = try #require(w.segments.first)
+        let segment = { (n: UInt64, discontinuity: Bool) in
+            DASHVOD.Segment(
+                number: n, startMs: 0, pts: Int64(n) * 90_000, duration: 90_000, timescale: 90_000,
+                initID: "aaaaaaaaaaaaaaaa", discontinuity: discontinuity)
+        }
+        let track = DASHManifest.Track(name: "video", window: w, codecs: "avc1.64001f", bandwidth: 1, isAudio: false)
+        let plain = DASHManifest.mpd([track], context, publishMs: 0)
+        // Segments 2…first-1 lead into the window; 3 starts their run, so 2 (an earlier run) is left out.
+        let archived = (2..<first.number).map { segment($0, $0 == 3) }
+        let dvr = DASHManifest.mpd([track], context, publishMs: 0, archived: ["video": archived])
+        #expect(plain.contains("startNumber=\"\(first.number)\"") && dvr.contains("startNumber=\"3\""), "\(dvr)")
+        let count = { (text: String) in text.components(separatedBy: "<S t=").count - 1 }
+        #expect(count(dvr) == count(plain) + Int(first.number - 3))
+        #expect(dvr.contains("timeShiftBufferDepth=\"PT\(Int(w.duration.rounded(.up)) + Int(first.number - 3))S\""))
+        // A gap before the window: nothing joins.
+        let gap = DASHManifest.mpd(
+            [track], context, publishMs: 0, archived: ["video": (2..<(first.number - 1)).map { segment($0, false) }])
+        #expect(gap == plain)
+    }
+
     @Test("legacy playlist: complete segments only; ended streams get ENDLIST and no hint")
     func legacyAndEnded() {
         let w = window(parts: 27)

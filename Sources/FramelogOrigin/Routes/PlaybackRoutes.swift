@@ -81,8 +81,23 @@ struct PlaybackRoutes {
         }
         // The clock players synchronise with: this origin's /time, on the host the request named.
         let timeURL = request.head.authority.flatMap(Self.hostURL).map { "//\($0)/time" } ?? "/time"
+        // `?dvr=`: archived segments of the current run before the window.
+        var archived: [String: [DASHVOD.Segment]] = [:]
+        if let seconds = try Self.dvrSeconds(request), let archive = origin.archive {
+            let first = snapshot.windows[descriptions.first?.track ?? .video]?.segments.first?.number ?? .max
+            for segment in try await archive.catalog.segments(stream: id, startMs: nowMs() - seconds * 1000, endMs: nil)
+            where segment.number < first {
+                for file in segment.tracks {
+                    archived[file.track, default: []].append(
+                        DASHVOD.Segment(
+                            number: segment.number, startMs: segment.startMs, pts: file.pts, duration: file.duration,
+                            timescale: file.timescale, initID: file.initID, discontinuity: segment.discontinuity))
+                }
+            }
+        }
         let text = DASHManifest.mpd(
-            tracks, origin.playlistContext(snapshot, tracks: descriptions), publishMs: nowMs(), timeURL: timeURL)
+            tracks, origin.playlistContext(snapshot, tracks: descriptions), publishMs: nowMs(), timeURL: timeURL,
+            archived: archived)
         return respond(Array(text.utf8), type: "application/dash+xml", cache: "max-age=1")
     }
 
