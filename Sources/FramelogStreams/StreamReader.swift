@@ -99,8 +99,15 @@ public final class StreamReader: Sendable {
     /// Commits `record` and everything before it in its stream as done (group mode). After a restart or a
     /// move, the stream starts after it.
     public func commit(_ record: StreamRecord) async throws {
-        guard let consumer = consumer.withLock({ $0 }) else { return }
-        try await consumer.commit([record.partition: record.offset + 1])
+        try await commit([record])
+    }
+
+    /// Commits several records at once: for each partition, the offset after the last of them given.
+    public func commit(_ records: [StreamRecord]) async throws {
+        guard let consumer = consumer.withLock({ $0 }), !records.isEmpty else { return }
+        var offsets: [TopicPartition: Int64] = [:]
+        for record in records { offsets[record.partition] = max(offsets[record.partition] ?? 0, record.offset + 1) }
+        try await consumer.commit(offsets)
     }
 
     /// How far behind the reader is on each partition.
