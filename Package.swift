@@ -91,10 +91,13 @@ let package = Package(
             ],
             swiftSettings: strict
         ),
+        // syncfs(2) for the archive's group commits (Swift's Glibc module does not export it).
+        .target(name: "CFileSync"),
         .target(
             // The archive: a consumer group that keeps every stream's segments durably, with a SQLite catalog.
             name: "FramelogArchive",
             dependencies: [
+                "CFileSync",
                 "FramelogKafka",
                 "FramelogMedia",
                 "FramelogStreams",
@@ -140,6 +143,7 @@ let package = Package(
                 "FramelogKafka",
                 "FramelogLocalKafka",
                 "FramelogMedia",
+                "FramelogStreams",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),

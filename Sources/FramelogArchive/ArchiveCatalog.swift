@@ -47,22 +47,32 @@ public final class ArchiveCatalog: Sendable {
 
     /// Adds or replaces a segment's row.
     public func upsert(_ segment: StoredSegment) async throws(ArchiveError) {
-        let entry = try Self.json(segment)
+        try await upsert([segment])
+    }
+
+    /// Records segments in one transaction (one sync of the log for all of them).
+    public func upsert(_ segments: [StoredSegment]) async throws(ArchiveError) {
+        guard !segments.isEmpty else { return }
+        var rows: [(StoredSegment, String)] = []
+        for segment in segments { rows.append((segment, try Self.json(segment))) }
+        let arguments = rows
         do {
             try await pool.write { db in
-                try db.execute(
-                    sql: """
-                        INSERT OR REPLACE INTO segment
-                          (stream, number, start_ms, end_ms, bytes, discontinuity, partition, first_offset, last_offset, entry)
-                        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                        """,
-                    arguments: [
-                        segment.stream, Int64(segment.number), segment.startMs, segment.endMs, segment.bytes,
-                        segment.discontinuity, segment.partition, segment.firstOffset, segment.lastOffset, entry,
-                    ])
+                for (segment, entry) in arguments {
+                    try db.execute(
+                        sql: """
+                            INSERT OR REPLACE INTO segment
+                              (stream, number, start_ms, end_ms, bytes, discontinuity, partition, first_offset, last_offset, entry)
+                            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                            """,
+                        arguments: [
+                            segment.stream, Int64(segment.number), segment.startMs, segment.endMs, segment.bytes,
+                            segment.discontinuity, segment.partition, segment.firstOffset, segment.lastOffset, entry,
+                        ])
+                }
             }
         } catch {
-            throw ArchiveError(.catalog, "cannot record segment \(segment.number) of \(segment.stream): \(error)")
+            throw ArchiveError(.catalog, "cannot record \(segments.count) segments: \(error)")
         }
     }
 
@@ -115,6 +125,15 @@ public final class ArchiveCatalog: Sendable {
                 }
                 return out
             }
+        } catch {
+            throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
+        }
+    }
+
+    /// How many segments the catalog holds.
+    public func totalSegments() async throws(ArchiveError) -> Int {
+        do {
+            return try await pool.read { db in try Int.fetchOne(db, sql: "SELECT COUNT(*) FROM segment") ?? 0 }
         } catch {
             throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
         }

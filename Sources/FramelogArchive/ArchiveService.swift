@@ -10,15 +10,14 @@ import ServiceLifecycle
 /// segments durably in a folder, with a SQLite catalog. Archivers in one group split the streams and take
 /// them over from each other.
 ///
-/// Each segment is written (media, then its meta file: temporary file, fsync, rename, fsync the folder),
-/// then recorded in the catalog, and only then is its last record committed to Kafka: after a crash the
-/// group resumes after the last segment that is durable, and writing a segment again is harmless. A
-/// stream given up in a rebalance loses only its segment in progress, which the next owner reads again.
+/// Segments are made durable in groups (`DurableBatch`: media, then meta files, under temporary names, one
+/// syncfs, renames, one syncfs), recorded in the catalog, and only then are their last records committed to
+/// Kafka: after a crash the group resumes after the last segment that is durable, and writing a segment
+/// again is harmless. A stream given up in a rebalance has its finished segments flushed first and loses
+/// only its segment in progress, which the next owner reads again.
 public final class ArchiveService: Service {
     public let configuration: ArchiveConfiguration
     private let logger: Logger
-    private let segmentsWritten = Counter(label: "framelog_archive_segments_total")
-    private let bytesWritten = Counter(label: "framelog_archive_bytes_total")
     private let lagGauge = Gauge(label: "framelog_archive_lag_records")
     private let lagSecondsGauge = Gauge(label: "framelog_archive_lag_seconds")
 
@@ -42,13 +41,21 @@ public final class ArchiveService: Service {
         reading.sessionTimeout = c.sessionTimeout
         let reader = StreamReader(configuration: reading, logger: logger)
         logger.info("archiving", metadata: ["archive.dir": "\(c.directory)", "kafka.group": "\(c.group)"])
+        let batch = DurableBatch(store: store, catalog: catalog, reader: reader)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.keepRetention(store: store, catalog: catalog) }
             group.addTask { await self.watchLag(reader, catalog: catalog) }
+            // Segments do not wait for the next record to become durable.
+            group.addTask {
+                while !Task.isCancelled {
+                    try await Task.sleep(for: .milliseconds(25))
+                    try await batch.flushIfDue()
+                }
+            }
             defer { group.cancelAll() }
             do {
                 try await cancelWhenGracefulShutdown {
-                    try await self.archive(reader: reader, store: store, catalog: catalog)
+                    try await self.archive(reader: reader, store: store, catalog: catalog, batch: batch)
                 }
             } catch is CancellationError {
                 // Graceful shutdown: what is durable is committed; the segments in progress are read again.
@@ -58,14 +65,18 @@ public final class ArchiveService: Service {
         }
     }
 
-    private func archive(reader: StreamReader, store: ArchiveStore, catalog: ArchiveCatalog) async throws {
+    private func archive(reader: StreamReader, store: ArchiveStore, catalog: ArchiveCatalog, batch: DurableBatch)
+        async throws
+    {
         var assemblers: [String: SegmentAssembler] = [:]
         try await reader.run { event in
             switch event {
             case .info, .assigned:
                 break
             case .revoking(let streams):
-                // Their segments in progress are not committed: the next owner reads them again.
+                // Finished segments are committed while the streams are still ours; those in progress are
+                // not: the next owner reads them again.
+                try await batch.flush()
                 for stream in streams { assemblers[stream] = nil }
             case .initSegment(let record), .chunk(let record), .discontinuity(let record), .end(let record):
                 var assembler: SegmentAssembler
@@ -76,7 +87,7 @@ public final class ArchiveService: Service {
                         stream: record.stream, after: try await catalog.lastSegments()[record.stream])
                 }
                 for output in assembler.add(record) {
-                    try await handle(output, record: record, store: store, catalog: catalog, reader: reader)
+                    try await handle(output, record: record, store: store, batch: batch)
                 }
                 assemblers[record.stream] = assembler
             }
@@ -84,27 +95,23 @@ public final class ArchiveService: Service {
     }
 
     private func handle(
-        _ output: SegmentAssembler.Output, record: StreamRecord, store: ArchiveStore, catalog: ArchiveCatalog,
-        reader: StreamReader
+        _ output: SegmentAssembler.Output, record: StreamRecord, store: ArchiveStore, batch: DurableBatch
     ) async throws {
         switch output {
         case .initSegment(let track, let id, let bytes):
+            // Durable at once (rare, small): the segments staged after it name it.
             try store.writeInit(stream: record.stream, track: track.rawValue, id: id, bytes: bytes)
         case .segment(let segment):
             let stored = StoredSegment(segment)
             var media: [String: [UInt8]] = [:]
             for (track, part) in segment.tracks { media[track.rawValue] = part.bytes }
-            try store.write(stored, media: media)
-            try await catalog.upsert(stored)
-            try await reader.commit(segment.last)
-            segmentsWritten.increment()
-            bytesWritten.increment(by: stored.bytes)
+            try await batch.add(stored, media: media, record: segment.last)
             logger.debug(
-                "segment archived",
+                "segment staged",
                 metadata: ["stream.id": "\(stored.stream)", "segment": "\(stored.number)", "bytes": "\(stored.bytes)"])
         case .end:
             // Nothing after the end is in progress: commit it, so a restart does not read it again.
-            try await reader.commit(record)
+            await batch.commitAfterPending(record)
         }
     }
 

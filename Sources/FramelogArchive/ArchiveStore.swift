@@ -1,3 +1,4 @@
+import CFileSync
 import Foundation
 import FramelogMedia
 
@@ -14,8 +15,10 @@ import FramelogMedia
 ///     DIR/streams/<id>/<track>/seg/<n>.m4s
 ///     DIR/streams/<id>/meta/<n>.json          the segment's catalog entry (`StoredSegment`)
 ///
-/// Every file is written durably: to a temporary file in the same folder, fsync, rename, fsync the folder.
-/// A segment's media files go first and its meta file last, so a meta file names media that is whole.
+/// Every file is written durably: to a temporary file in the same folder, made durable, renamed, and the
+/// rename made durable. Segments go in groups (`stage`, then `publish`: one syncfs for all the temporary
+/// files, the renames, one syncfs for the renames). A segment's media files are renamed first and its meta
+/// file last, so a meta file names media that is whole.
 public struct ArchiveStore: Sendable {
     public let root: String
 
@@ -56,20 +59,55 @@ public struct ArchiveStore: Sendable {
         try writeDurably(bytes, to: path)
     }
 
-    /// Writes a segment's media, then its meta file; returns its catalog entry.
+    /// A file written under a temporary name, waiting for `publish`.
+    public struct Staged: Sendable {
+        var temporary: String
+        var path: String
+    }
+
+    /// Writes a segment durably: its media, then its meta file.
     public func write(_ segment: StoredSegment, media: [String: [UInt8]]) throws(ArchiveError) {
-        for track in segment.tracks {
-            try writeDurably(media[track.track] ?? [], to: segmentPath(segment.stream, track.track, segment.number))
-        }
-        let json: Data
-        do {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            json = try encoder.encode(segment)
+        try publish(try stage(segment, media: media))
+    }
+
+    /// Writes a segment's media and meta files under temporary names, not yet durable.
+    public func stage(_ segment: StoredSegment, media: [String: [UInt8]]) throws(ArchiveError) -> [Staged] {
+        var staged: [Staged] = []
+        do throws(ArchiveError) {
+            for track in segment.tracks {
+                let path = segmentPath(segment.stream, track.track, segment.number)
+                staged.append(Staged(temporary: try writeTemporary(media[track.track] ?? [], for: path), path: path))
+            }
+            let json: Data
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = [.sortedKeys]
+                json = try encoder.encode(segment)
+            } catch {
+                throw ArchiveError(.storage, "cannot encode the entry of segment \(segment.number): \(error)")
+            }
+            let meta = metaPath(segment.stream, segment.number)
+            staged.append(Staged(temporary: try writeTemporary(Array(json), for: meta), path: meta))
         } catch {
-            throw ArchiveError(.storage, "cannot encode the entry of segment \(segment.number): \(error)")
+            for file in staged { unlink(file.temporary) }
+            throw error
         }
-        try writeDurably(Array(json), to: metaPath(segment.stream, segment.number))
+        return staged
+    }
+
+    /// Makes staged files durable under their names, in order: one syncfs for their bytes, the renames,
+    /// one syncfs for the renames.
+    public func publish(_ staged: [Staged]) throws(ArchiveError) {
+        guard !staged.isEmpty else { return }
+        try syncFilesystem()
+        for file in staged {
+            guard rename(file.temporary, file.path) == 0 else {
+                let error = failure("cannot rename into", file.path)
+                unlink(file.temporary)
+                throw error
+            }
+        }
+        try syncFilesystem()
     }
 
     /// Whether a segment's media files are all there with the sizes its entry names.
@@ -126,6 +164,25 @@ public struct ArchiveStore: Sendable {
 
     /// Writes `bytes` to `path` so that after a crash it is either whole or absent.
     func writeDurably(_ bytes: [UInt8], to path: String) throws(ArchiveError) {
+        let temporary = try writeTemporary(bytes, for: path)
+        let fd = open(temporary, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0, fsync(fd) == 0 else {
+            let error = failure("cannot sync", temporary)
+            if fd >= 0 { close(fd) }
+            unlink(temporary)
+            throw error
+        }
+        close(fd)
+        guard rename(temporary, path) == 0 else {
+            let error = failure("cannot rename into", path)
+            unlink(temporary)
+            throw error
+        }
+        try syncFolder((path as NSString).deletingLastPathComponent)
+    }
+
+    /// Writes `bytes` to a temporary file beside `path` (its folders created) and returns its name.
+    func writeTemporary(_ bytes: [UInt8], for path: String) throws(ArchiveError) -> String {
         let folder = (path as NSString).deletingLastPathComponent
         try makeFolders(folder)
         let temporary = "\(path)\(Self.temporaryMarker)\(getpid())"
@@ -143,19 +200,16 @@ public struct ArchiveStore: Sendable {
             }
             written += n
         }
-        guard fsync(fd) == 0 else {
-            let error = failure("cannot sync", temporary)
-            close(fd)
-            unlink(temporary)
-            throw error
-        }
         close(fd)
-        guard rename(temporary, path) == 0 else {
-            let error = failure("cannot rename into", path)
-            unlink(temporary)
-            throw error
-        }
-        try syncFolder(folder)
+        return temporary
+    }
+
+    /// Commits every cached write of the archive's filesystem.
+    private func syncFilesystem() throws(ArchiveError) {
+        let fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw failure("cannot open folder", root) }
+        defer { close(fd) }
+        guard framelog_syncfs(fd) == 0 else { throw failure("cannot sync the filesystem of", root) }
     }
 
     /// `mkdir -p`, syncing each parent whose entries changed.
