@@ -58,7 +58,14 @@ public final class ArchiveService: Service {
                     try await self.archive(reader: reader, store: store, catalog: catalog, batch: batch)
                 }
             } catch is CancellationError {
-                // Graceful shutdown: what is durable is committed; the segments in progress are read again.
+                // Graceful shutdown: finished segments are made durable (their commit may fail once the
+                // reader has closed: they are then read again and rewritten, harmlessly); the segments in
+                // progress are read again.
+                do {
+                    try await batch.flush()
+                } catch {
+                    logger.notice("last commit at shutdown failed", metadata: ["error": "\(error)"])
+                }
             } catch let error as KafkaError {
                 throw ArchiveError(.kafka, "cannot use Kafka: \(error.message)")
             }
