@@ -101,8 +101,10 @@ struct DemoCommand: AsyncParsableCommand {
                 service: OriginService(configuration: origin, logger: logger, metricsText: metricsText) { port in
                     say("Origin on http://127.0.0.1:\(port)/")
                     say("Watch:  http://127.0.0.1:\(port)/watch/\(streamID)   (LL-HLS: /hls/\(streamID)/index.m3u8)")
+                    say("        the bar under the picture seeks back into the archive; \"live\" returns")
                     say(
-                        "Recordings: http://127.0.0.1:\(port)/api/streams/\(streamID)/recordings, /vod/\(streamID)/index.m3u8"
+                        "Recordings: http://127.0.0.1:\(port)/api/streams/\(streamID)/recordings, /vod/\(streamID)/index.m3u8, "
+                            + "/vod/\(streamID)/clip.mp4?start=T&end=T"
                     )
                     say("Ctrl-C stops everything.")
                 }))
