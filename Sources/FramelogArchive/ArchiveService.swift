@@ -86,17 +86,20 @@ public final class ArchiveService: Service {
                 try await batch.flush()
                 for stream in streams { assemblers[stream] = nil }
             case .initSegment(let record), .chunk(let record), .discontinuity(let record), .end(let record):
+                // Taken out of the dictionary while it changes: a second reference would make every append
+                // copy the segment's bytes so far.
                 var assembler: SegmentAssembler
-                if let existing = assemblers[record.stream] {
+                if let existing = assemblers.removeValue(forKey: record.stream) {
                     assembler = existing
                 } else {
                     assembler = SegmentAssembler(
                         stream: record.stream, after: try await catalog.lastSegments()[record.stream])
                 }
-                for output in assembler.add(record) {
+                let outputs = assembler.add(record)
+                assemblers[record.stream] = assembler
+                for output in outputs {
                     try await handle(output, record: record, store: store, batch: batch)
                 }
-                assemblers[record.stream] = assembler
             }
         }
     }

@@ -136,20 +136,18 @@ public struct SegmentAssembler: Sendable {
                 number: h.segment, discontinuity: pendingDiscontinuity || gap, firstOffset: record.offset, last: record)
             pendingDiscontinuity = false
         }
-        var segment = open[h.segment]!
-        if var track = segment.tracks[h.track] {
-            track.bytes += record.value
-            track.duration += h.duration
-            if h.chunk == 0 { track.parts += 1 }
-            segment.tracks[h.track] = track
+        // Mutated in place: a copy of the open segment would make every append copy the bytes so far.
+        if open[h.segment]!.tracks[h.track] != nil {
+            open[h.segment]!.tracks[h.track]!.bytes += record.value
+            open[h.segment]!.tracks[h.track]!.duration += h.duration
+            if h.chunk == 0 { open[h.segment]!.tracks[h.track]!.parts += 1 }
         } else if h.part == 0 && h.chunk == 0 {
-            segment.tracks[h.track] = TrackSegment(
+            open[h.segment]!.tracks[h.track] = TrackSegment(
                 track: h.track, initID: h.initID, bytes: record.value, pts: h.pts, duration: h.duration,
                 timescale: h.timescale, parts: 1, independent: h.independent, captureMs: h.captureMs)
         }
-        segment.firstOffset = min(segment.firstOffset, record.offset)
-        if record.offset > segment.last.offset { segment.last = record }
-        open[h.segment] = segment
+        open[h.segment]!.firstOffset = min(open[h.segment]!.firstOffset, record.offset)
+        if record.offset > open[h.segment]!.last.offset { open[h.segment]!.last = record }
         out += emitReady()
         return out
     }
