@@ -224,6 +224,19 @@ struct RecordingsTests {
             let t1 = end?["time"] as? Double ?? 0
             #expect(t1 - t0 >= 2 && t0 < 10, "played \(t0) → \(t1) s of the recording")
             #expect(end?["error"] is NSNull, "\(watch.stdout)")
+            // The same through MSE (what browsers without native HLS get), video and audio.
+            let mse = try runProgram(
+                projectRoot + "/.venv/bin/python",
+                [
+                    projectRoot + "/Tests/FramelogOriginTests/scripts/browser.py",
+                    "\(base)/watch/\(stream)?recording=1&mse=1", "3", "2",
+                ])
+            let mseSeen = try JSONSerialization.jsonObject(with: Data(mse.stdout.utf8)) as? [String: Any]
+            let (m0, m1) = (mseSeen?["start"] as? [String: Any], mseSeen?["end"] as? [String: Any])
+            #expect(m0?["mode"] as? String == "recording" && m1?["error"] is NSNull, "\(mse.stdout)\(mse.stderr)")
+            #expect(m1?["tracks"] as? [String] == ["video", "audio"], "\(mse.stdout)")
+            let (u0, u1) = (m0?["time"] as? Double ?? 0, m1?["time"] as? Double ?? 0)
+            #expect(u1 - u0 >= 2 && u0 < 10, "played \(u0) → \(u1) s of the recording through MSE")
 
             try await checkClips(base: base, stream: stream, segments: all, directory: directory)
 

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 import {captureAt, mediaTimeAt} from '../../Sources/FramelogOrigin/Web/latency.mjs';
-import {parseVod} from '../../Sources/FramelogOrigin/Web/vod.mjs';
+import {parseVod, recordedTracks} from '../../Sources/FramelogOrigin/Web/vod.mjs';
 
 const playlist = `#EXTM3U
 #EXT-X-VERSION:6
@@ -43,4 +43,17 @@ test('mediaTimeAt inverts captureAt inside appended parts, and is null outside t
   assert.equal(mediaTimeAt(timeline, 500), null);
   assert.equal(mediaTimeAt(timeline, 30_000), null, 'a gap in capture time');
   assert.equal(mediaTimeAt(timeline, 70_000), null);
+});
+
+test('recordedTracks: video with its audio group, video only, and a version 1 muxed recording', () => {
+  const both = `#EXTM3U
+#EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID="audio",NAME="audio",DEFAULT=YES,AUTOSELECT=YES,URI="audio.m3u8?start=1"
+#EXT-X-STREAM-INF:BANDWIDTH=3000000,CODECS="avc1.64001f,mp4a.40.2",AUDIO="audio"
+video.m3u8?start=1
+`;
+  assert.deepEqual(recordedTracks(both), [{name: 'video', codecs: 'avc1.64001f'}, {name: 'audio', codecs: 'mp4a.40.2'}]);
+  const videoOnly = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1.64001f"\nvideo.m3u8\n';
+  assert.deepEqual(recordedTracks(videoOnly), [{name: 'video', codecs: 'avc1.64001f'}]);
+  const muxed = '#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1,CODECS="avc1.64001f,mp4a.40.2"\nmuxed.m3u8\n';
+  assert.deepEqual(recordedTracks(muxed), [{name: 'muxed', codecs: 'avc1.64001f,mp4a.40.2'}]);
 });

@@ -1,4 +1,5 @@
-// The player: ?recording=1 plays the stream's archived recording (native HLS VOD). Otherwise live: Media
+// The player: ?recording=1 plays the stream's archived recording (native HLS VOD where the browser has it,
+// else the archive read into MSE, as DVR does; ?mse=1 forces that). Otherwise live: Media
 // Source Extensions fed by the low-latency feed (/feed/<id>) or by LL-HLS
 // (?transport=hls), video and audio in separate SourceBuffers, holding a target latency (default 500 ms, ?target= to change) by nudging playbackRate
 // and jumping when far behind; native HLS where MediaSource is missing (or ?native=1). Its figures are
@@ -13,7 +14,7 @@ import {readFeed} from './feed.mjs';
 import {readHls} from './hls.mjs';
 import {decide, mediaTimeAt, startTime} from './latency.mjs';
 import {MsePipeline} from './mse.mjs';
-import {readVod} from './vod.mjs';
+import {readVod, recordedTracks} from './vod.mjs';
 
 const box = document.getElementById('player');
 const id = box.dataset.stream;
@@ -124,7 +125,32 @@ async function main() {
   }
 }
 
-// MARK: DVR
+// MARK: Recordings and DVR
+
+/** A recording through MSE: every segment from the first recorded moment, read as DVR reads the past. */
+async function playRecording() {
+  const list = await (await fetch(`/api/streams/${id}/recordings?limit=1`, {cache: 'no-store'})).json();
+  const first = list.spans[0].startMs;
+  const multivariant = await (await fetch(`/vod/${id}/index.m3u8`, {cache: 'no-store'})).text();
+  await pipeline.open();
+  pipeline.useTracks(recordedTracks(multivariant));
+  stats.tracks = [...pipeline.tracks.keys()];
+  // From the first buffered frame once there is one; what is well behind the playhead is dropped.
+  let placed = false;
+  setInterval(() => {
+    if (!video.buffered.length) return;
+    if (!placed) {
+      placed = true;
+      video.currentTime = video.buffered.start(0);
+      video.play().catch(() => {});
+    }
+    pipeline.trim(false);
+  }, 100);
+  await readVod(id, stats.tracks, first, (h, bytes) => pipeline.onRecord(h, bytes), {
+    stopped: () => false,
+    room: () => !video.buffered.length || video.buffered.end(video.buffered.length - 1) - video.currentTime < 30,
+  });
+}
 
 const dvr = document.getElementById('dvr');
 const seek = document.getElementById('seek');
@@ -225,13 +251,18 @@ document.getElementById('back30').addEventListener('click', () => {
 document.getElementById('live').addEventListener('click', () => goLive());
 
 if (params.get('recording') === '1') {
-  // The recording (the origin's archive, `/vod/<id>/index.m3u8`): a VOD the browser plays and seeks
-  // natively, from the start; the latency controller stays out of it.
+  // The recording (the origin's archive, `/vod/<id>/index.m3u8`): a VOD from its start; the latency
+  // controller stays out of it.
   stats.mode = 'recording';
-  video.src = `/vod/${id}/index.m3u8`;
   video.controls = true;
-  video.play().catch(() => {});
   overlay.textContent = 'recording';
+  const native = video.canPlayType('application/vnd.apple.mpegurl') !== '' && params.get('mse') !== '1';
+  if (native || !window.MediaSource) {
+    video.src = `/vod/${id}/index.m3u8`;
+    video.play().catch(() => {});
+  } else {
+    playRecording().catch(e => { stats.error = String(e); });
+  }
 } else if (!window.MediaSource || params.get('native') === '1') {
   stats.mode = 'native-hls';
   video.src = `/hls/${id}/index.m3u8`;

@@ -80,3 +80,18 @@ export async function readVod(id, tracks, fromMs, onRecord, control, idleMs = 40
     }
   }
 }
+
+/**
+ * The recorded tracks and their codecs, from the VOD multivariant playlist: the variant's media playlist
+ * names the primary track (video, or muxed for version 1 media), its CODECS hold every track's codec, and an
+ * audio group means a separate audio track.
+ */
+export function recordedTracks(multivariant) {
+  const codecs = ((/CODECS="([^"]+)"/.exec(multivariant) || [])[1] || '').split(',').filter(c => c);
+  const primary = (/^(video|muxed|audio)\.m3u8/m.exec(multivariant) || [])[1] || 'video';
+  if (primary !== 'video') return [{name: primary, codecs: codecs.join(',')}];
+  const audio = codecs.filter(c => c.startsWith('mp4a'));
+  const tracks = [{name: 'video', codecs: codecs.filter(c => !c.startsWith('mp4a')).join(',')}];
+  if (audio.length && multivariant.includes('TYPE=AUDIO')) tracks.push({name: 'audio', codecs: audio.join(',')});
+  return tracks;
+}
