@@ -44,17 +44,8 @@ struct ArchiveRoutes {
 
     /// `start` and `end` of a request: both optional, parsed, start before end, within the cap.
     private func range(_ request: Request) throws -> (start: Int64?, end: Int64?) {
-        let query = request.uri.queryParameters
-        func time(_ name: String) throws -> Int64? {
-            guard let text = query.get(name) else { return nil }
-            guard let ms = ArchiveTime.parse(text) else {
-                throw HTTPError(
-                    .badRequest, message: "\(name)=\(text) is not a time: RFC 3339 or milliseconds since the epoch")
-            }
-            return ms
-        }
-        let start = try time("start")
-        let end = try time("end")
+        let start = try ArchiveTime.query(request, "start")
+        let end = try ArchiveTime.query(request, "end")
         if let start, let end {
             guard start < end else { throw HTTPError(.badRequest, message: "start is not before end") }
             guard end - start <= maxRange.components.seconds * 1000 else {
@@ -234,6 +225,16 @@ public struct ArchiveAccess: Sendable {
 /// Capture times in requests: RFC 3339 (`2026-12-02T10:00:00Z`, fractions and offsets allowed) or
 /// milliseconds since the epoch.
 enum ArchiveTime {
+    /// The time in query parameter `name`, nil when it is absent; 400 when it is not a time.
+    static func query(_ request: Request, _ name: String) throws -> Int64? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let ms = parse(text) else {
+            throw HTTPError(
+                .badRequest, message: "\(name)=\(text) is not a time: RFC 3339 or milliseconds since the epoch")
+        }
+        return ms
+    }
+
     static func parse(_ text: String) -> Int64? {
         if let ms = Int64(text), ms >= 0 { return ms }
         let formatter = ISO8601DateFormatter()

@@ -26,12 +26,8 @@ struct ClipRoute {
     func respond(_ request: Request, stream id: String) async throws -> Response {
         let query = request.uri.queryParameters
         func time(_ name: String) throws -> Int64 {
-            guard let text = query.get(name) else {
+            guard let ms = try ArchiveTime.query(request, name) else {
                 throw HTTPError(.badRequest, message: "clip.mp4 needs \(name)=T (RFC 3339 or ms since the epoch)")
-            }
-            guard let ms = ArchiveTime.parse(text) else {
-                throw HTTPError(
-                    .badRequest, message: "\(name)=\(text) is not a time: RFC 3339 or milliseconds since the epoch")
             }
             return ms
         }
