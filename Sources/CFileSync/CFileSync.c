@@ -1,5 +1,67 @@
 #define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 #include "CFileSync.h"
 
 int framelog_syncfs(int fd) { return syncfs(fd); }
+
+/// Direct I/O wants the buffer, the length and the file offset aligned to the device's logical block;
+/// 4096 covers 512-byte and 4 KiB devices.
+enum { framelog_direct_alignment = 4096 };
+
+static int write_all(int fd, const char *bytes, size_t count) {
+    size_t written = 0;
+    while (written < count) {
+        ssize_t n = write(fd, bytes + written, count - written);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            if (n == 0) errno = EIO;
+            return -1;
+        }
+        written += (size_t)n;
+    }
+    return 0;
+}
+
+int framelog_write_file(const char *path, const void *bytes, size_t count, int direct) {
+    int fd = -1;
+    if (direct && count > 0) {
+        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_DIRECT, 0644);
+        // A filesystem without direct I/O (tmpfs) refuses the flag: write through the page cache instead.
+        if (fd < 0 && errno != EINVAL) return -1;
+    }
+    if (fd >= 0) {
+        size_t padded = (count + framelog_direct_alignment - 1) / framelog_direct_alignment * framelog_direct_alignment;
+        void *aligned = NULL;
+        if (posix_memalign(&aligned, framelog_direct_alignment, padded) != 0) {
+            close(fd);
+            errno = ENOMEM;
+            return -1;
+        }
+        memcpy(aligned, bytes, count);
+        memset((char *)aligned + count, 0, padded - count);
+        int failed = write_all(fd, aligned, padded);
+        // The padding goes: the file ends where the bytes do.
+        if (!failed) failed = ftruncate(fd, (off_t)count);
+        int saved = errno;
+        free(aligned);
+        if (failed) {
+            close(fd);
+            errno = saved;
+            return -1;
+        }
+        return close(fd);
+    }
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    if (write_all(fd, bytes, count) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return close(fd);
+}

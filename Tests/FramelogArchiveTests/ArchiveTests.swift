@@ -304,4 +304,32 @@ struct ArchiveTests {
         #expect(FileManager.default.createFile(atPath: store.segmentPath("a", "video", 1), contents: Data([1])))
         #expect(!store.isWhole(s))
     }
+
+    /// Large files go past the page cache (direct I/O, padded to the block size, then truncated), small ones
+    /// through it, and tmpfs (no direct I/O) falls back: every size reads back exactly as written.
+    @Test(arguments: ["scratch", "/dev/shm"])
+    func everySizeIsWrittenExactly(place: String) async throws {
+        guard place == "scratch" || FileManager.default.fileExists(atPath: place) else { return }
+        let directory =
+            place == "scratch" ? try scratchDirectory() : place + "/framelog-store-test-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let store = ArchiveStore(root: directory)
+        try store.prepare()
+        var generator = SystemRandomNumberGenerator()
+        for (number, size) in [0, 1, 4095, 65_535, 65_536, 65_537, 409_600, 800_001].enumerated() {
+            let bytes = (0..<size).map { _ in UInt8.random(in: 0...255, using: &generator) }
+            let s = StoredSegment(
+                stream: "a", number: UInt64(number), startMs: 0, endMs: 1000, bytes: size, discontinuity: false,
+                partition: 0, firstOffset: 0, lastOffset: 1,
+                tracks: [
+                    .init(
+                        track: "video", initID: "0000000000000001", bytes: size, pts: 0, timescale: 1000,
+                        duration: 1000, parts: 5)
+                ])
+            try store.write(s, media: ["video": bytes])
+            let back = FileManager.default.contents(atPath: store.segmentPath("a", "video", UInt64(number)))
+            #expect(back.map(Array.init) == bytes, "\(size) bytes in \(place)")
+            #expect(store.isWhole(s))
+        }
+    }
 }
