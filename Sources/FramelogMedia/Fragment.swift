@@ -50,3 +50,35 @@ public struct Fragment: Sendable, Equatable {
         return run
     }
 }
+
+extension Fragment {
+    /// `bytes` (a fragment: moof, mdat, and any boxes before the moof) with the decode time (`tfdt`) of
+    /// every track fragment set to `decodeTime`, in place: sizes and data offsets do not change. A
+    /// transcoder's encoder starts its timeline at zero; this puts its output back on the source's.
+    /// - Throws: `MediaError` when there is no moof or tfdt, or a version 0 tfdt (32 bits) cannot hold
+    ///   `decodeTime`.
+    public static func settingDecodeTime(_ bytes: [UInt8], to decodeTime: UInt64) throws(MediaError) -> [UInt8] {
+        var out = bytes
+        var found = false
+        for box in try BoxView.parseAll(bytes[...], parent: "fragment") where box.type == "moof" {
+            for traf in try BoxView.parseAll(box.payload, parent: "moof") where traf.type == "traf" {
+                for tfdt in try BoxView.parseAll(traf.payload, parent: "traf") where tfdt.type == "tfdt" {
+                    let payload = tfdt.payload
+                    let version = payload.first
+                    let width = version == 1 ? 8 : 4
+                    guard payload.count >= 4 + width else { throw MediaError(.truncated, "tfdt is too short") }
+                    guard width == 8 || decodeTime <= UInt64(UInt32.max) else {
+                        throw MediaError(.unsupported, "a 32-bit tfdt cannot hold the decode time \(decodeTime)")
+                    }
+                    let start = payload.startIndex + 4
+                    for i in 0..<width {
+                        out[start + i] = UInt8(truncatingIfNeeded: decodeTime >> (8 * UInt64(width - 1 - i)))
+                    }
+                    found = true
+                }
+            }
+        }
+        guard found else { throw MediaError(.missingBox, "fragment has no tfdt") }
+        return out
+    }
+}

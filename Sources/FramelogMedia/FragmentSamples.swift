@@ -94,3 +94,24 @@ extension Fragment {
         return header
     }
 }
+
+extension Fragment {
+    /// Presentation times (decode time plus composition offset) of every sample in `bytes` (a whole
+    /// fragment: every track fragment of its moofs), in presentation order.
+    public static func presentationTimes(of bytes: [UInt8], initSegment: InitSegment) throws(MediaError) -> [Int64] {
+        var times: [Int64] = []
+        for box in try BoxView.parseAll(bytes[...], parent: "fragment") where box.type == "moof" {
+            for traf in try BoxView.parseAll(box.payload, parent: "moof") where traf.type == "traf" {
+                var decode: Int64 = 0
+                var samples: [FragmentSample] = []
+                let header = try walk(traf: traf, initSegment: initSegment) { samples.append($0) }
+                decode = Int64(clamping: header.baseMediaDecodeTime)
+                for sample in samples {
+                    times.append(decode + Int64(sample.compositionOffset))
+                    decode += Int64(sample.duration)
+                }
+            }
+        }
+        return times.sorted()
+    }
+}

@@ -35,6 +35,13 @@ public struct StreamInfo: Codable, Sendable, Hashable {
     public var bandwidth: Int
     public var partTargetMs: Int
     public var segmentTargetMs: Int
+    /// Mean bits per second over the whole segments so far (HLS AVERAGE-BANDWIDTH); nil until measured.
+    public var averageBandwidth: Int?
+    /// For a rendition (`framelog transcode`): the id of the stream it was made from. A transcoder never
+    /// transcodes a stream that has this.
+    public var renditionOf: String?
+    /// For a rendition: its rung's name, e.g. "480p".
+    public var rung: String?
     /// When this ingest started, ms since the epoch.
     public var startedAtMs: Int64
     /// When this entry was written (heartbeat), ms since the epoch.

@@ -43,14 +43,21 @@ public struct StreamNumbering: Sendable {
     }
 
     /// Numbers a part of the primary track (one chunk, the whole part). `pts`, `duration` are in its
-    /// `timescale`.
+    /// `timescale`. With `position`, the part takes that segment number and part index instead of its own
+    /// (a rendition numbered as its source; segment numbers must not go back): later parts continue from
+    /// there.
     public mutating func part(
         track: StreamTrack = .video, pts: Int64, duration: Int64, timescale: UInt32, independent: Bool,
-        captureMs: Int64, initID: String
+        captureMs: Int64, initID: String, position: (segment: UInt64, part: Int)? = nil
     ) -> StreamRecordHeader {
         let elapsedMs = (pts - segmentStartPts) * 1000 / Int64(max(timescale, 1))
         let full = elapsedMs >= Int64(segmentTargetMs - partTargetMs / 2)
-        if segment == nil || (independent && full) {
+        if let position {
+            if position.segment != segment || position.part == 0 { segmentStartPts = pts }
+            segment = position.segment
+            nextSegment = max(nextSegment, position.segment + 1)
+            partIndex = position.part
+        } else if segment == nil || (independent && full) {
             segment = nextSegment
             nextSegment += 1
             segmentStartPts = pts

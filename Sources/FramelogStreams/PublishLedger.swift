@@ -30,7 +30,11 @@ public struct PublishLedger: Sendable {
     /// Peak bits per second over whole segments (HLS BANDWIDTH), 0 until one segment is complete.
     public private(set) var peakBandwidth = 0
     private var discontinuityBefore: Set<UInt64> = []
+    /// Mean bits per second over whole segments, 0 until one segment is complete.
+    public var averageBandwidth: Int { measured.ms > 0 ? Int(measured.bits * 1000 / measured.ms) : 0 }
     private var segmentBits: (segment: UInt64, bits: Int, ms: Double) = (0, 0, 0)
+    /// Bits and milliseconds of the whole segments measured so far.
+    private var measured: (bits: Double, ms: Double) = (0, 0)
 
     public init(streamID: String, numbering: StreamNumbering) {
         self.streamID = streamID
@@ -90,7 +94,7 @@ public struct PublishLedger: Sendable {
     /// before the primary track's first part of a run.
     public mutating func part(
         track: StreamTrack = .video, bytes: Int, pts: Int64, duration: Int64, timescale: UInt32, independent: Bool,
-        captureMs: Int64
+        captureMs: Int64, position: (segment: UInt64, part: Int)? = nil
     ) -> StreamRecordHeader? {
         let initID = initIDs[track] ?? ""
         guard track.isPrimary else {
@@ -101,10 +105,12 @@ public struct PublishLedger: Sendable {
         }
         let header = numbering.part(
             track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
-            captureMs: captureMs, initID: initID)
+            captureMs: captureMs, initID: initID, position: position)
         if header.segment != segmentBits.segment {
             if segmentBits.ms >= Double(numbering.segmentTargetMs) / 2 {
                 peakBandwidth = max(peakBandwidth, Int(Double(segmentBits.bits) * 1000 / segmentBits.ms))
+                measured.bits += Double(segmentBits.bits)
+                measured.ms += segmentBits.ms
             }
             segmentBits = (header.segment, 0, 0)
         }
@@ -121,6 +127,7 @@ public struct PublishLedger: Sendable {
         info.lastSequence = lastSequence
         info.lastSegment = lastSegment
         if peakBandwidth > 0 { info.bandwidth = peakBandwidth }
+        if averageBandwidth > 0 { info.averageBandwidth = averageBandwidth }
         self.info = info
         return info
     }
