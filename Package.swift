@@ -109,6 +109,22 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            // The transcoder: a consumer group that encodes each source's ABR ladder with one ffmpeg, aligned
+            // with the source part for part, and publishes every rung as a stream.
+            name: "FramelogTranscode",
+            dependencies: [
+                "FramelogKafka",
+                "FramelogMedia",
+                "FramelogStreams",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "FramelogOrigin",
             dependencies: [
                 "FramelogKafka",
@@ -144,6 +160,7 @@ let package = Package(
                 "FramelogLocalKafka",
                 "FramelogMedia",
                 "FramelogStreams",
+                "FramelogTranscode",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -203,6 +220,17 @@ let package = Package(
             dependencies: [
                 "FramelogArchive", "FramelogIngest", "FramelogOrigin", "FramelogStreams", "FramelogKafka",
                 "FramelogMedia", "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .testTarget(
+            // The ladder, one encoder aligned with ffmpeg-made sources, and the transcoder on the real broker.
+            name: "FramelogTranscodeTests",
+            dependencies: [
+                "FramelogTranscode", "FramelogIngest", "FramelogStreams", "FramelogKafka", "FramelogMedia",
+                "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: strict,

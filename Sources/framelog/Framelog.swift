@@ -18,7 +18,8 @@ struct Framelog: AsyncParsableCommand {
             """,
         version: "0.1.0",
         subcommands: [
-            DemoCommand.self, IngestCommand.self, OriginCommand.self, ArchiveCommand.self, BrokerCommand.self,
+            DemoCommand.self, IngestCommand.self, OriginCommand.self, ArchiveCommand.self, TranscodeCommand.self,
+            BrokerCommand.self,
             CheckCommand.self,
             BenchCommand.self,
         ]

@@ -1,0 +1,35 @@
+import FramelogKafka
+import FramelogStreams
+
+/// How `framelog transcode` runs. Every field has a documented default.
+public struct TranscodeConfiguration: Sendable {
+    public var kafka: KafkaClientOptions
+    /// Consumer group of the transcoders. Default "framelog-transcode".
+    public var group = "framelog-transcode"
+    /// Stream ids to transcode, a regular expression over the whole id; nil: every stream. Renditions are
+    /// never transcoded, whatever the pattern.
+    public var streams: String? = nil
+    /// The rungs to make, highest first. Default 720p:2800k, 480p:1200k, 360p:600k.
+    public var ladder: [Rung] = Rung.defaultLadder
+    /// The ffmpeg executable. Default "ffmpeg" (looked up on PATH).
+    public var ffmpeg = "ffmpeg"
+    /// x264 preset of every rung. Default "veryfast".
+    public var preset = "veryfast"
+    /// Group session timeout: how soon a dead transcoder's streams move to another. Default 6 s.
+    public var sessionTimeout: Duration = .seconds(6)
+    /// How the rendition topics are created.
+    public var topics = StreamTopics.Settings()
+
+    public init(kafka: KafkaClientOptions) { self.kafka = kafka }
+
+    /// Checks the options.
+    public func validate() throws(TranscodeError) {
+        if let streams, (try? Regex(streams)) == nil {
+            throw TranscodeError(.invalidConfiguration, "the stream pattern \"\(streams)\" is not a regular expression")
+        }
+        guard !ladder.isEmpty else { throw TranscodeError(.invalidConfiguration, "the ladder is empty") }
+        guard !preset.isEmpty, preset.allSatisfy({ $0.isLetter }) else {
+            throw TranscodeError(.invalidConfiguration, "\"\(preset)\" is not an x264 preset (e.g. veryfast)")
+        }
+    }
+}

@@ -1,0 +1,72 @@
+import ArgumentParser
+import Foundation
+import FramelogTranscode
+import ServiceLifecycle
+
+struct TranscodeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "transcode",
+        abstract: "Make an ABR ladder of every stream: a Kafka consumer group that publishes each rung as a stream.",
+        discussion: """
+            Joins the consumer group --group and transcodes the streams the group gives it (run several \
+            transcoders with the same group to share the streams; when one dies, the others take its streams \
+            over). For each stream one ffmpeg decodes the source's video once and encodes every rung of \
+            --ladder lower than the source (the source itself is the top rung, never re-encoded; audio is \
+            shared, never re-encoded). Each rung is published as the stream ID_<height>p (its own topic and \
+            registry entry, naming its source), part for part aligned with the source: the same segment \
+            numbers, part indexes, timestamps and keyframes. Renditions are never transcoded again.
+
+            Ctrl-C (or SIGTERM) stops it; the encoders stop with it.
+            """)
+
+    @OptionGroup var kafka: KafkaOptions
+
+    @Option(help: "Consumer group shared by the transcoders.")
+    var group = "framelog-transcode"
+
+    @Option(
+        help: ArgumentHelp(
+            "Stream ids to transcode, a regular expression over the whole id (default: all).", valueName: "regex"))
+    var streams: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Rungs as <height>p:<bitrate>, comma-separated; rungs not lower than the source are skipped.",
+            valueName: "rungs"))
+    var ladder = "720p:2800k,480p:1200k,360p:600k"
+
+    @Option(help: "x264 preset of every rung (faster presets use less CPU, at some quality).")
+    var preset = "veryfast"
+
+    @Option(help: "The ffmpeg executable.")
+    var ffmpeg = "ffmpeg"
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        _ = PrometheusBootstrap.run()
+        var c = TranscodeConfiguration(kafka: try kafka.clientOptions(clientID: "framelog-transcode"))
+        c.group = group
+        c.streams = streams
+        c.preset = preset
+        c.ffmpeg = ffmpeg
+        do {
+            c.ladder = try Rung.parseLadder(ladder)
+            try c.validate()
+        } catch { throw CLIError(error.message) }
+        say(
+            "Transcoding to \(c.ladder.map(\.description).joined(separator: ", ")) as a member of group \(group) — Ctrl-C stops it."
+        )
+        let service = TranscodeService(configuration: c, logger: logger)
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [.init(service: service)], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch let error as TranscodeError {
+            throw CLIError(error.message)
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import FramelogIngest
+import FramelogKafka
+import FramelogMedia
+import FramelogStreams
+import FramelogTestSupport
+import ServiceLifecycle
+import Testing
+
+@testable import FramelogTranscode
+
+/// What one stream topic holds: the video init, and each video part's bytes by (segment, part).
+struct StoredTrack {
+    var initBytes: [UInt8] = []
+    var parts: [Position: [UInt8]] = [:]
+    var ended = false
+    var discontinuities = 0
+
+    struct Position: Hashable, Comparable {
+        var segment: UInt64
+        var part: Int
+        static func < (a: Position, b: Position) -> Bool { (a.segment, a.part) < (b.segment, b.part) }
+    }
+
+    init(_ records: [KafkaRecord]) throws {
+        for record in records {
+            let h = try StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) })
+            switch h.kind {
+            case .initSegment where h.track == .video: if initBytes.isEmpty { initBytes = record.value }
+            case .chunk where h.track == .video:
+                parts[Position(segment: h.segment, part: h.part), default: []] += record.value
+            case .end: ended = true
+            case .discontinuity: discontinuities += 1
+            default: break
+            }
+        }
+    }
+
+    /// Presentation times of a part's frames.
+    func frames(_ position: Position) throws -> [Int64] {
+        try Fragment.presentationTimes(of: parts[position] ?? [], initSegment: try InitSegment.parse(initBytes))
+    }
+
+    /// Decoded frames of these parts, by ffprobe.
+    func decodedFrames(_ positions: [Position], directory: String, name: String) throws -> Int {
+        let path = directory + "/\(name).mp4"
+        try Data(initBytes + positions.flatMap { parts[$0] ?? [] }).write(to: URL(fileURLWithPath: path))
+        let probe = try runProgram(
+            ffprobePath,
+            ["-v", "error", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0", path])
+        return Int(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines)) ?? -1
+    }
+}
+
+@Suite("transcode on a real broker", .serialized, .timeLimit(.minutes(4)))
+struct TranscodeServiceTests {
+    @Test func renditionsFollowTheSourcePartForPartAndEndWithIt() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let stream = "tc-\(tag)"
+            let directory = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            var ic = IngestConfiguration(
+                kafka: KafkaClientOptions(bootstrapServers: [b]), streamID: stream, source: .testPattern)
+            ic.size = .init(width: 320, height: 180)
+            ic.videoBitrate = 300_000
+            ic.audioBitrate = 64_000
+            ic.segmentDuration = .seconds(1)
+            ic.heartbeatInterval = .milliseconds(500)
+            var tc = TranscodeConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
+            tc.group = "tc-\(tag)"
+            tc.ladder = try Rung.parseLadder("360p:800k,144p:150k,90p:80k")
+            tc.preset = "ultrafast"
+            tc.sessionTimeout = .seconds(3)
+            let ingest = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: IngestService(configuration: ic, logger: quietLogger))],
+                    logger: quietLogger))
+            let ingesting = Task { try await ingest.run() }
+            let transcoding = Task { try await TranscodeService(configuration: tc, logger: quietLogger).run() }
+            defer {
+                ingesting.cancel()
+                transcoding.cancel()
+            }
+            let rungTopics = ["144p", "90p"].map { StreamNames.streamTopic("\(stream)_\($0)") }
+            // The lowest rung appears; then about 8 segments more. (Reading a live topic "to its end" would wait
+            // for its end.)
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ContinuousClock.now < deadline {
+                let admin = try Admin(configuration: KafkaClientOptions(bootstrapServers: [b]), logger: quietLogger)
+                if try await admin.listTopics().map(\.name).contains(rungTopics[1]) { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            try await Task.sleep(for: .seconds(8))
+            // The source ends: so do its renditions.
+            await ingest.triggerGracefulShutdown()
+            _ = try? await ingesting.value
+            var renditions: [StreamInfo] = []
+            let ending = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < ending {
+                let registry = try await readAll(b, topic: StreamNames.registryTopic)
+                var latest: [String: StreamInfo] = [:]
+                for record in registry {
+                    if let info = try? JSONDecoder().decode(StreamInfo.self, from: Data(record.value)) {
+                        latest[info.stream] = info
+                    }
+                }
+                renditions = latest.values.filter { $0.renditionOf == stream }.sorted { $0.stream < $1.stream }
+                if renditions.count == 2 && renditions.allSatisfy({ $0.state == .ended }) { break }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            let topics = Set(
+                try await Admin(configuration: KafkaClientOptions(bootstrapServers: [b]), logger: quietLogger)
+                    .listTopics().map(\.name))
+            // No upscaling (the source is 180 lines), and renditions are never transcoded again.
+            #expect(!topics.contains(StreamNames.streamTopic("\(stream)_360p")))
+            #expect(!topics.contains { $0.contains("_144p_") || $0.contains("_90p_") }, "\(topics.sorted())")
+            #expect(renditions.map(\.stream) == ["\(stream)_144p", "\(stream)_90p"])
+            for info in renditions {
+                #expect(info.state == .ended)
+                #expect(info.rung == info.stream.split(separator: "_").last.map(String.init))
+                #expect(info.height == Int(info.rung?.dropLast() ?? ""))
+                #expect(info.bandwidth > 0 && (info.averageBandwidth ?? 0) > 0)
+                #expect(info.codecs.hasPrefix("avc1."))
+            }
+
+            let source = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic(stream)))
+            for (i, topic) in rungTopics.enumerated() {
+                let rung = try StoredTrack(try await readAll(b, topic: topic))
+                #expect(rung.ended)
+                #expect(rung.discontinuities == 0)
+                let positions = rung.parts.keys.sorted()
+                #expect(positions.count >= 30)
+                // Every rendition part is a source part with the same frames at the same times.
+                for position in positions {
+                    #expect(source.parts[position] != nil, "\(topic) has \(position), the source does not")
+                    #expect(try rung.frames(position) == source.frames(position), "\(topic) \(position)")
+                }
+                // From its first segment on, nothing is missing, and it decodes with the source's frame count.
+                let first = positions[0]
+                let expected = source.parts.keys.filter { $0 >= first }.sorted()
+                #expect(
+                    positions == expected,
+                    "\(topic): missing \(Set(expected).subtracting(positions).sorted().prefix(5))")
+                #expect(
+                    try rung.decodedFrames(positions, directory: directory, name: "rung\(i)")
+                        == source.decodedFrames(positions, directory: directory, name: "source\(i)"))
+            }
+            transcoding.cancel()
+            _ = try? await transcoding.value
+            #expect(childProcesses(named: "ffmpeg").isEmpty, "every encoder stops with the transcoder")
+        }
+    }
+}
