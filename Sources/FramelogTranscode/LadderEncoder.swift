@@ -24,7 +24,6 @@ final class LadderEncoder: Sendable {
         var pid: pid_t?
         var killed = false
         var stderrTail: [String] = []
-        var queuedBytes = 0
     }
 
     /// How a run ended.
@@ -54,16 +53,10 @@ final class LadderEncoder: Sendable {
     }
 
     /// Queues bytes for ffmpeg's stdin.
-    func send(_ bytes: [UInt8]) {
-        state.withLock { $0.queuedBytes += bytes.count }
-        feed.yield(bytes)
-    }
+    func send(_ bytes: [UInt8]) { feed.yield(bytes) }
 
     /// ffmpeg's process id (and process group), once started.
     var processID: pid_t? { state.withLock { $0.pid } }
-
-    /// Bytes queued and not yet taken by ffmpeg.
-    var queuedBytes: Int { state.withLock { $0.queuedBytes } }
 
     /// Closes stdin once everything queued is written: ffmpeg flushes its last frames and exits.
     func finishInput() { feed.finish() }
@@ -102,7 +95,6 @@ final class LadderEncoder: Sendable {
                         do {
                             for await bytes in self.input {
                                 _ = try await execution.standardInputWriter.write(bytes)
-                                self.state.withLock { $0.queuedBytes -= bytes.count }
                             }
                         } catch {
                             // ffmpeg went away: its exit status tells why.

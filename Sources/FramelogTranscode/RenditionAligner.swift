@@ -75,9 +75,6 @@ struct RenditionAligner {
         cursors = Dictionary(uniqueKeysWithValues: trackIDs.map { ($0, Cursor()) })
     }
 
-    /// Source parts not yet complete on every track.
-    var pending: Int { parts.count }
-
     /// A source chunk: its part's frames (presentation times, any order). Chunks of one part come in order;
     /// `last` closes the part.
     mutating func addSource(
