@@ -71,8 +71,13 @@ final class LadderEncoder: Sendable {
         if let pid { Glibc.kill(-pid, SIGKILL) }
     }
 
+    /// Writing to a pipe whose reader died (a killed or crashed ffmpeg) must fail with EPIPE, not end this
+    /// whole process with SIGPIPE. Set once, process-wide, before the first encoder starts.
+    private static let ignoreBrokenPipes: Void = { _ = signal(SIGPIPE, SIG_IGN) }()
+
     /// Runs ffmpeg until it exits, handing each unit of its output to `body` in order.
     func run(_ body: @escaping @Sendable (CMAFSplitter.Unit) async throws -> Void) async throws -> Exit {
+        Self.ignoreBrokenPipes
         let executable: Executable = ffmpeg.contains("/") ? .path(FilePath(ffmpeg)) : .name(ffmpeg)
         var options = PlatformOptions()
         // Its own process group, so that killing it reaches every process ffmpeg starts.
