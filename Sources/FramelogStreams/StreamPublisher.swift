@@ -173,11 +173,17 @@ public final class StreamPublisher: Sendable {
             guard s.ledger.info != nil else { return (false, nil) }
             return (true, final == .ended ? s.ledger.end(captureMs: nowMs()) : nil)
         }
-        if let end { try await publish(end, value: [], pending: .marker(end)) }
-        // The final registry entry names the last acknowledged sequence, so wait for the end record first.
-        await drain()
-        if started { try await publishRegistry(final) }
-        await drain()
+        do {
+            if let end { try await publish(end, value: [], pending: .marker(end)) }
+            // The final registry entry names the last acknowledged sequence, so wait for the end record first.
+            await drain()
+            if started { try await publishRegistry(final) }
+            await drain()
+        } catch {
+            // `run` ends when the sink closes, whether or not the last records went out.
+            await sink.close()
+            throw error
+        }
         await sink.close()
     }
 
