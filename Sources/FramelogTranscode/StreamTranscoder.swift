@@ -3,6 +3,7 @@ import FramelogKafka
 import FramelogMedia
 import FramelogStreams
 import Logging
+import Metrics
 
 /// Transcodes one source stream while this member owns it: one encoder for the whole ladder (decoding the
 /// source once), and one publisher per rung. Audio is not touched: every rung shares the source's.
@@ -35,8 +36,13 @@ actor StreamTranscoder {
     /// The newest source record whose parts every rung has published, not yet committed.
     private var committable: StreamRecord?
     private var loggedUnserved = false
-    /// The next source part fed must start with a keyframe (a new encoder).
-    private var needsKeyframe = true
+    /// `stopEncoder` is ending the encoder (and will clean up after it).
+    private var stopping = false
+    /// When the current encoder was first fed after its last output: it owes output since then.
+    private var owedSince: ContinuousClock.Instant?
+    /// The current encoder has written something (it is past its start-up).
+    private var encoderHasOutput = false
+    private let restarts = Counter(label: "framelog_transcode_encoder_restarts_total")
 
     init(source: String, configuration: TranscodeConfiguration, admin: Admin, logger: Logger) {
         self.source = source
@@ -87,6 +93,13 @@ actor StreamTranscoder {
     func chunk(_ record: StreamRecord) async throws {
         let h = record.header
         guard h.track.isPrimary, let sourceInit, !rungs.isEmpty else { return }
+        if encoder != nil, isStalled(partMs: sourceInfo?.partTargetMs ?? 200) {
+            logger.error(
+                "encoder hung: fed, it wrote nothing for \(configuration.stallParts) part durations; restarting it",
+                metadata: ["part.ms": "\(sourceInfo?.partTargetMs ?? 200)"])
+            restarts.increment()
+            await stopEncoder(graceful: false)
+        }
         if encoder == nil {
             // A new encoder starts at a keyframe, after what earlier owners published, once the registry
             // says the stream is a source (a rendition's records can come before its registry entry).
@@ -108,7 +121,18 @@ actor StreamTranscoder {
         aligner?.addSource(
             segment: h.segment, part: h.part, captureMs: h.captureMs, timescale: h.timescale, frames: frames,
             last: h.last, record: record)
+        if owedSince == nil { owedSince = .now }
         encoder?.send(record.value)
+    }
+
+    /// The encoder was fed `stallParts` part durations ago and has written nothing since. (A source that
+    /// pauses owes nothing: output is owed from the first part fed after the last output.) A new encoder
+    /// gets `startupGrace` for its first output: ffmpeg and x264 take a moment to start on a busy machine.
+    private func isStalled(partMs: Int) -> Bool {
+        guard let owedSince else { return false }
+        var limit = Duration.milliseconds(Int64(Double(partMs) * configuration.stallParts))
+        if !encoderHasOutput { limit = max(limit, configuration.startupGrace) }
+        return ContinuousClock.now - owedSince > limit
     }
 
     /// The source does not follow on: the encoder finishes what it has, and the next one starts behind a
@@ -145,27 +169,59 @@ actor StreamTranscoder {
         trackRungs = Dictionary(
             uniqueKeysWithValues: rungs.enumerated().map { (UInt32($0.offset + 1), $0.element.name) })
         encoder.send(sourceInit.bytes)
+        owedSince = nil
+        encoderHasOutput = false
         encoderRun = Task {
             do {
-                return try await encoder.run { unit in try await self.output(unit, from: encoder) }
+                let exit = try await encoder.run { unit in try await self.output(unit, from: encoder) }
+                self.encoderEnded(
+                    encoder, "exited (\(exit.code.map { "status \($0)" } ?? "signal \(exit.signal ?? 0)"))", exit)
+                return exit
             } catch {
-                self.encoderFailed(encoder, error)
+                encoder.kill()
+                self.encoderEnded(encoder, "failed: \(error)", nil)
                 return nil
             }
         }
     }
 
-    private func encoderFailed(_ failed: LadderEncoder, _ error: any Error) {
-        guard failed === encoder else { return }
-        logger.error("encoder failed; restarting at the next keyframe", metadata: ["error": "\(error)"])
-        failed.kill()
+    /// An encoder that ended by itself (crashed, or its output could not be used): the rungs start again
+    /// with a new encoder at the next source keyframe, behind a discontinuity.
+    private func encoderEnded(_ ended: LadderEncoder, _ how: String, _ exit: LadderEncoder.Exit?) {
+        guard ended === encoder, !stopping else { return }
+        logger.error(
+            "encoder \(how); restarting at the next keyframe",
+            metadata: ["ffmpeg.stderr": "\((exit?.stderrTail ?? []).joined(separator: " | "))"])
+        restarts.increment()
+        encoder = nil
+        encoderRun = nil
+        aligner = nil
+        trackRungs = [:]
+        owedSince = nil
     }
 
     /// Ends the current encoder: gracefully (its last frames are encoded and published) or at once.
     private func stopEncoder(graceful: Bool) async {
         guard let encoder, let run = encoderRun else { return }
-        if graceful { encoder.finishInput() } else { encoder.kill() }
-        let exit = await run.value
+        stopping = true
+        defer { stopping = false }
+        let exit: LadderEncoder.Exit?
+        if graceful {
+            // A hung encoder never finishes: it gets `finishTimeout`, then its process group is killed.
+            encoder.finishInput()
+            let timeout = configuration.finishTimeout
+            let logger = logger
+            let deadline = Task {
+                try await Task.sleep(for: timeout)
+                logger.warning("encoder did not finish within \(timeout); killing it")
+                encoder.kill()
+            }
+            exit = await run.value
+            deadline.cancel()
+        } else {
+            encoder.kill()
+            exit = await run.value
+        }
         if let exit, let code = exit.code, code != 0, graceful {
             logger.warning(
                 "encoder exited with status \(code)",
@@ -187,12 +243,15 @@ actor StreamTranscoder {
         encoderRun = nil
         aligner = nil
         trackRungs = [:]
+        owedSince = nil
     }
 
     /// One unit of the encoder's output: the init (every rung's stream starts media with its track), or one
     /// frame of one rung.
     private func output(_ unit: CMAFSplitter.Unit, from source: LadderEncoder) async throws {
         guard source === encoder else { return }
+        owedSince = nil
+        encoderHasOutput = true
         switch unit {
         case .initSegment(_, let bytes):
             for (trackID, name) in trackRungs {

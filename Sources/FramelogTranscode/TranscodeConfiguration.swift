@@ -17,6 +17,14 @@ public struct TranscodeConfiguration: Sendable {
     public var preset = "veryfast"
     /// Group session timeout: how soon a dead transcoder's streams move to another. Default 6 s.
     public var sessionTimeout: Duration = .seconds(6)
+    /// An encoder fed source frames that produces nothing for this many part durations is hung: it is
+    /// killed and a new one starts at the next keyframe, behind a discontinuity. Default 2.
+    public var stallParts = 2.0
+    /// How long a new encoder may take to write its first output before it counts as hung. Default 5 s.
+    public var startupGrace: Duration = .seconds(5)
+    /// How long an encoder whose input was closed (end of stream, rebalance, shutdown) may take to write
+    /// its last frames and exit before its process group is killed. Default 5 s.
+    public var finishTimeout: Duration = .seconds(5)
     /// How the rendition topics are created.
     public var topics = StreamTopics.Settings()
 
@@ -28,6 +36,7 @@ public struct TranscodeConfiguration: Sendable {
             throw TranscodeError(.invalidConfiguration, "the stream pattern \"\(streams)\" is not a regular expression")
         }
         guard !ladder.isEmpty else { throw TranscodeError(.invalidConfiguration, "the ladder is empty") }
+        guard stallParts > 0 else { throw TranscodeError(.invalidConfiguration, "stallParts must be positive") }
         guard !preset.isEmpty, preset.allSatisfy({ $0.isLetter }) else {
             throw TranscodeError(.invalidConfiguration, "\"\(preset)\" is not an x264 preset (e.g. veryfast)")
         }

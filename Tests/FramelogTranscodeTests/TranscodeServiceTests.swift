@@ -152,4 +152,86 @@ struct TranscodeServiceTests {
             #expect(childProcesses(named: "ffmpeg").isEmpty, "every encoder stops with the transcoder")
         }
     }
+
+    @Test func aHungEncoderIsKilledAndReplacedBehindADiscontinuity() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let kafka = KafkaClientOptions(bootstrapServers: [b])
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let stream = "hang-\(tag)"
+            var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .testPattern)
+            ic.size = .init(width: 320, height: 180)
+            ic.videoBitrate = 300_000
+            ic.audioBitrate = 64_000
+            ic.segmentDuration = .seconds(1)
+            ic.heartbeatInterval = .milliseconds(500)
+            var tc = TranscodeConfiguration(kafka: kafka)
+            tc.group = "hang-\(tag)"
+            tc.ladder = try Rung.parseLadder("90p:80k")
+            tc.preset = "ultrafast"
+            tc.sessionTimeout = .seconds(3)
+            let ingest = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: IngestService(configuration: ic, logger: quietLogger))],
+                    logger: quietLogger))
+            let ingesting = Task { try await ingest.run() }
+            let transcoding = Task { try await TranscodeService(configuration: tc, logger: quietLogger).run() }
+            defer {
+                ingesting.cancel()
+                transcoding.cancel()
+            }
+            let rungTopic = StreamNames.streamTopic("\(stream)_90p")
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ContinuousClock.now < deadline {
+                if try await Admin(configuration: kafka, logger: quietLogger).listTopics().map(\.name).contains(
+                    rungTopic)
+                {
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            try await Task.sleep(for: .seconds(3))
+            let hung = try #require(encoders().first, "the transcoder runs an encoder")
+            kill(hung, SIGSTOP)
+            let stoppedAt = ContinuousClock.now
+            // The hung encoder is killed (its stop is not a pause the transcoder waits out), and another runs.
+            var replaced: pid_t?
+            while ContinuousClock.now - stoppedAt < .seconds(10) {
+                let running = encoders()
+                if !running.contains(hung), let next = running.first {
+                    replaced = next
+                    break
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            #expect(replaced != nil, "the stopped encoder \(hung) is still there after 10 s, or none replaced it")
+            try await Task.sleep(for: .seconds(4))
+            await ingest.triggerGracefulShutdown()
+            _ = try? await ingesting.value
+            try await Task.sleep(for: .seconds(3))
+            transcoding.cancel()
+            _ = try? await transcoding.value
+            if replaced == nil { kill(hung, SIGKILL) }
+
+            let source = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic(stream)))
+            let rung = try StoredTrack(try await readAll(b, topic: rungTopic))
+            #expect(rung.discontinuities >= 1, "the new encoder's parts follow a discontinuity")
+            let positions = rung.parts.keys.sorted()
+            let newest = try #require(positions.last)
+            let sourceNewest = try #require(source.parts.keys.max())
+            // The rung went on to (near) the source's end, and every part still matches the source's frames.
+            #expect(newest.segment + 2 >= sourceNewest.segment, "rung stops at \(newest), source at \(sourceNewest)")
+            for position in positions {
+                #expect(try rung.frames(position) == source.frames(position), "\(position)")
+            }
+        }
+    }
+}
+
+/// This process's ladder encoders (ffmpeg children that split the video into rungs; ingest's are not).
+private func encoders() -> [pid_t] {
+    childProcesses(named: "ffmpeg").filter { pid in
+        let command = (try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline"))) ?? Data()
+        return String(decoding: command, as: UTF8.self).contains("split=")
+    }
 }
