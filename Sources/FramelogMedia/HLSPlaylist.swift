@@ -16,17 +16,29 @@ public enum HLSPlaylist {
         }
     }
 
-    /// The multivariant playlist: one variant pointing at `media` (its `context` says BANDWIDTH,
-    /// AVERAGE-BANDWIDTH, CODECS of every track it plays, RESOLUTION, FRAME-RATE), with `audio`, when given,
-    /// as the audio rendition group the variant references.
+    /// One variant of the multivariant playlist: its media playlist, relative to the multivariant, and what
+    /// it plays (`context`: BANDWIDTH, AVERAGE-BANDWIDTH, CODECS of every track it plays, RESOLUTION,
+    /// FRAME-RATE).
+    public struct Variant: Sendable, Hashable {
+        public var context: PlaylistContext
+        public var uri: String
+
+        public init(_ context: PlaylistContext, uri: String) {
+            self.context = context
+            self.uri = uri
+        }
+    }
+
+    /// The multivariant playlist with one variant pointing at `media`.
     public static func multivariant(_ context: PlaylistContext, media: String, audio: AudioRendition? = nil)
         -> String
     {
-        var attributes = ["BANDWIDTH=\(max(context.bandwidth, context.averageBandwidth ?? 0, 1))"]
-        if let average = context.averageBandwidth, average > 0 { attributes.append("AVERAGE-BANDWIDTH=\(average)") }
-        if !context.codecs.isEmpty { attributes.append("CODECS=\"\(context.codecs)\"") }
-        if let w = context.width, let h = context.height { attributes.append("RESOLUTION=\(w)x\(h)") }
-        if let fps = context.frameRate { attributes.append("FRAME-RATE=\(decimal(fps, 3))") }
+        multivariant([Variant(context, uri: media)], audio: audio)
+    }
+
+    /// The multivariant playlist: `variants` in the order given (players start with the first), each with
+    /// `audio`, when given, as the audio rendition group it references (one group shared by every variant).
+    public static func multivariant(_ variants: [Variant], audio: AudioRendition? = nil) -> String {
         var out = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-INDEPENDENT-SEGMENTS\n"
         if let audio {
             var media = [
@@ -36,9 +48,19 @@ public enum HLSPlaylist {
             if let channels = audio.channels { media.append("CHANNELS=\"\(channels)\"") }
             media.append("URI=\"\(audio.uri)\"")
             out += "#EXT-X-MEDIA:\(media.joined(separator: ","))\n"
-            attributes.append("AUDIO=\"\(audio.groupID)\"")
         }
-        out += "#EXT-X-STREAM-INF:\(attributes.joined(separator: ","))\n\(media)\n"
+        for variant in variants {
+            let context = variant.context
+            var attributes = ["BANDWIDTH=\(max(context.bandwidth, context.averageBandwidth ?? 0, 1))"]
+            if let average = context.averageBandwidth, average > 0 {
+                attributes.append("AVERAGE-BANDWIDTH=\(average)")
+            }
+            if !context.codecs.isEmpty { attributes.append("CODECS=\"\(context.codecs)\"") }
+            if let w = context.width, let h = context.height { attributes.append("RESOLUTION=\(w)x\(h)") }
+            if let fps = context.frameRate { attributes.append("FRAME-RATE=\(decimal(fps, 3))") }
+            if let audio { attributes.append("AUDIO=\"\(audio.groupID)\"") }
+            out += "#EXT-X-STREAM-INF:\(attributes.joined(separator: ","))\n\(variant.uri)\n"
+        }
         return out
     }
 

@@ -211,15 +211,36 @@ public struct OriginRoutes: Sendable {
         -> String
     {
         let lowLatency = playlist.kind == .lowLatency
-        let reports = snapshot.tracks.filter { $0 != playlist.track }.compactMap { other in
+        var reports = snapshot.tracks.filter { $0 != playlist.track }.compactMap { other in
             snapshot.windows[other].flatMap {
                 HLSPlaylist.RenditionReport(uri: "../\(other.rawValue)/\(playlist.kind.rawValue)", window: $0)
             }
         }
+        if lowLatency { reports += ladderReports(snapshot, playlist) }
         // No track descriptions: a media playlist needs the durations only, not the measured bitrates.
         return HLSPlaylist.media(
             snapshot.windows[playlist.track] ?? LiveWindow(), playlistContext(snapshot, tracks: []),
             lowLatency: lowLatency, renditionReports: lowLatency ? reports : [], archived: archived)
+    }
+
+    /// Reports of the other variants of the ladder `snapshot` belongs to (the source and every live
+    /// rendition of it), for a player switching rungs. As current as this playlist's last render: it is
+    /// rendered again at each of its own parts, and the ladder's parts arrive together.
+    private func ladderReports(_ snapshot: StreamStore.Snapshot, _ playlist: MediaPlaylist)
+        -> [HLSPlaylist.RenditionReport]
+    {
+        let source = snapshot.info?.renditionOf ?? snapshot.id
+        let renditions = store.renditions(of: source)
+        guard !renditions.isEmpty || source != snapshot.id else { return [] }
+        let family = ([store.snapshot(source)].compactMap { $0 } + renditions).filter { $0.id != snapshot.id }
+        return family.compactMap { member in
+            // A variant's video playlist: the rendition's primary track.
+            guard let track = member.tracks.first(where: { $0 != .audio }), let window = member.windows[track] else {
+                return nil
+            }
+            return HLSPlaylist.RenditionReport(
+                uri: "../../\(member.id)/\(track.rawValue)/\(playlist.kind.rawValue)", window: window)
+        }
     }
 
     /// Records how long after the record's arrival a held request was answered.

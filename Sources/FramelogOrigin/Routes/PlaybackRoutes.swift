@@ -34,9 +34,11 @@ struct PlaybackRoutes {
         return allowed && !authority.isEmpty && authority.utf8.count <= 255 ? authority : nil
     }
 
-    /// The multivariant playlist: the primary track's media playlist of `kind` as the variant, with the
-    /// audio track's as its `EXT-X-MEDIA` audio group when the stream has one. Held like a media playlist
-    /// until the stream has a part (the tracks are known then).
+    /// The multivariant playlist: the primary track's media playlist of `kind` as the first variant, then
+    /// every live rendition `framelog transcode` makes of the stream, tallest first, with the audio track's
+    /// playlist as the `EXT-X-MEDIA` audio group every variant shares when the stream has one. Bandwidths
+    /// are measured over the windows. Held like a media playlist until the stream has a part (the tracks are
+    /// known then).
     private func multivariant(_ request: Request, _ kind: PlaylistKind) async throws -> Response {
         let id = try origin.path(request).stream
         try await origin.waitForFirstMedia(id, OriginRoutes.firstMedia(kind))
@@ -45,19 +47,28 @@ struct PlaybackRoutes {
         guard let primary = tracks.first(where: { !$0.isAudio }) else {
             throw HTTPError(.serviceUnavailable, headers: [.retryAfter: "1"], message: "stream \(id) has no video")
         }
-        var audio = tracks.first(where: \.isAudio).map {
-            HLSPlaylist.AudioRendition(uri: MediaPlaylist(track: .audio, kind: kind).name, channels: $0.channels)
-        }
+        let sharedAudio = tracks.first(where: \.isAudio)
         // `?dvr=` carries on to the media playlists.
         let dvr = try Self.dvrSeconds(request).map { "?dvr=\($0)" } ?? ""
-        if var rendition = audio {
-            rendition.uri += dvr
-            audio = rendition
+        let audio = sharedAudio.map {
+            HLSPlaylist.AudioRendition(uri: MediaPlaylist(track: .audio, kind: kind).name + dvr, channels: $0.channels)
         }
-        let text = HLSPlaylist.multivariant(
-            origin.playlistContext(snapshot, tracks: tracks),
-            media: MediaPlaylist(track: primary.track, kind: kind).name + dvr,
-            audio: audio)
+        var variants = [
+            HLSPlaylist.Variant(
+                origin.playlistContext(snapshot, tracks: tracks),
+                uri: MediaPlaylist(track: primary.track, kind: kind).name + dvr)
+        ]
+        for rendition in origin.store.renditions(of: id) {
+            let renditionTracks = TrackDescription.of(rendition)
+            guard let video = renditionTracks.first(where: { !$0.isAudio }) else { continue }
+            // The rendition's own video, and the source's audio it plays with.
+            var context = origin.playlistContext(rendition, tracks: renditionTracks + (sharedAudio.map { [$0] } ?? []))
+            context.frameRate = context.frameRate ?? snapshot.info?.frameRate
+            variants.append(
+                HLSPlaylist.Variant(
+                    context, uri: "../\(rendition.id)/" + MediaPlaylist(track: video.track, kind: kind).name + dvr))
+        }
+        let text = HLSPlaylist.multivariant(variants, audio: audio)
         return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
     }
 
