@@ -205,6 +205,7 @@ let package = Package(
             name: "FramelogOriginTests",
             dependencies: [
                 "FramelogOrigin", "FramelogIngest", "FramelogKafka", "FramelogMedia", "FramelogTestSupport",
+                "FramelogTranscode",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

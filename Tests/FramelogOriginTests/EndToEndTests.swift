@@ -2,6 +2,7 @@ import Foundation
 import FramelogIngest
 import FramelogKafka
 import FramelogMedia
+import FramelogTranscode
 import Logging
 import ServiceLifecycle
 import Synchronization
@@ -175,6 +176,31 @@ struct EndToEndTests {
                     #expect(end["tracks"] as? [String] == ["video", "audio"], "\(what)")
                     #expect(end["version"] as? String == "5.1.1")
                 }
+            }
+        }
+    }
+
+    @Test("a transcoded ladder: listed with measured bandwidth, aligned, reported, and hls.js switches rungs")
+    func ladder() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let stream = "abr-\(tag)"
+            let origin = TestOrigin(b)
+            var transcode = TranscodeConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
+            transcode.group = "abr-\(tag)"
+            transcode.ladder = try Rung.parseLadder("144p:200k,90p:100k")
+            transcode.preset = "ultrafast"
+            try await withServices([
+                IngestService(configuration: ingestConfiguration(b, stream: stream), logger: quietLogger),
+                TranscodeService(configuration: transcode, logger: quietLogger), origin.service,
+            ]) {
+                let base = "http://127.0.0.1:\(try await origin.port())"
+                try await waitForStream(base, "\(stream)_90p", segments: 4, timeout: .seconds(60))
+                // The script lists what it checks: variants, bandwidth within 10 % of the measured peak,
+                // rendition reports, equal dates and tfdt per segment number, and hls.js switching down.
+                let run = try runProgram(python, [scripts + "ladder.py", base, stream, "2"])
+                #expect(run.status == 0, "\(run.stdout.prefix(3000))\(run.stderr.suffix(1500))")
             }
         }
     }

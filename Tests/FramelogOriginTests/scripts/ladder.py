@@ -1,0 +1,173 @@
+"""Checks a transcoded stream's ladder as a client sees it at an origin, then plays it with hls.js.
+
+Usage: ladder.py BASE_URL STREAM_ID RUNGS   (RUNGS: how many renditions, besides the source, to expect)
+
+1. PyPI m3u8 parses the multivariant playlist: the source, then RUNGS renditions tallest first, each with
+   BANDWIDTH, AVERAGE-BANDWIDTH ≤ BANDWIDTH, CODECS (its video + the shared audio), RESOLUTION, FRAME-RATE
+   and the one audio group. Each variant's declared BANDWIDTH is within 10 % of the peak segment bitrate
+   measured here: its video segments in the window, by size and EXTINF, plus the audio's peak.
+2. Every variant's LL-HLS playlist parses, reports every other variant (EXT-X-RENDITION-REPORT), and for
+   every segment number two variants both list, the PROGRAM-DATE-TIME and the first sample's decode time
+   (tfdt, read from the segment) are the same.
+3. hls.js 1.5.7 (from .venv/players, served by playwright under the origin's address) loads the
+   multivariant, sees RUNGS + 1 levels, plays, is switched to the lowest level and keeps playing with
+   the picture at that level's size; no fatal error.
+
+Prints a JSON summary; exit 1 on a problem.
+"""
+import asyncio
+import json
+import pathlib
+import struct
+import sys
+import urllib.parse
+import urllib.request
+
+import m3u8
+from playwright.async_api import async_playwright
+
+base, stream, rungs = sys.argv[1], sys.argv[2], int(sys.argv[3])
+problems = []
+PLAYERS = pathlib.Path(__file__).resolve().parents[3] / ".venv" / "players"
+
+
+def get(url, binary=False):
+    with urllib.request.urlopen(url, timeout=10) as r:
+        data = r.read()
+    return data if binary else data.decode()
+
+
+def check(condition, message):
+    if not condition:
+        problems.append(message)
+
+
+def tfdt(segment):
+    at = segment.find(b"tfdt")
+    version = segment[at + 4]
+    return struct.unpack(">Q" if version == 1 else ">I", segment[at + 8:at + (16 if version == 1 else 12)])[0]
+
+
+def peak_bitrate(playlist_url):
+    """Highest complete segment bitrate of a media playlist, bits per second."""
+    pl = m3u8.loads(get(playlist_url))
+    peak = 0
+    for s in pl.segments:
+        if s.uri and s.duration and s.duration > 0.5:
+            size = len(get(urllib.parse.urljoin(playlist_url, s.uri), binary=True))
+            peak = max(peak, size * 8 / s.duration)
+    return peak
+
+
+multivariant_url = f"{base}/hls/{stream}/index.m3u8"
+mv = m3u8.loads(get(multivariant_url))
+variants = mv.playlists
+summary = {"variants": [(v.uri, v.stream_info.bandwidth, v.stream_info.resolution) for v in variants]}
+check(len(variants) == rungs + 1, f"expected {rungs + 1} variants, got {len(variants)}")
+check(variants and variants[0].uri == "video/live.m3u8", "the source is not the first variant")
+heights = [v.stream_info.resolution[1] for v in variants if v.stream_info.resolution]
+check(heights == sorted(heights, reverse=True) and len(heights) == len(variants), f"heights {heights}")
+audio = [m for m in mv.media if m.type == "AUDIO"]
+check(len(audio) == 1 and audio[0].uri == "audio/live.m3u8", "one shared audio group")
+audio_peak = peak_bitrate(urllib.parse.urljoin(multivariant_url, audio[0].uri)) if audio else 0
+for v in variants:
+    info = v.stream_info
+    check(info.audio == "audio" and "mp4a." in (info.codecs or "") and "avc1." in (info.codecs or ""),
+          f"{v.uri}: AUDIO/CODECS {info.audio} {info.codecs}")
+    check(info.average_bandwidth and info.average_bandwidth <= info.bandwidth, f"{v.uri}: AVERAGE-BANDWIDTH")
+    check(info.frame_rate, f"{v.uri}: no FRAME-RATE")
+    measured = peak_bitrate(urllib.parse.urljoin(multivariant_url, v.uri)) + audio_peak
+    summary.setdefault("measured", []).append(round(measured))
+    check(abs(info.bandwidth - measured) <= 0.1 * measured,
+          f"{v.uri}: BANDWIDTH {info.bandwidth} vs measured peak {measured:.0f}")
+
+# The variants' LL-HLS playlists: rendition reports, and segments aligned in time and in media.
+lists = {}
+for v in variants:
+    url = urllib.parse.urljoin(multivariant_url, v.uri)
+    pl = m3u8.loads(get(url))
+    lists[v.uri] = (url, pl)
+    reported = {urllib.parse.urljoin(url, r.uri) for r in pl.rendition_reports}
+    others = {urllib.parse.urljoin(multivariant_url, o.uri) for o in variants if o.uri != v.uri}
+    check(others <= reported, f"{v.uri}: reports {sorted(reported)}, missing {sorted(others - reported)}")
+first_url, first = lists[variants[0].uri]
+source_segments = {first.media_sequence + i: s for i, s in enumerate(first.segments) if s.uri}
+compared = 0
+for uri, (url, pl) in list(lists.items())[1:]:
+    for i, s in enumerate(pl.segments):
+        number = pl.media_sequence + i
+        mine = source_segments.get(number)
+        if not s.uri or mine is None:
+            continue
+        compared += 1
+        check(s.program_date_time == mine.program_date_time or s.program_date_time is None,
+              f"{uri} segment {number}: date {s.program_date_time} vs {mine.program_date_time}")
+        a = tfdt(get(urllib.parse.urljoin(url, s.uri), binary=True))
+        b = tfdt(get(urllib.parse.urljoin(first_url, mine.uri), binary=True))
+        check(a == b, f"{uri} segment {number}: tfdt {a} vs the source's {b}")
+summary["segments_compared"] = compared
+check(compared >= 2 * rungs, f"only {compared} segments compared")
+
+PAGE = """<!doctype html><html><body><video muted autoplay playsinline></video>
+<script src="/__players/hls.min.js"></script>
+<script>
+const video = document.querySelector('video');
+const result = window.result = {errors: [], fatal: null, levels: [], switched: null};
+const hls = window.hls = new Hls({lowLatencyMode: true});
+hls.on(Hls.Events.ERROR, (_, d) => { result.errors.push(d.details); if (d.fatal) result.fatal = d.details; });
+hls.on(Hls.Events.MANIFEST_PARSED, (_, d) => { result.levels = d.levels.map(l => [l.width, l.height]); });
+hls.on(Hls.Events.LEVEL_SWITCHED, (_, d) => { result.switched = d.level; });
+hls.loadSource('SOURCE');
+hls.attachMedia(video);
+video.play().catch(() => {});
+</script></body></html>"""
+
+STATE = """() => {
+  const v = document.querySelector('video');
+  return Object.assign({}, window.result, {frames: v.getVideoPlaybackQuality().totalVideoFrames,
+    width: v.videoWidth, height: v.videoHeight, time: v.currentTime, mediaError: v.error && v.error.message});
+}"""
+
+
+async def play():
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
+                                          args=["--autoplay-policy=no-user-gesture-required", "--disable-gpu"])
+        page = await browser.new_page()
+
+        async def serve(route):
+            if route.request.url.endswith("/page.html"):
+                await route.fulfill(body=PAGE.replace("SOURCE", f"/hls/{stream}/index.m3u8"), content_type="text/html")
+            else:
+                await route.fulfill(body=(PLAYERS / "hls.min.js").read_bytes(), content_type="text/javascript")
+
+        await page.route(f"{base}/__players/**", serve)
+        await page.goto(f"{base}/__players/page.html")
+        await asyncio.sleep(5)
+        before = await page.evaluate(STATE)
+        # hls.js orders levels by bandwidth, lowest first: switch to the smallest picture.
+        target = await page.evaluate("""() => {
+          const i = hls.levels.reduce((best, l, i) => l.height < hls.levels[best].height ? i : best, 0);
+          hls.currentLevel = i;
+          return i;
+        }""")
+        before["target"] = target
+        await asyncio.sleep(7)
+        after = await page.evaluate(STATE)
+        await browser.close()
+    return before, after
+
+
+before, after = asyncio.run(play())
+summary["hlsjs"] = {"before": before, "after": after}
+check(len(before["levels"]) == rungs + 1, f"hls.js sees levels {before['levels']}")
+check(after["fatal"] is None and after["mediaError"] is None, f"hls.js: {after['fatal']} {after['mediaError']}")
+lowest = min(before["levels"], key=lambda size: size[1]) if before["levels"] else None
+check(before["switched"] != before["target"], f"hls.js started on level {before['switched']}, the lowest")
+check(after["switched"] == before["target"], f"hls.js switched to level {after['switched']}, not {before['target']}")
+check(lowest is not None and [after["width"], after["height"]] == lowest,
+      f"picture {after['width']}x{after['height']} after the switch, lowest level {lowest}")
+check(after["frames"] - before["frames"] >= 120, f"frames advanced {after['frames'] - before['frames']} in 7 s")
+summary["problems"] = problems
+print(json.dumps(summary))
+sys.exit(1 if problems else 0)
