@@ -6,6 +6,7 @@ import FramelogKafka
 import FramelogLocalKafka
 import FramelogMedia
 import FramelogOrigin
+import FramelogTranscode
 import Logging
 import Metrics
 import ServiceLifecycle
@@ -16,8 +17,9 @@ struct DemoCommand: AsyncParsableCommand {
         abstract: "Run Framelog end to end: local broker, test-pattern ingest and origin, then open the watch URL.",
         discussion: """
             Starts the embedded Kafka broker (unless --brokers or $FRAMELOG_BROKERS names a cluster), a 720p30 \
-            test-pattern ingest (stream "demo"), an archive into --archive-dir and an origin on 127.0.0.1 that \
-            serves it too, as one process tree, and prints the URLs to open. The picture carries its capture wall-clock, so the latency you see is the latency there \
+            test-pattern ingest (stream "demo"), a transcoder making the --ladder of it (so the player offers \
+            a choice of quality), an archive into --archive-dir and an origin on 127.0.0.1 that serves it all, \
+            as one process tree, and prints the URLs to open. The picture carries its capture wall-clock, so the latency you see is the latency there \
             is. Ctrl-C stops everything in order: origin, then ingest (flushed, stream marked ended), then broker.
             """)
 
@@ -38,6 +40,12 @@ struct DemoCommand: AsyncParsableCommand {
             "Archive folder (default: a new folder per run under $XDG_DATA_HOME/framelog/demo-archive, or ~/.local/share/framelog/demo-archive).",
             valueName: "dir"))
     var archiveDir: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Rungs the transcoder makes, as for `framelog transcode`, or \"none\" for no transcoder.",
+            valueName: "rungs"))
+    var ladder = "480p:1200k,360p:600k"
 
     @OptionGroup var logging: LoggingOptions
 
@@ -85,12 +93,29 @@ struct DemoCommand: AsyncParsableCommand {
         var archive = ArchiveConfiguration(kafka: kafka, directory: archiveFolder)
         archive.group = "framelog-demo-archive"
         do { try archive.validate() } catch { throw CLIError(error.message) }
+        var transcode: TranscodeConfiguration?
+        if ladder != "none" {
+            var c = TranscodeConfiguration(kafka: kafka)
+            c.group = "framelog-demo-transcode"
+            // Renditions of the demo's own stream only; the CPU this machine has goes to the picture first.
+            c.streams = NSRegularExpression.escapedPattern(for: stream)
+            c.preset = "superfast"
+            do {
+                c.ladder = try Rung.parseLadder(ladder)
+                try c.validate()
+            } catch { throw CLIError(error.message) }
+            transcode = c
+        }
         var origin = OriginConfiguration(kafka: kafka)
         origin.port = port
         origin.archiveDirectory = archiveFolder
         let streamID = stream
         say("Archive: \(archiveFolder)")
         services.append(.init(service: ArchiveService(configuration: archive, logger: logger)))
+        if let transcode {
+            say("Transcode: \(transcode.ladder.map(\.description).joined(separator: ", "))")
+            services.append(.init(service: TranscodeService(configuration: transcode, logger: logger)))
+        }
         services.append(
             .init(
                 service: IngestService(configuration: ingest, logger: logger) { p in
@@ -123,6 +148,9 @@ struct DemoCommand: AsyncParsableCommand {
             await broker?.stop()
             throw CLIError(error.message)
         } catch let error as ArchiveError {
+            await broker?.stop()
+            throw CLIError(error.message)
+        } catch let error as TranscodeError {
             await broker?.stop()
             throw CLIError(error.message)
         }
