@@ -75,10 +75,13 @@ def throughput(env, bootstrap, work, args):
         print(json.dumps(line), flush=True)
     raw = [l["mb_per_s"] for l in lines if l["side"] == "raw"]
     arch = [l["mb_per_s"] for l in lines if l["side"] == "archive"]
+    steady = [l["steady_mb_per_s"] for l in lines if l["side"] == "archive"]
     cpu = [l["cpu_per_media_second"] for l in lines if l["side"] == "archive"]
     print(f"throughput: raw {', '.join(f'{x:.0f}' for x in raw)} MB/s; archive "
-          f"{', '.join(f'{x:.0f}' for x in arch)} MB/s; ratio per round "
-          f"{', '.join(f'{a / r:.2f}' for a, r in zip(arch, raw))}; archive CPU per stream at real time "
+          f"{', '.join(f'{x:.0f}' for x in arch)} MB/s end to end, {', '.join(f'{x:.0f}' for x in steady)} MB/s "
+          f"after the first durable batch; ratio per round end to end "
+          f"{', '.join(f'{a / r:.2f}' for a, r in zip(arch, raw))}, after the join (the target) "
+          f"{', '.join(f'{a / r:.2f}' for a, r in zip(steady, raw))}; archive CPU per stream at real time "
           f"{100 * statistics.median(cpu):.2f} % of a core", flush=True)
 
 

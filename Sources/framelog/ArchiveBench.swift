@@ -20,7 +20,8 @@ struct ArchiveBench: AsyncParsableCommand {
             Point it at a broker holding finished streams (bench/archive.py publishes 20 with `ingest --fast`). \
             Each round reads every matching stream topic twice, alternating which goes first: the raw consumer \
             (FramelogKafka, from the beginning to the end, counting bytes) and the archive (ArchiveService in \
-            this process, a fresh folder and consumer group, durable writes: fsync of every file and folder) \
+            this process, a fresh folder and consumer group, durable writes: fsync of every file and folder; the \
+            folders are removed at the end, not between rounds) \
             until its catalog holds every published segment. Prints one JSON line per side per round: MB/s, \
             seconds, and CPU seconds (this process) per second of media. Target: archive ≥ 0.8× raw.
             """)
@@ -47,6 +48,12 @@ struct ArchiveBench: AsyncParsableCommand {
                 && String($0.dropFirst(StreamNames.streamTopicPrefix.count)).wholeMatch(of: pattern) != nil
         }
         guard !topics.isEmpty else { throw CLIError("no stream topic matches \(streams)") }
+        // Every round's archive stays until the end: on ext4, creating files just after thousands were
+        // deleted is slow (the inode allocator checks each recently deleted inode), so removing one
+        // round's folder before the next would slow the next by the benchmark's own doing.
+        defer {
+            for round in 0..<rounds { try? FileManager.default.removeItem(atPath: Self.folder(dir, round: round)) }
+        }
         // A first read, not reported: what the archive must store, and the broker's caches warm for both.
         let expected = try await raw(kafka, topics: topics, logger: logger)
         for round in 0..<rounds {
@@ -66,6 +73,7 @@ struct ArchiveBench: AsyncParsableCommand {
                 line["side"] = side
                 line["round"] = round
                 line["streams"] = topics.count
+                line["threads_after"] = threadCount()
                 say(
                     String(
                         decoding: try JSONSerialization.data(withJSONObject: line, options: .sortedKeys), as: UTF8.self)
@@ -139,9 +147,8 @@ struct ArchiveBench: AsyncParsableCommand {
     private func archive(
         _ kafka: KafkaClientOptions, segments: Int, bytes: Int, mediaSeconds: Double, round: Int, logger: Logger
     ) async throws -> [String: Any] {
-        let folder = (dir as NSString).appendingPathComponent("framelog-bench-archive-\(getpid())-\(round)")
+        let folder = Self.folder(dir, round: round)
         try? FileManager.default.removeItem(atPath: folder)
-        defer { try? FileManager.default.removeItem(atPath: folder) }
         var c = ArchiveConfiguration(kafka: kafka, directory: folder)
         c.group = "bench-archive-\(UUID().uuidString.prefix(8))"
         c.streams = streams
@@ -178,6 +185,16 @@ struct ArchiveBench: AsyncParsableCommand {
             "steady_mb_per_s": steadyBytes / 1e6 / max(seconds - first.seconds, 0.001),
             "cpu_per_media_second": used / max(mediaSeconds, 0.001),
         ]
+    }
+
+    /// The archive folder of `round`.
+    private static func folder(_ dir: String, round: Int) -> String {
+        (dir as NSString).appendingPathComponent("framelog-bench-archive-\(getpid())-\(round)")
+    }
+
+    /// Threads of this process now: a side that leaves work running shows here.
+    private func threadCount() -> Int {
+        (try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/task").count) ?? -1
     }
 
     /// User + system CPU seconds of this process so far.
