@@ -153,6 +153,58 @@ struct TranscodeServiceTests {
         }
     }
 
+    @Test func aSourceSmallerThanEveryRungIsOnlyPassedThrough() async throws {
+        try await withLocalBroker { broker in
+            let kafka = KafkaClientOptions(bootstrapServers: [broker.bootstrapServers])
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let stream = "tiny-\(tag)"
+            var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .testPattern)
+            ic.size = .init(width: 160, height: 90)
+            ic.videoBitrate = 100_000
+            ic.audioBitrate = 64_000
+            ic.segmentDuration = .seconds(1)
+            var tc = TranscodeConfiguration(kafka: kafka)
+            tc.group = "tiny-\(tag)"
+            // 144p is taller than the source; 90p is its own height: neither is encoded (no upscaling).
+            tc.ladder = try Rung.parseLadder("144p:100k,90p:50k")
+            tc.preset = "ultrafast"
+            tc.sessionTimeout = .seconds(3)
+            let ingest = ServiceGroup(
+                configuration: .init(
+                    services: [.init(service: IngestService(configuration: ic, logger: quietLogger))],
+                    logger: quietLogger))
+            let ingesting = Task { try await ingest.run() }
+            let transcoding = Task { try await TranscodeService(configuration: tc, logger: quietLogger).run() }
+            defer {
+                ingesting.cancel()
+                transcoding.cancel()
+            }
+            let admin = try Admin(configuration: kafka, logger: quietLogger)
+            let sourceTopic = StreamNames.streamTopic(stream)
+            let deadline = ContinuousClock.now + .seconds(60)
+            while ContinuousClock.now < deadline, try await !admin.listTopics().map(\.name).contains(sourceTopic) {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            // Long enough for the group join (about half the session timeout) and several segments.
+            var sawEncoder = false
+            for _ in 0..<80 {
+                sawEncoder = sawEncoder || !encoders().isEmpty
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            let topics = try await admin.listTopics().map(\.name)
+            await ingest.triggerGracefulShutdown()
+            _ = try? await ingesting.value
+            transcoding.cancel()
+            _ = try? await transcoding.value
+
+            #expect(!sawEncoder, "no encoder runs for a source no rung is lower than")
+            let renditions = topics.filter { $0.hasPrefix(sourceTopic + "_") }
+            #expect(renditions.isEmpty, "rendition topics \(renditions)")
+            let source = try StoredTrack(try await readAll(broker.bootstrapServers, topic: sourceTopic))
+            #expect(source.parts.count >= 20, "the source itself went on: \(source.parts.count) parts")
+        }
+    }
+
     @Test func aHungEncoderIsKilledAndReplacedBehindADiscontinuity() async throws {
         try await withLocalBroker { broker in
             let b = broker.bootstrapServers
