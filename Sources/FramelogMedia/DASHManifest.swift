@@ -1,11 +1,15 @@
 /// A live DASH manifest (MPEG-DASH, ISO/IEC 23009-1) over the same CMAF objects: one period for the
 /// current encoder run, one AdaptationSet per track (one media type each, as DASH-IF interoperability
-/// expects), each a SegmentTemplate with a SegmentTimeline and `$Number$` = the HLS segment number.
+/// expects), each Representation a SegmentTemplate with a SegmentTimeline and `$Number$` = the HLS segment
+/// number. The rungs of an ABR ladder are more Representations of the video AdaptationSet.
 public enum DASHManifest {
     /// One track of the manifest.
     public struct Track: Sendable {
-        /// Its folder under the manifest: "video", "audio" or "muxed".
+        /// Its Representation id, and its folder under the manifest: "video", "audio" or "muxed".
         public var name: String
+        /// Where its objects are, relative to the manifest. Default: `name`; a rung of the ladder is
+        /// another stream's track (`../ID_480p/video`).
+        public var folder: String
         public var window: LiveWindow
         /// RFC 6381 codec string(s).
         public var codecs: String
@@ -20,6 +24,7 @@ public enum DASHManifest {
 
         public init(name: String, window: LiveWindow, codecs: String, bandwidth: Int, isAudio: Bool) {
             self.name = name
+            self.folder = name
             self.window = window
             self.codecs = codecs
             self.bandwidth = bandwidth
@@ -36,9 +41,12 @@ public enum DASHManifest {
     ///   - archived: archived segments per track name (DVR). Those that lead without a break into the
     ///     window's run are listed before it (same period, same object names), and `timeShiftBufferDepth`
     ///     grows by them; earlier runs would need periods of their own and are left out.
+    ///   - ladder: the rungs of an ABR ladder (renditions' video), listed as more Representations of the
+    ///     primary track's AdaptationSet. Each lists the run's segment numbers it has since its own last
+    ///     discontinuity (one init per Representation), and none from the archive.
     public static func mpd(
         _ tracks: [Track], _ context: PlaylistContext, publishMs: Int64, timeURL: String? = nil,
-        archived: [String: [DASHVOD.Segment]] = [:]
+        archived: [String: [DASHVOD.Segment]] = [:], ladder: [Track] = []
     ) -> String {
         let timing =
             timeURL.map { "  <UTCTiming schemeIdUri=\"urn:mpeg:dash:utc:http-iso:2014\" value=\"\($0)\"/>\n" } ?? ""
@@ -72,7 +80,20 @@ public enum DASHManifest {
             }
             guard let head = segments.first else { continue }
             let before = (archived[track.name] ?? []).filter { leadNumbers.contains($0.number) }
-            sets += adaptationSet(index, track, segments, head, archived: before.sorted { $0.number < $1.number })
+            var representations = representation(
+                track, segments, head, archived: before.sorted { $0.number < $1.number })
+            if index == 0 {
+                for rung in ladder {
+                    let inRun = rung.window.completeSegments.filter {
+                        $0.number >= first.number && $0.number <= last.number
+                    }
+                    let own = inRun[(inRun.lastIndex(where: \.discontinuity) ?? inRun.startIndex)...]
+                    guard let newest = own.last else { continue }
+                    let sameInit = Array(own.reversed().prefix { $0.initID == newest.initID }.reversed())
+                    representations += representation(rung, sameInit, sameInit[0])
+                }
+            }
+            sets += adaptationSet(index, isAudio: track.isAudio, representations)
         }
         let leadSeconds = lead.reduce(0.0) { $0 + Double($1.duration) / Double(max($1.timescale, 1)) }
         let depth = Int((primary.duration + leadSeconds).rounded(.up))
@@ -103,8 +124,17 @@ public enum DASHManifest {
         return out
     }
 
-    private static func adaptationSet(
-        _ index: Int, _ track: Track, _ segments: [LiveWindow.Segment], _ head: LiveWindow.Segment,
+    private static func adaptationSet(_ index: Int, isAudio: Bool, _ representations: String) -> String {
+        let kind = isAudio ? "audio" : "video"
+        return """
+                <AdaptationSet id="\(index)" contentType="\(kind)" mimeType="\(kind)/mp4" segmentAlignment="true" startWithSAP="1">
+            \(representations)    </AdaptationSet>
+
+            """
+    }
+
+    private static func representation(
+        _ track: Track, _ segments: [LiveWindow.Segment], _ head: LiveWindow.Segment,
         archived: [DASHVOD.Segment] = []
     ) -> String {
         let timescale = head.parts[0].header.timescale
@@ -116,7 +146,6 @@ public enum DASHManifest {
             let duration = segment.parts.reduce(Int64(0)) { $0 + $1.header.duration }
             timeline += "            <S t=\"\(segment.parts[0].header.pts)\" d=\"\(duration)\"/>\n"
         }
-        let kind = track.isAudio ? "audio" : "video"
         var representation =
             "id=\"\(track.name)\" bandwidth=\"\(max(track.bandwidth, 1))\" codecs=\"\(track.codecs)\""
         if let w = track.width, let h = track.height { representation += " width=\"\(w)\" height=\"\(h)\"" }
@@ -127,14 +156,12 @@ public enum DASHManifest {
                 "        <AudioChannelConfiguration schemeIdUri=\"urn:mpeg:dash:23003:3:audio_channel_configuration:2011\" value=\"\($0)\"/>\n"
             } ?? ""
         return """
-                <AdaptationSet id="\(index)" contentType="\(kind)" mimeType="\(kind)/mp4" segmentAlignment="true" startWithSAP="1">
                   <Representation \(representation)>
-            \(channels)        <SegmentTemplate timescale="\(timescale)" initialization="\(track.name)/\(ObjectPaths.initSegment(head.initID))" media="\(track.name)/seg/$Number$.m4s" startNumber="\(archived.first?.number ?? head.number)">
+            \(channels)        <SegmentTemplate timescale="\(timescale)" initialization="\(track.folder)/\(ObjectPaths.initSegment(head.initID))" media="\(track.folder)/seg/$Number$.m4s" startNumber="\(archived.first?.number ?? head.number)">
                       <SegmentTimeline>
             \(timeline)          </SegmentTimeline>
                     </SegmentTemplate>
                   </Representation>
-                </AdaptationSet>
 
             """
     }

@@ -180,7 +180,7 @@ struct EndToEndTests {
         }
     }
 
-    @Test("a transcoded ladder: listed with measured bandwidth, aligned, reported, and hls.js switches rungs")
+    @Test("a transcoded ladder: listed with measured bandwidth, aligned, reported, and both players switch rungs")
     func ladder() async throws {
         try await withLocalBroker { broker in
             let b = broker.bootstrapServers

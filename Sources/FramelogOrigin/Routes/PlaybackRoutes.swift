@@ -72,7 +72,8 @@ struct PlaybackRoutes {
         return respond(Array(text.utf8), type: "application/vnd.apple.mpegurl", cache: "max-age=1")
     }
 
-    /// The live DASH manifest: one AdaptationSet per track, held until a segment is complete.
+    /// The live DASH manifest: one AdaptationSet per track (the video one also lists every live rung of the
+    /// ladder), held until a segment is complete.
     private func manifest(_ request: Request) async throws -> Response {
         let id = try origin.path(request).stream
         try await origin.waitForFirstMedia(id, .firstCompleteSegment)
@@ -106,9 +107,23 @@ struct PlaybackRoutes {
                 }
             }
         }
+        // The ladder: each live rendition's video, as another Representation of the video AdaptationSet.
+        let ladder = origin.store.renditions(of: id).compactMap { rendition -> DASHManifest.Track? in
+            guard let d = TrackDescription.of(rendition).first(where: { !$0.isAudio }),
+                let window = rendition.windows[d.track]
+            else { return nil }
+            var track = DASHManifest.Track(
+                name: rendition.id, window: window, codecs: d.codecs,
+                bandwidth: d.peakBitrate > 0 ? d.peakBitrate : rendition.info?.bandwidth ?? 0, isAudio: false)
+            track.folder = "../\(rendition.id)/\(d.track.rawValue)"
+            track.width = d.width
+            track.height = d.height
+            track.frameRate = rendition.info?.frameRate ?? snapshot.info?.frameRate
+            return track
+        }
         let text = DASHManifest.mpd(
             tracks, origin.playlistContext(snapshot, tracks: descriptions), publishMs: nowMs(), timeURL: timeURL,
-            archived: archived)
+            archived: archived, ladder: ladder)
         return respond(Array(text.utf8), type: "application/dash+xml", cache: "max-age=1")
     }
 

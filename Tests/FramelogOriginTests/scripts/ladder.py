@@ -1,4 +1,4 @@
-"""Checks a transcoded stream's ladder as a client sees it at an origin, then plays it with hls.js.
+"""Checks a transcoded stream's ladder as a client sees it at an origin, then plays it with hls.js and dash.js.
 
 Usage: ladder.py BASE_URL STREAM_ID RUNGS   (RUNGS: how many renditions, besides the source, to expect)
 
@@ -9,9 +9,13 @@ Usage: ladder.py BASE_URL STREAM_ID RUNGS   (RUNGS: how many renditions, besides
 2. Every variant's LL-HLS playlist parses, reports every other variant (EXT-X-RENDITION-REPORT), and for
    every segment number two variants both list, the PROGRAM-DATE-TIME and the first sample's decode time
    (tfdt, read from the segment) are the same.
-3. hls.js 1.5.7 (from .venv/players, served by playwright under the origin's address) loads the
+3. The DASH manifest has one video AdaptationSet (segmentAlignment, startWithSAP) whose Representations
+   are the source then every rendition, tallest first; each one's init loads, and the same segment number
+   has the same tfdt in every Representation.
+4. hls.js 1.5.7 (from .venv/players, served by playwright under the origin's address) loads the
    multivariant, sees RUNGS + 1 levels, plays, is switched to the lowest level and keeps playing with
    the picture at that level's size; no fatal error.
+5. dash.js 5 plays the manifest, is switched to its smallest Representation and keeps playing at that size.
 
 Prints a JSON summary; exit 1 on a problem.
 """
@@ -22,6 +26,7 @@ import struct
 import sys
 import urllib.parse
 import urllib.request
+import xml.etree.ElementTree as ET
 
 import m3u8
 from playwright.async_api import async_playwright
@@ -108,6 +113,36 @@ for uri, (url, pl) in list(lists.items())[1:]:
 summary["segments_compared"] = compared
 check(compared >= 2 * rungs, f"only {compared} segments compared")
 
+# DASH: one video AdaptationSet whose Representations are the source then every rung, aligned.
+NS = {"d": "urn:mpeg:dash:schema:mpd:2011"}
+mpd_url = f"{base}/dash/{stream}/manifest.mpd"
+mpd = ET.fromstring(get(mpd_url))
+video_sets = [a for a in mpd.iterfind(".//d:AdaptationSet", NS) if a.get("contentType") == "video"]
+check(len(video_sets) == 1, f"{len(video_sets)} video AdaptationSets")
+if video_sets:
+    vs = video_sets[0]
+    check(vs.get("segmentAlignment") == "true" and vs.get("startWithSAP") == "1",
+          "segmentAlignment/startWithSAP missing")
+    reps = vs.findall("d:Representation", NS)
+    dash_heights = [int(r.get("height") or 0) for r in reps]
+    summary["dash"] = [(r.get("id"), r.get("bandwidth"), r.get("height")) for r in reps]
+    check(len(reps) == rungs + 1 and dash_heights == sorted(dash_heights, reverse=True),
+          f"DASH representations {summary['dash']}")
+    newest = []
+    for r in reps:
+        template = r.find("d:SegmentTemplate", NS)
+        newest.append(int(template.get("startNumber")) + len(template.findall("d:SegmentTimeline/d:S", NS)) - 1)
+        init = get(urllib.parse.urljoin(mpd_url, template.get("initialization")), binary=True)
+        check(len(init) > 0, f"DASH {r.get('id')}: empty init")
+    # The newest segment every Representation lists.
+    common = min(newest) if newest else None
+    firsts = {}
+    for r in reps:
+        template = r.find("d:SegmentTemplate", NS)
+        url = urllib.parse.urljoin(mpd_url, template.get("media").replace("$Number$", str(common)))
+        firsts[r.get("id")] = tfdt(get(url, binary=True))
+    check(len(set(firsts.values())) == 1, f"DASH segment {common}: tfdt per representation {firsts}")
+
 PAGE = """<!doctype html><html><body><video muted autoplay playsinline></video>
 <script src="/__players/hls.min.js"></script>
 <script>
@@ -158,6 +193,52 @@ async def play():
     return before, after
 
 
+DASH_PAGE = """<!doctype html><html><body><video muted autoplay playsinline></video>
+<script type="module">
+import * as dashjs from '/__players/dash.mjs';
+const result = window.result = {errors: [], fatal: null};
+const player = window.player = dashjs.MediaPlayer().create();
+// Start on the tallest (initialBitrate in kbit/s), and switch only when told.
+player.updateSettings({streaming: {abr: {autoSwitchBitrate: {video: false}, initialBitrate: {video: 100000}}}});
+player.on(dashjs.MediaPlayer.events.ERROR, e => {
+  result.fatal = String((e.error && (e.error.message || e.error.code)) || e.error);
+});
+player.initialize(document.querySelector('video'), 'SOURCE', true);
+</script></body></html>"""
+
+
+async def play_dash():
+    """dash.js 5: the Representations it sees, then a switch to the smallest, and what plays after."""
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
+                                          args=["--autoplay-policy=no-user-gesture-required", "--disable-gpu"])
+        page = await browser.new_page()
+
+        async def serve(route):
+            if route.request.url.endswith("/page.html"):
+                await route.fulfill(body=DASH_PAGE.replace("SOURCE", f"/dash/{stream}/manifest.mpd"),
+                                    content_type="text/html")
+            else:
+                await route.fulfill(body=(PLAYERS / "dash.mjs").read_bytes(), content_type="text/javascript")
+
+        await page.route(f"{base}/__players/**", serve)
+        await page.goto(f"{base}/__players/page.html")
+        await asyncio.sleep(5)
+        before = await page.evaluate("""() => {
+          const heights = player.getRepresentationsByType('video').map(r => r.height);
+          const target = heights.indexOf(Math.min(...heights));
+          const v = document.querySelector('video');
+          const state = {heights, target, frames: v.getVideoPlaybackQuality().totalVideoFrames,
+                         height: v.videoHeight};
+          player.setRepresentationForTypeByIndex('video', target, true);
+          return state;
+        }""")
+        await asyncio.sleep(7)
+        after = await page.evaluate(STATE)
+        await browser.close()
+    return before, after
+
+
 before, after = asyncio.run(play())
 summary["hlsjs"] = {"before": before, "after": after}
 check(len(before["levels"]) == rungs + 1, f"hls.js sees levels {before['levels']}")
@@ -168,6 +249,18 @@ check(after["switched"] == before["target"], f"hls.js switched to level {after['
 check(lowest is not None and [after["width"], after["height"]] == lowest,
       f"picture {after['width']}x{after['height']} after the switch, lowest level {lowest}")
 check(after["frames"] - before["frames"] >= 120, f"frames advanced {after['frames'] - before['frames']} in 7 s")
+
+dash_before, dash_after = asyncio.run(play_dash())
+summary["dashjs"] = {"before": dash_before, "after": dash_after}
+check(len(dash_before["heights"]) == rungs + 1, f"dash.js sees representations of heights {dash_before['heights']}")
+check(dash_after["fatal"] is None and dash_after["mediaError"] is None,
+      f"dash.js: {dash_after['fatal']} {dash_after['mediaError']}")
+check(dash_before["height"] == max(dash_before["heights"] or [0]),
+      f"dash.js started at height {dash_before['height']}, not the tallest of {dash_before['heights']}")
+check(dash_after["height"] == min(dash_before["heights"] or [0]),
+      f"dash.js picture {dash_after['width']}x{dash_after['height']} after the switch")
+check(dash_after["frames"] - dash_before["frames"] >= 120,
+      f"dash.js frames advanced {dash_after['frames'] - dash_before['frames']} in 7 s")
 summary["problems"] = problems
 print(json.dumps(summary))
 sys.exit(1 if problems else 0)
