@@ -31,6 +31,10 @@ public final class StreamReader: Sendable {
         /// mode every member should use the same pattern: a member pauses the non-matching streams the group
         /// gives it, and nobody reads them.
         public var streams: String? = nil
+        /// Leave out renditions (registry entries with `renditionOf`: a transcoder's outputs). In group mode
+        /// the member then subscribes to the topics of the wanted streams only, so that the group spreads
+        /// those (a transcoder's sources) and not the streams it would skip. Default false.
+        public var sourcesOnly = false
         /// Where a stream starts when the group has no committed offset for it (always, for `.everything`).
         /// Default: a minute behind live.
         public var start: StreamFollower.StartPolicy = .window(.seconds(60))
@@ -64,6 +68,8 @@ public final class StreamReader: Sendable {
     private let directoryState = Mutex(StreamDirectory())
     /// Group mode: registry entries the side consumer read and `run` has not handed over yet.
     private let news = Mutex<[StreamInfo]>([])
+    /// The topics a filtered group member is subscribed to (see `Configuration.sourcesOnly`).
+    private let subscribedTopics = Mutex<Set<String>>([])
     private let malformed: Counter
 
     public init(configuration: Configuration, logger: Logger) {
@@ -176,7 +182,16 @@ public final class StreamReader: Sendable {
         let consumer = try Consumer(configuration: consumerConfiguration(group: group), logger: logger)
         self.consumer.withLock { $0 = consumer }
         defer { self.consumer.withLock { $0 = nil } }
-        try consumer.subscribe(topics: [StreamTopics.streamTopicPattern])
+        // Unfiltered, every stream topic by pattern. Filtered, only the wanted streams' topics, by name (from
+        // the registry, subscribed again as streams appear): a pattern would let the group hand this member
+        // streams it then leaves alone, while other members sit idle.
+        let filtered = configuration.streams != nil || configuration.sourcesOnly
+        subscribedTopics.withLock { $0 = [] }
+        if filtered {
+            try resubscribe(consumer, matcher)
+        } else {
+            try consumer.subscribe(topics: [StreamTopics.streamTopicPattern])
+        }
         var follower = StreamFollower()
         for info in directory.streams.values.sorted(by: { $0.stream < $1.stream }) where matches(info.stream, matcher) {
             try await body(.info(info))
@@ -223,9 +238,12 @@ public final class StreamReader: Sendable {
 
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask {
+                let matcher = try self.configuration.streams.map { try Regex($0) }
                 for try await record in directoryConsumer.messages {
                     switch self.directoryState.withLock({ $0.apply(record) }) {
-                    case .stream(let info)?: self.news.withLock { $0.append(info) }
+                    case .stream(let info)?:
+                        self.news.withLock { $0.append(info) }
+                        if filtered { try self.resubscribe(consumer, matcher) }
                     case .malformed?: self.malformed.increment()
                     case .segment?, nil: break
                     }
@@ -285,6 +303,21 @@ public final class StreamReader: Sendable {
             throw error
         }
         for consumer in consumers { await consumer.close() }
+    }
+
+    /// Subscribes `consumer` to the topics of the wanted streams the directory knows, when they changed.
+    private func resubscribe(_ consumer: Consumer, _ matcher: Regex<AnyRegexOutput>?) throws {
+        let wanted = Set(
+            directory.streams.values.filter {
+                matches($0.stream, matcher) && !(configuration.sourcesOnly && $0.renditionOf != nil)
+            }.map { StreamNames.streamTopic($0.stream) })
+        let changed = subscribedTopics.withLock { current in
+            defer { current = wanted }
+            return current != wanted
+        }
+        guard changed, !wanted.isEmpty else { return }
+        logger.debug("subscribing", metadata: ["kafka.topics": "\(wanted.count)"])
+        try consumer.subscribe(topics: wanted.sorted())
     }
 
     private func matches(_ stream: String, _ matcher: Regex<AnyRegexOutput>?) -> Bool {
