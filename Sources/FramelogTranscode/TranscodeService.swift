@@ -28,6 +28,8 @@ public final class TranscodeService: Service, Sendable {
         c.start = .live
         c.sessionTimeout = configuration.sessionTimeout
         c.malformedMetric = "framelog_transcode_bad_records_total"
+        // Its own outputs are never transcoded, so the group spreads only sources.
+        c.sourcesOnly = true
         let reader = StreamReader(configuration: c, logger: logger)
         do {
             let admin = try Admin(configuration: configuration.kafka, logger: logger)
