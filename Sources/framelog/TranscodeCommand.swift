@@ -41,6 +41,12 @@ struct TranscodeCommand: AsyncParsableCommand {
     @Option(help: "The ffmpeg executable.")
     var ffmpeg = "ffmpeg"
 
+    @Option(
+        help: ArgumentHelp(
+            "Group session timeout in seconds: how soon a dead transcoder's streams move to the others.",
+            valueName: "seconds"))
+    var sessionTimeout = 6.0
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -51,6 +57,10 @@ struct TranscodeCommand: AsyncParsableCommand {
         c.streams = streams
         c.preset = preset
         c.ffmpeg = ffmpeg
+        guard sessionTimeout >= 1, sessionTimeout <= 300 else {
+            throw CLIError("--session-timeout must be between 1 and 300 seconds")
+        }
+        c.sessionTimeout = .milliseconds(Int64(sessionTimeout * 1000))
         do {
             c.ladder = try Rung.parseLadder(ladder)
             try c.validate()
