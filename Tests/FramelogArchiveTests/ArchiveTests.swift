@@ -8,13 +8,6 @@ import Logging
 import ServiceLifecycle
 import Testing
 
-/// The built `framelog` executable, next to this test bundle.
-let framelogBinary: String = {
-    let exe =
-        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
-    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("framelog").path
-}()
-
 /// `framelog archive` as a child process.
 final class ArchiverProcess {
     let process = Process()

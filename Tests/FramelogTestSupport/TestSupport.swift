@@ -13,6 +13,13 @@ public let quietLogger: Logger = {
     return logger
 }()
 
+/// The built `framelog` executable, next to this test bundle.
+public let framelogBinary: String = {
+    let exe =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("framelog").path
+}()
+
 /// Runs `body` against a fresh Tansu broker on a free port, stopped afterwards whatever happens.
 public func withLocalBroker<T>(_ body: (LocalBroker) async throws -> T) async throws -> T {
     let broker = try await LocalBroker.start(logger: quietLogger)

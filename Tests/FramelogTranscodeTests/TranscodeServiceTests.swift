@@ -153,6 +153,125 @@ struct TranscodeServiceTests {
         }
     }
 
+    /// Two `framelog transcode` processes share 4 streams (each takes some); one is SIGKILLed. Its streams
+    /// resume on the other within the session timeout, the broker's join, one segment and an encoder's
+    /// start; no position or sequence number is published twice, and the takeover is a discontinuity
+    /// behind which every part still matches the source's frames.
+    @Test func aKilledWorkersStreamsResumeOnTheOther() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let kafka = KafkaClientOptions(bootstrapServers: [b])
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let streams = (0..<4).map { "fail-\(tag)-\($0)" }
+            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
+            for stream in streams {
+                var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .testPattern)
+                ic.size = .init(width: 320, height: 180)
+                ic.videoBitrate = 200_000
+                ic.audioBitrate = 32_000
+                ic.segmentDuration = .seconds(1)
+                services.append(.init(service: IngestService(configuration: ic, logger: quietLogger)))
+            }
+            let ingest = ServiceGroup(configuration: .init(services: services, logger: quietLogger))
+            let ingesting = Task { try await ingest.run() }
+            defer { ingesting.cancel() }
+            func worker() throws -> Process {
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: framelogBinary)
+                process.arguments = [
+                    "transcode", "--brokers", b, "--group", "fail-\(tag)", "--streams", "fail-\(tag)-[0-9]",
+                    "--ladder", "90p:80k", "--preset", "ultrafast", "--session-timeout", "3", "--log-level", "error",
+                ]
+                process.standardOutput = FileHandle.nullDevice
+                try process.run()
+                return process
+            }
+            let first = try worker()
+            defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
+            let admin = try Admin(configuration: kafka, logger: quietLogger)
+            let rungTopics = streams.map { StreamNames.streamTopic("\($0)_90p") }
+            let deadline = ContinuousClock.now + .seconds(90)
+            while ContinuousClock.now < deadline,
+                try await !Set(admin.listTopics().map(\.name)).isSuperset(of: rungTopics)
+            {
+                try await Task.sleep(for: .milliseconds(500))
+            }
+            let second = try worker()
+            defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
+            // The group rebalances (cooperative-sticky): the second worker takes streams and publishes them.
+            var owned: Set<String> = []
+            let spread = ContinuousClock.now + .seconds(45)
+            while ContinuousClock.now < spread, owned.isEmpty {
+                try await Task.sleep(for: .seconds(1))
+                owned = Set(
+                    try await readAll(b, topic: StreamNames.registryTopic).compactMap(StreamCodec.streamInfo(of:))
+                        .filter { $0.pid == second.processIdentifier && $0.renditionOf != nil }.map(\.stream))
+            }
+            try #require(!owned.isEmpty, "the second worker took no stream")
+            #expect(owned.count < 4, "the second worker took every stream: \(owned)")
+            // Watch the victims' rendition topics: when does a record arrive after the kill?
+            let victims = owned.sorted().map { StreamNames.streamTopic($0) }
+            let arrivals = Arrivals()
+            var watchers: [Task<Void, any Error>] = []
+            for topic in victims {
+                let watcher = try Consumer(
+                    configuration: ConsumerConfiguration(bootstrapServers: [b]), logger: quietLogger)
+                try watcher.assign([TopicPartition(topic, 0): .beginning])
+                watchers.append(
+                    Task {
+                        defer { Task { await watcher.close() } }
+                        for try await _ in watcher.messages { await arrivals.record(topic) }
+                    })
+            }
+            defer { for watcher in watchers { watcher.cancel() } }
+            try await Task.sleep(for: .seconds(3))
+            kill(second.processIdentifier, SIGKILL)
+            second.waitUntilExit()
+            let killed = ContinuousClock.now
+            // What the dead worker had in flight lands within moments; anything later is the survivor's.
+            let settled = killed + .milliseconds(500)
+            var resumed = [String: Duration]()
+            while ContinuousClock.now - killed < .seconds(30), resumed.count < victims.count {
+                for topic in victims where resumed[topic] == nil {
+                    if let at = await arrivals.first(topic, after: settled) { resumed[topic] = at - killed }
+                }
+                try await Task.sleep(for: .milliseconds(100))
+            }
+            try await Task.sleep(for: .seconds(3))
+            await ingest.triggerGracefulShutdown()
+            _ = try? await ingesting.value
+            try await Task.sleep(for: .seconds(2))
+            kill(first.processIdentifier, SIGINT)
+            first.waitUntilExit()
+
+            for topic in victims {
+                // Session timeout 3 s; then a cooperative rebalance, whose joins take about half the session
+                // timeout each on Tansu (platform-facts); one 1 s segment to the next keyframe; and a new
+                // encoder's start on this busy 2-core machine. Measured 5-9 s; the bound leaves room.
+                let limit = Duration.seconds(12)
+                #expect((resumed[topic] ?? .seconds(999)) <= limit, "\(topic) resumed after \(resumed[topic] ?? .zero)")
+            }
+            for (stream, topic) in zip(streams, rungTopics) {
+                let records = try await readAll(b, topic: topic)
+                let headers = try records.map { try StreamCodec.header(of: $0) }
+                let sequences = headers.map(\.sequence)
+                #expect(Set(sequences).count == sequences.count, "\(topic): a sequence number published twice")
+                let chunks = headers.filter { $0.kind == .chunk }.map {
+                    "\($0.track) \($0.segment).\($0.part).\($0.chunk)"
+                }
+                #expect(Set(chunks).count == chunks.count, "\(topic): a part published twice")
+                let source = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic(stream)))
+                let rung = try StoredTrack(records)
+                if victims.contains(topic) {
+                    #expect(rung.discontinuities >= 1, "\(topic): the takeover is no discontinuity")
+                }
+                for position in rung.parts.keys {
+                    #expect(try rung.frames(position) == source.frames(position), "\(topic) \(position)")
+                }
+            }
+        }
+    }
+
     @Test func aSourceSmallerThanEveryRungIsOnlyPassedThrough() async throws {
         try await withLocalBroker { broker in
             let kafka = KafkaClientOptions(bootstrapServers: [broker.bootstrapServers])
@@ -277,6 +396,15 @@ struct TranscodeServiceTests {
                 #expect(try rung.frames(position) == source.frames(position), "\(position)")
             }
         }
+    }
+}
+
+/// When records arrived, per topic.
+private actor Arrivals {
+    private var times: [String: [ContinuousClock.Instant]] = [:]
+    func record(_ topic: String) { times[topic, default: []].append(.now) }
+    func first(_ topic: String, after instant: ContinuousClock.Instant) -> ContinuousClock.Instant? {
+        times[topic]?.first { $0 > instant }
     }
 }
 
