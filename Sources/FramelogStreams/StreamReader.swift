@@ -28,8 +28,8 @@ public final class StreamReader: Sendable {
         public var kafka: KafkaClientOptions
         public var membership: Membership = .everything
         /// Stream ids to read, as a regular expression matched against the whole id; nil reads all. In group
-        /// mode every member should use the same pattern: a member pauses the non-matching streams the group
-        /// gives it, and nobody reads them.
+        /// mode every member should use the same pattern: a member subscribes to the matching streams' topics
+        /// by name (from the registry), so the group spreads only those.
         public var streams: String? = nil
         /// Leave out renditions (registry entries with `renditionOf`: a transcoder's outputs). In group mode
         /// the member then subscribes to the topics of the wanted streams only, so that the group spreads
