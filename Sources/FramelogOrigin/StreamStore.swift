@@ -292,20 +292,6 @@ public final class StreamStore: Sendable {
         }
     }
 
-    /// The live renditions of `source` (streams `framelog transcode` made from it) that have media, tallest
-    /// first.
-    public func renditions(of source: String) -> [Snapshot] {
-        state.withLock { s in
-            s.entries.compactMap { id, entry -> Snapshot? in
-                guard let info = entry.info, info.renditionOf == source, info.state == .live,
-                    !entry.primary.segments.isEmpty
-                else { return nil }
-                return Snapshot(id: id, info: info, windows: entry.windows, lastArrivalMs: entry.lastArrivalMs)
-            }
-        }
-        .sorted { ($0.info?.height ?? 0, $1.id) > ($1.info?.height ?? 0, $0.id) }
-    }
-
     public func snapshots() -> [Snapshot] {
         state.withLock { s in
             s.entries.map {
