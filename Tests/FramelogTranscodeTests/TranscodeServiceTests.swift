@@ -61,22 +61,11 @@ struct TranscodeServiceTests {
             let stream = "tc-\(tag)"
             let directory = try scratchDirectory()
             defer { try? FileManager.default.removeItem(atPath: directory) }
-            var ic = IngestConfiguration(
-                kafka: KafkaClientOptions(bootstrapServers: [b]), streamID: stream, source: .testPattern)
-            ic.size = .init(width: 320, height: 180)
-            ic.videoBitrate = 300_000
-            ic.audioBitrate = 64_000
-            ic.segmentDuration = .seconds(1)
+            let kafka = KafkaClientOptions(bootstrapServers: [b])
+            var ic = testIngest(kafka, stream)
             ic.heartbeatInterval = .milliseconds(500)
-            var tc = TranscodeConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
-            tc.group = "tc-\(tag)"
-            tc.ladder = try Rung.parseLadder("360p:800k,144p:150k,90p:80k")
-            tc.preset = "ultrafast"
-            tc.sessionTimeout = .seconds(3)
-            let ingest = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: IngestService(configuration: ic, logger: quietLogger))],
-                    logger: quietLogger))
+            let tc = try testTranscode(kafka, group: "tc-\(tag)", ladder: "360p:800k,144p:150k,90p:80k")
+            let ingest = ingestGroup([ic])
             let ingesting = Task { try await ingest.run() }
             let transcoding = Task { try await TranscodeService(configuration: tc, logger: quietLogger).run() }
             defer {
@@ -88,7 +77,7 @@ struct TranscodeServiceTests {
             // for its end.)
             let deadline = ContinuousClock.now + .seconds(90)
             while ContinuousClock.now < deadline {
-                let admin = try Admin(configuration: KafkaClientOptions(bootstrapServers: [b]), logger: quietLogger)
+                let admin = try Admin(configuration: kafka, logger: quietLogger)
                 if try await admin.listTopics().map(\.name).contains(rungTopics[1]) { break }
                 try await Task.sleep(for: .milliseconds(500))
             }
@@ -111,7 +100,7 @@ struct TranscodeServiceTests {
                 try await Task.sleep(for: .milliseconds(500))
             }
             let topics = Set(
-                try await Admin(configuration: KafkaClientOptions(bootstrapServers: [b]), logger: quietLogger)
+                try await Admin(configuration: kafka, logger: quietLogger)
                     .listTopics().map(\.name))
             // No upscaling (the source is 180 lines), and renditions are never transcoded again.
             #expect(!topics.contains(StreamNames.streamTopic("\(stream)_360p")))
@@ -163,16 +152,8 @@ struct TranscodeServiceTests {
             let kafka = KafkaClientOptions(bootstrapServers: [b])
             let tag = UUID().uuidString.prefix(6).lowercased()
             let streams = (0..<4).map { "fail-\(tag)-\($0)" }
-            var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-            for stream in streams {
-                var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .testPattern)
-                ic.size = .init(width: 320, height: 180)
-                ic.videoBitrate = 200_000
-                ic.audioBitrate = 32_000
-                ic.segmentDuration = .seconds(1)
-                services.append(.init(service: IngestService(configuration: ic, logger: quietLogger)))
-            }
-            let ingest = ServiceGroup(configuration: .init(services: services, logger: quietLogger))
+            let ingest = ingestGroup(
+                streams.map { testIngest(kafka, $0, videoBitrate: 200_000, audioBitrate: 32_000) })
             let ingesting = Task { try await ingest.run() }
             defer { ingesting.cancel() }
             func worker() throws -> Process {
@@ -277,21 +258,10 @@ struct TranscodeServiceTests {
             let kafka = KafkaClientOptions(bootstrapServers: [broker.bootstrapServers])
             let tag = UUID().uuidString.prefix(6).lowercased()
             let stream = "tiny-\(tag)"
-            var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .testPattern)
-            ic.size = .init(width: 160, height: 90)
-            ic.videoBitrate = 100_000
-            ic.audioBitrate = 64_000
-            ic.segmentDuration = .seconds(1)
-            var tc = TranscodeConfiguration(kafka: kafka)
-            tc.group = "tiny-\(tag)"
+            let ic = testIngest(kafka, stream, width: 160, height: 90, videoBitrate: 100_000)
             // 144p is taller than the source; 90p is its own height: neither is encoded (no upscaling).
-            tc.ladder = try Rung.parseLadder("144p:100k,90p:50k")
-            tc.preset = "ultrafast"
-            tc.sessionTimeout = .seconds(3)
-            let ingest = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: IngestService(configuration: ic, logger: quietLogger))],
-                    logger: quietLogger))
+            let tc = try testTranscode(kafka, group: "tiny-\(tag)", ladder: "144p:100k,90p:50k")
+            let ingest = ingestGroup([ic])
             let ingesting = Task { try await ingest.run() }
             let transcoding = Task { try await TranscodeService(configuration: tc, logger: quietLogger).run() }
             defer {
@@ -330,21 +300,10 @@ struct TranscodeServiceTests {
             let kafka = KafkaClientOptions(bootstrapServers: [b])
             let tag = UUID().uuidString.prefix(6).lowercased()
             let stream = "hang-\(tag)"
-            var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .testPattern)
-            ic.size = .init(width: 320, height: 180)
-            ic.videoBitrate = 300_000
-            ic.audioBitrate = 64_000
-            ic.segmentDuration = .seconds(1)
+            var ic = testIngest(kafka, stream)
             ic.heartbeatInterval = .milliseconds(500)
-            var tc = TranscodeConfiguration(kafka: kafka)
-            tc.group = "hang-\(tag)"
-            tc.ladder = try Rung.parseLadder("90p:80k")
-            tc.preset = "ultrafast"
-            tc.sessionTimeout = .seconds(3)
-            let ingest = ServiceGroup(
-                configuration: .init(
-                    services: [.init(service: IngestService(configuration: ic, logger: quietLogger))],
-                    logger: quietLogger))
+            let tc = try testTranscode(kafka, group: "hang-\(tag)", ladder: "90p:80k")
+            let ingest = ingestGroup([ic])
             let ingesting = Task { try await ingest.run() }
             let transcoding = Task { try await TranscodeService(configuration: tc, logger: quietLogger).run() }
             defer {
@@ -397,6 +356,38 @@ struct TranscodeServiceTests {
             }
         }
     }
+}
+
+/// A small, cheap test-pattern ingest of `stream` with 1 s segments.
+private func testIngest(
+    _ kafka: KafkaClientOptions, _ stream: String, width: Int = 320, height: Int = 180, videoBitrate: Int = 300_000,
+    audioBitrate: Int = 64_000
+) -> IngestConfiguration {
+    var c = IngestConfiguration(kafka: kafka, streamID: stream, source: .testPattern)
+    c.size = .init(width: width, height: height)
+    c.videoBitrate = videoBitrate
+    c.audioBitrate = audioBitrate
+    c.segmentDuration = .seconds(1)
+    return c
+}
+
+/// A transcoder of `ladder` in group `group`: ultrafast, and a 3 s session timeout.
+private func testTranscode(_ kafka: KafkaClientOptions, group: String, ladder: String) throws -> TranscodeConfiguration
+{
+    var c = TranscodeConfiguration(kafka: kafka)
+    c.group = group
+    c.ladder = try Rung.parseLadder(ladder)
+    c.preset = "ultrafast"
+    c.sessionTimeout = .seconds(3)
+    return c
+}
+
+/// Ingests run as one service group.
+private func ingestGroup(_ configurations: [IngestConfiguration]) -> ServiceGroup {
+    ServiceGroup(
+        configuration: .init(
+            services: configurations.map { .init(service: IngestService(configuration: $0, logger: quietLogger)) },
+            logger: quietLogger))
 }
 
 /// When records arrived, per topic.
