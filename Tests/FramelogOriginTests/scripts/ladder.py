@@ -164,35 +164,6 @@ STATE = """() => {
 }"""
 
 
-async def play():
-    async with async_playwright() as p:
-        browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
-                                          args=["--autoplay-policy=no-user-gesture-required", "--disable-gpu"])
-        page = await browser.new_page()
-
-        async def serve(route):
-            if route.request.url.endswith("/page.html"):
-                await route.fulfill(body=PAGE.replace("SOURCE", f"/hls/{stream}/index.m3u8"), content_type="text/html")
-            else:
-                await route.fulfill(body=(PLAYERS / "hls.min.js").read_bytes(), content_type="text/javascript")
-
-        await page.route(f"{base}/__players/**", serve)
-        await page.goto(f"{base}/__players/page.html")
-        await asyncio.sleep(5)
-        before = await page.evaluate(STATE)
-        # hls.js orders levels by bandwidth, lowest first: switch to the smallest picture.
-        target = await page.evaluate("""() => {
-          const i = hls.levels.reduce((best, l, i) => l.height < hls.levels[best].height ? i : best, 0);
-          hls.currentLevel = i;
-          return i;
-        }""")
-        before["target"] = target
-        await asyncio.sleep(7)
-        after = await page.evaluate(STATE)
-        await browser.close()
-    return before, after
-
-
 DASH_PAGE = """<!doctype html><html><body><video muted autoplay playsinline></video>
 <script type="module">
 import * as dashjs from '/__players/dash.mjs';
@@ -207,8 +178,9 @@ player.initialize(document.querySelector('video'), 'SOURCE', true);
 </script></body></html>"""
 
 
-async def play_dash():
-    """dash.js 5: the Representations it sees, then a switch to the smallest, and what plays after."""
+async def play_and_switch(page_html, source, player_file, switch):
+    """Plays `source` in `page_html` (served with `player_file` under the origin's address, by playwright).
+    After 5 s runs the `switch` script, which returns what it saw before switching; 7 s later, STATE."""
     async with async_playwright() as p:
         browser = await p.chromium.launch(executable_path="/usr/bin/chromium",
                                           args=["--autoplay-policy=no-user-gesture-required", "--disable-gpu"])
@@ -216,30 +188,40 @@ async def play_dash():
 
         async def serve(route):
             if route.request.url.endswith("/page.html"):
-                await route.fulfill(body=DASH_PAGE.replace("SOURCE", f"/dash/{stream}/manifest.mpd"),
-                                    content_type="text/html")
+                await route.fulfill(body=page_html.replace("SOURCE", source), content_type="text/html")
             else:
-                await route.fulfill(body=(PLAYERS / "dash.mjs").read_bytes(), content_type="text/javascript")
+                await route.fulfill(body=(PLAYERS / player_file).read_bytes(), content_type="text/javascript")
 
         await page.route(f"{base}/__players/**", serve)
         await page.goto(f"{base}/__players/page.html")
         await asyncio.sleep(5)
-        before = await page.evaluate("""() => {
-          const heights = player.getRepresentationsByType('video').map(r => r.height);
-          const target = heights.indexOf(Math.min(...heights));
-          const v = document.querySelector('video');
-          const state = {heights, target, frames: v.getVideoPlaybackQuality().totalVideoFrames,
-                         height: v.videoHeight};
-          player.setRepresentationForTypeByIndex('video', target, true);
-          return state;
-        }""")
+        before = await page.evaluate(switch)
         await asyncio.sleep(7)
         after = await page.evaluate(STATE)
         await browser.close()
     return before, after
 
 
-before, after = asyncio.run(play())
+# hls.js orders levels by bandwidth, lowest first: switch to the smallest picture.
+HLS_SWITCH = """() => {
+  const state = (""" + STATE + """)();
+  state.target = hls.levels.reduce((best, l, i) => l.height < hls.levels[best].height ? i : best, 0);
+  hls.currentLevel = state.target;
+  return state;
+}"""
+
+# dash.js 5: the Representations it sees, then a switch to the smallest.
+DASH_SWITCH = """() => {
+  const heights = player.getRepresentationsByType('video').map(r => r.height);
+  const target = heights.indexOf(Math.min(...heights));
+  const v = document.querySelector('video');
+  const state = {heights, target, frames: v.getVideoPlaybackQuality().totalVideoFrames, height: v.videoHeight};
+  player.setRepresentationForTypeByIndex('video', target, true);
+  return state;
+}"""
+
+
+before, after = asyncio.run(play_and_switch(PAGE, f"/hls/{stream}/index.m3u8", "hls.min.js", HLS_SWITCH))
 summary["hlsjs"] = {"before": before, "after": after}
 check(len(before["levels"]) == rungs + 1, f"hls.js sees levels {before['levels']}")
 check(after["fatal"] is None and after["mediaError"] is None, f"hls.js: {after['fatal']} {after['mediaError']}")
@@ -250,7 +232,8 @@ check(lowest is not None and [after["width"], after["height"]] == lowest,
       f"picture {after['width']}x{after['height']} after the switch, lowest level {lowest}")
 check(after["frames"] - before["frames"] >= 120, f"frames advanced {after['frames'] - before['frames']} in 7 s")
 
-dash_before, dash_after = asyncio.run(play_dash())
+dash_before, dash_after = asyncio.run(
+    play_and_switch(DASH_PAGE, f"/dash/{stream}/manifest.mpd", "dash.mjs", DASH_SWITCH))
 summary["dashjs"] = {"before": dash_before, "after": dash_after}
 check(len(dash_before["heights"]) == rungs + 1, f"dash.js sees representations of heights {dash_before['heights']}")
 check(dash_after["fatal"] is None and dash_after["mediaError"] is None,
