@@ -13,8 +13,8 @@ Usage: ladder.py BASE_URL STREAM_ID RUNGS   (RUNGS: how many renditions, besides
    are the source then every rendition, tallest first; each one's init loads, and the same segment number
    has the same tfdt in every Representation.
 4. hls.js 1.5.7 (from .venv/players, served by playwright under the origin's address) loads the
-   multivariant, sees RUNGS + 1 levels, plays, is switched to the lowest level and keeps playing with
-   the picture at that level's size; no fatal error.
+   multivariant, sees RUNGS + 1 levels, plays, is switched (smoothly, as its ABR does) to the lowest level
+   and keeps playing with the picture at that level's size; no stall after the switch, no fatal error.
 5. dash.js 5 plays the manifest, is switched to its smallest Representation and keeps playing at that size.
 
 Prints a JSON summary; exit 1 on a problem.
@@ -202,11 +202,13 @@ async def play_and_switch(page_html, source, player_file, switch):
     return before, after
 
 
-# hls.js orders levels by bandwidth, lowest first: switch to the smallest picture.
+# hls.js orders levels by bandwidth, lowest first: switch to the smallest picture. `nextLevel` is the
+# smooth switch ABR makes, at the next fragment; `currentLevel` would flush the buffer and stall on purpose.
 HLS_SWITCH = """() => {
   const state = (""" + STATE + """)();
   state.target = hls.levels.reduce((best, l, i) => l.height < hls.levels[best].height ? i : best, 0);
-  hls.currentLevel = state.target;
+  hls.nextLevel = state.target;
+  state.errorsBefore = state.errors.length;
   return state;
 }"""
 
@@ -231,6 +233,7 @@ check(after["switched"] == before["target"], f"hls.js switched to level {after['
 check(lowest is not None and [after["width"], after["height"]] == lowest,
       f"picture {after['width']}x{after['height']} after the switch, lowest level {lowest}")
 check(after["frames"] - before["frames"] >= 120, f"frames advanced {after['frames'] - before['frames']} in 7 s")
+check("bufferStalledError" not in after["errors"][before["errorsBefore"]:], "hls.js stalled after the switch")
 
 dash_before, dash_after = asyncio.run(
     play_and_switch(DASH_PAGE, f"/dash/{stream}/manifest.mpd", "dash.mjs", DASH_SWITCH))
