@@ -107,18 +107,39 @@ public enum HLSPlaylist {
         return (last.number + 1, 0)
     }
 
+    /// How far back from the end a delta update keeps segments (`CAN-SKIP-UNTIL`): the spec's least, six
+    /// target durations.
+    public static func skipBoundary(targetDuration: Int) -> Double { Double(targetDuration) * 6 }
+
     /// The media playlist. `lowLatency` adds the LL-HLS tags (parts of the last segments, the open
     /// segment's parts, a preload hint, server control); without it the playlist holds complete segments
     /// only, for players that do not speak LL-HLS. `archived` segments older than the window (DVR) come
     /// first, by the same object names; the discontinuity sequence counts the breaks they show.
+    ///
+    /// `delta` (a low-latency client's `_HLS_skip=YES`): a Playlist Delta Update, where the segments that
+    /// start more than the skip boundary before the end are one `EXT-X-SKIP` tag. Every other line is as in
+    /// the full playlist, and the current `EXT-X-MAP` comes again before the first segment listed. When the
+    /// window holds no segment beyond the boundary, it is the full playlist (archived ones included).
     public static func media(
         _ window: LiveWindow, _ context: PlaylistContext, lowLatency: Bool, renditionReports: [RenditionReport] = [],
-        archived: [VODPlaylist.Entry] = []
+        archived: [VODPlaylist.Entry] = [], delta: Bool = false
     ) -> String {
         let target = targetDuration(window, context)
         let partTarget = partTarget(window, context)
         let segments = lowLatency ? window.segments[...] : window.completeSegments
         let archived = archived.filter { $0.number < segments.first?.number ?? .max }
+        // A delta update lists the window's segments from `listedFrom`; the ones before, and every archived
+        // one, are skipped.
+        var listedFrom = segments.startIndex
+        if lowLatency && delta {
+            var fromEnd = 0.0
+            for i in segments.indices.reversed() {
+                if fromEnd > skipBoundary(targetDuration: target) { break }
+                listedFrom = i
+                fromEnd += segments[i].duration
+            }
+        }
+        let skipped = listedFrom == segments.startIndex ? 0 : archived.count + (listedFrom - segments.startIndex)
         let prefix = VODPlaylist.lines(archived, uriPrefix: "")
         // The window's first segment after the archived ones: a break there is a discontinuity too.
         let joinBreaks =
@@ -129,10 +150,12 @@ public enum HLSPlaylist {
             } ?? false
         // Breaks inside the archived part were counted by the window as they slid out of it.
         let shown = UInt64(prefix.discontinuities)
-        var out = "#EXTM3U\n#EXT-X-VERSION:6\n#EXT-X-TARGETDURATION:\(target)\n"
+        // EXT-X-SKIP needs protocol version 9.
+        var out = "#EXTM3U\n#EXT-X-VERSION:\(skipped > 0 ? 9 : 6)\n#EXT-X-TARGETDURATION:\(target)\n"
         if lowLatency {
             out += "#EXT-X-PART-INF:PART-TARGET=\(decimal(partTarget, 3))\n"
-            out += "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(decimal(partTarget * 3, 3))\n"
+            out += "#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=\(decimal(partTarget * 3, 3))"
+            out += ",CAN-SKIP-UNTIL=\(decimal(skipBoundary(targetDuration: target), 1))\n"
         }
         out += "#EXT-X-MEDIA-SEQUENCE:\(archived.first?.number ?? segments.first?.number ?? 0)\n"
         let discontinuitySequence = window.discontinuitySequence - min(shown, window.discontinuitySequence)
@@ -140,7 +163,11 @@ public enum HLSPlaylist {
         if !segments.isEmpty && segments.allSatisfy({ $0.parts[0].independent }) {
             out += "#EXT-X-INDEPENDENT-SEGMENTS\n"
         }
-        out += prefix.text
+        if skipped > 0 {
+            out += "#EXT-X-SKIP:SKIPPED-SEGMENTS=\(skipped)\n"
+        } else {
+            out += prefix.text
+        }
 
         // Parts are listed for the segments within three target durations of the live edge.
         var fromEdge = 0.0
@@ -150,8 +177,8 @@ public enum HLSPlaylist {
             fromEdge += segments[i].duration
             if fromEdge >= Double(target) * 3 { break }
         }
-        var currentInit = archived.last?.initID
-        for i in segments.indices {
+        var currentInit = skipped > 0 ? nil : archived.last?.initID
+        for i in segments.indices where i >= listedFrom {
             let segment = segments[i]
             if i == segments.startIndex ? joinBreaks : segment.discontinuity { out += "#EXT-X-DISCONTINUITY\n" }
             if segment.initID != currentInit {

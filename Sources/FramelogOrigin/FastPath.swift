@@ -197,8 +197,9 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         switch parsed.resource {
         case .object(let name):
             return sendObject(context, parsed.stream, name)
-        case .mediaPlaylist(let playlist):
+        case .mediaPlaylist(let path):
             let query = URI(target).queryParameters
+            let playlist = path.asked(query.get("_HLS_skip"))
             // A DVR playlist reaches into the archive: the router renders it.
             guard query.get("dvr") == nil else { return false }
             let wait: OriginRoutes.BlockingWait?
@@ -288,7 +289,7 @@ final class OriginFastPath: ChannelDuplexHandler, RemovableChannelHandler {
         guard let (body, arrival, version) = routes.renderedPlaylist(id, playlist) else { return false }
         let allocator = context.channel.allocator
         let (response, _) = routes.responses.response(
-            ResponseCache.Key(stream: id, name: playlist.name), version: version, second: time(nil)
+            ResponseCache.Key(stream: id, name: playlist.cacheName), version: version, second: time(nil)
         ) {
             let headers = OriginRoutes.mediaPlaylistHeaders(arrival: arrival)
             return (responseBytes(.ok, body: body, headers: headers, allocator: allocator), body.readableBytes)

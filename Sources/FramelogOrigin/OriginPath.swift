@@ -12,9 +12,21 @@ enum PlaylistKind: String, Hashable, Sendable, CaseIterable {
 struct MediaPlaylist: Hashable, Sendable {
     var track: StreamTrack
     var kind: PlaylistKind
+    /// A Playlist Delta Update (`_HLS_skip=YES`, or `v2`: there are no date ranges to skip): LL-HLS only.
+    var delta = false
 
     /// The path under the stream's folder.
     var name: String { "\(track.rawValue)/\(kind.rawValue)" }
+
+    /// What a rendered response is cached under: the name, and whether it is a delta update.
+    var cacheName: String { delta ? name + "?_HLS_skip" : name }
+
+    /// This playlist as the request's query asks for it: a delta update on `_HLS_skip`.
+    func asked(_ skip: String?) -> MediaPlaylist {
+        var out = self
+        out.delta = kind == .lowLatency && (skip == "YES" || skip == "v2")
+        return out
+    }
 }
 
 /// A CMAF object of a stream's window, named as playlists name it.

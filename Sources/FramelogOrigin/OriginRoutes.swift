@@ -220,7 +220,8 @@ public struct OriginRoutes: Sendable {
         // No track descriptions: a media playlist needs the durations only, not the measured bitrates.
         return HLSPlaylist.media(
             snapshot.windows[playlist.track] ?? LiveWindow(), playlistContext(snapshot, tracks: []),
-            lowLatency: lowLatency, renditionReports: lowLatency ? reports : [], archived: archived)
+            lowLatency: lowLatency, renditionReports: lowLatency ? reports : [], archived: archived,
+            delta: playlist.delta)
     }
 
     /// Reports of the other variants of the ladder `snapshot` belongs to (the source and every live

@@ -151,7 +151,7 @@ struct PlaylistTests {
         #expect(lines.first == "#EXTM3U")
         #expect(lines.contains("#EXT-X-TARGETDURATION:1"))
         #expect(lines.contains("#EXT-X-PART-INF:PART-TARGET=0.200"))
-        #expect(lines.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600"))
+        #expect(lines.contains("#EXT-X-SERVER-CONTROL:CAN-BLOCK-RELOAD=YES,PART-HOLD-BACK=0.600,CAN-SKIP-UNTIL=6.0"))
         #expect(lines.contains("#EXT-X-MEDIA-SEQUENCE:0"))
         #expect(lines.contains("#EXT-X-MAP:URI=\"init/aaaaaaaaaaaaaaaa.mp4\""))
         #expect(lines.contains("#EXT-X-PROGRAM-DATE-TIME:2026-11-25T01:29:46.000Z"))
@@ -164,6 +164,31 @@ struct PlaylistTests {
         #expect(parts.last == "#EXT-X-PART:DURATION=0.20000,URI=\"part/5.1.m4s\"")
         #expect(lines.last == "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"part/5.2.m4s\"")
         #expect(text.hasSuffix("\n"))
+    }
+
+    @Test("delta update: segments over six target durations from the end are one EXT-X-SKIP, the rest as in full")
+    func deltaUpdate() throws {
+        let w = window(parts: 52)  // 10 complete 1 s segments, 2 parts of the eleventh
+        let full = HLSPlaylist.media(w, context, lowLatency: true)
+        let delta = HLSPlaylist.media(w, context, lowLatency: true, delta: true)
+        let lines = delta.split(separator: "\n").map(String.init)
+        #expect(lines[1] == "#EXT-X-VERSION:9")
+        #expect(lines.contains("#EXT-X-MEDIA-SEQUENCE:0"))
+        // Kept: the open segment 10 and the complete ones starting within 6 s of the end, plus one.
+        let skip = try #require(lines.firstIndex(of: "#EXT-X-SKIP:SKIPPED-SEGMENTS=4"), "\(delta)")
+        #expect(lines.filter { $0.hasPrefix("seg/") } == (4...9).map { "seg/\($0).m4s" })
+        #expect(lines[skip + 1] == "#EXT-X-MAP:URI=\"init/aaaaaaaaaaaaaaaa.mp4\"")
+        // From the first segment listed on, the same lines as the full playlist.
+        let tail = lines[(skip + 2)...].joined(separator: "\n")
+        #expect(full.hasSuffix(tail + "\n"))
+        #expect(!delta.contains("seg/3.m4s") && delta.count < full.count)
+        // Nothing beyond the boundary: the full playlist.
+        let short = window(parts: 30)
+        #expect(
+            HLSPlaylist.media(short, context, lowLatency: true, delta: true)
+                == HLSPlaylist.media(short, context, lowLatency: true))
+        // Plain HLS has no delta updates.
+        #expect(!HLSPlaylist.media(w, context, lowLatency: false, delta: true).contains("SKIP"))
     }
 
     @Test("DVR: archived segments before the window by the same names, a discontinuity where they do not join")

@@ -129,9 +129,10 @@ struct PlaybackRoutes {
 
     private func mediaPlaylist(_ request: Request) async throws -> Response {
         let path = try origin.path(request)
-        guard case .mediaPlaylist(let playlist) = path.resource else { throw HTTPError(.notFound) }
+        guard case .mediaPlaylist(let named) = path.resource else { throw HTTPError(.notFound) }
         let id = path.stream
         let query = request.uri.queryParameters
+        let playlist = named.asked(query.get("_HLS_skip"))
         var released = false
         if let wait = try origin.blockingWait(
             id, msn: query.get("_HLS_msn"), part: query.get("_HLS_part"), kind: playlist.kind)
