@@ -428,14 +428,14 @@ public final class StreamStore: Sendable {
     /// primary segment that starts with a keyframe, with the other tracks' parts of the same segments (so a
     /// decoder can start at once), then every record as it arrives. Ends when the subscriber falls
     /// `feedBacklog` records behind. Nil for an unknown stream.
-    public func subscribe(_ stream: String) -> AsyncStream<FeedItem>? {
+    public func subscribe(_ stream: String, from: UInt64? = nil) -> AsyncStream<FeedItem>? {
         let (items, continuation) = AsyncStream<FeedItem>.makeStream(
             bufferingPolicy: .bufferingOldest(feedBacklog + 64))
         let registered = state.withLock { s -> Bool in
             guard !s.closed, let entry = s.entries[stream] else { return false }
             s.nextID += 1
             let id = s.nextID
-            for item in Self.feedStart(entry.windows) { continuation.yield(item) }
+            for item in Self.feedStart(entry.windows, from: from) { continuation.yield(item) }
             if entry.primary.ended { continuation.yield(FeedItem(header: endHeader(entry.primary), value: [])) }
             entry.subscribers[id] = continuation
             continuation.onTermination = { [weak self] _ in
@@ -451,11 +451,14 @@ public final class StreamStore: Sendable {
     }
 
     /// What a new feed subscriber gets first: from the newest primary segment that starts with a
-    /// keyframe, every track's init, discontinuities (from the primary track) and parts, in stream order.
-    static func feedStart(_ windows: [StreamTrack: LiveWindow]) -> [FeedItem] {
+    /// keyframe (or from segment `from`, when the window has it and it starts with one), every track's
+    /// init, discontinuities (from the primary track) and parts, in stream order.
+    static func feedStart(_ windows: [StreamTrack: LiveWindow], from: UInt64? = nil) -> [FeedItem] {
         guard let primary = primary(windows),
-            let start = primary.segments.last(where: { $0.parts[0].independent })?.number
+            let newest = primary.segments.last(where: { $0.parts[0].independent })?.number
         else { return [] }
+        let asked = primary.segments.first { $0.number == from && $0.parts[0].independent }
+        let start = asked?.number ?? newest
         // (sequence, rank, item): inits and markers sort before the part whose sequence they borrow.
         var items: [(UInt64, Int, FeedItem)] = []
         for (track, window) in windows {

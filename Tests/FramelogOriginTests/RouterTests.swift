@@ -99,6 +99,27 @@ struct RouterTests {
         #expect(routes.fastPathAnswers.count.load(ordering: .relaxed) == (path == .fastPath ? 6 : 0))
     }
 
+    @Test("_HLS_skip=YES answers a delta update, cached apart from the full playlist", arguments: Path.allCases)
+    func deltaUpdates(path: Path) async throws {
+        let store = Feeder.started(parts: 60).store  // 12 segments of 1 s
+        let routes = OriginRoutes(store: store)
+        try await makeApp(store, fastPath: path == .fastPath, routes: routes).test(path.mode) { client in
+            for (query, delta) in [
+                ("", false), ("?_HLS_skip=YES", true), ("", false), ("?_HLS_msn=10&_HLS_skip=v2", true),
+            ] {
+                try await client.execute(uri: "/hls/cam1/video/live.m3u8\(query)", method: .get) { r in
+                    let body = text(r)
+                    #expect(r.status == .ok && body.contains("CAN-SKIP-UNTIL=6.0"))
+                    #expect(body.contains("#EXT-X-SKIP:SKIPPED-SEGMENTS=") == delta, "\(query): \(body)")
+                    #expect(body.contains("seg/0.m4s") == !delta)
+                }
+            }
+            try await client.execute(uri: "/hls/cam1/video/legacy.m3u8?_HLS_skip=YES", method: .get) { r in
+                #expect(text(r).contains("seg/0.m4s") && !text(r).contains("SKIP"))
+            }
+        }
+    }
+
     func objectsAndPlaylists(_ client: some TestClientProtocol) async throws {
         do {
             try await client.execute(uri: "/hls/cam1/index.m3u8", method: .get) { r in
@@ -159,6 +180,9 @@ struct RouterTests {
                 ("/hls/cam1/video/part/0.7.m4s", .notFound),
                 ("/hls/cam1/video/init/ffffffffffffffff.mp4", .notFound),
                 ("/feed/nope", .notFound),
+                ("/feed/cam1?tracks=subtitles", .badRequest),
+                ("/feed/cam1?tracks=video,", .badRequest),
+                ("/feed/cam1?from=-1", .badRequest),
                 ("/hls/.hidden/video/live.m3u8", .badRequest),
                 ("/hls/a%2F..%2Fb/video/live.m3u8", .badRequest),
                 ("/hls/\(String(repeating: "x", count: 65))/video/live.m3u8", .badRequest),
@@ -355,6 +379,13 @@ struct RouterTests {
         for _ in 0..<4 { first.append((await iterator.next())!.header) }
         #expect(first.map(\.kind) == [.initSegment, .chunk, .chunk, .chunk])
         #expect(first.dropFirst().map(\.segment) == [1, 1, 1] && first.dropFirst().map(\.part) == [0, 1, 2])
+        // A switching player asks for an older segment; one the window lacks gets the newest.
+        let older = try #require(store.subscribe("cam1", from: 0))
+        var olderFirst: [StreamRecordHeader] = []
+        for await item in older.prefix(3) { olderFirst.append(item.header) }
+        #expect(olderFirst.map(\.kind) == [.initSegment, .chunk, .chunk] && olderFirst.last?.segment == 0)
+        let missing = try #require(store.subscribe("cam1", from: 99))
+        for await item in missing.prefix(2) { #expect(item.header.kind == .initSegment || item.header.segment == 1) }
         feeder.parts(1)
         let next = await iterator.next()
         #expect(next?.header.segment == 1 && next?.header.part == 3 && next?.value == Array("1.3".utf8))
@@ -369,6 +400,20 @@ struct RouterTests {
         store.close()
         #expect(await iterator.next() == nil)
         #expect(store.subscribe("cam1") == nil)
+    }
+
+    @Test("?tracks= keeps one track's inits and chunks, and every marker")
+    func feedOfOneTrack() throws {
+        let video = try #require(try FeedRoutes.tracks("video"))
+        #expect(try FeedRoutes.tracks(nil) == nil && FeedRoutes.tracks("audio,video") == [.audio, .video])
+        var numbering = StreamNumbering(segmentTargetMs: 1000, partTargetMs: 200)
+        let part = numbering.part(
+            pts: 0, duration: 18000, timescale: 90000, independent: true, captureMs: 0, initID: "aaaaaaaaaaaaaaaa")
+        let audio = numbering.follow(
+            track: .audio, pts: 0, duration: 9600, timescale: 48000, captureMs: 0, initID: "cccccccccccccccc")!
+        let end = numbering.marker(.end, captureMs: 0, initID: "aaaaaaaaaaaaaaaa")
+        #expect(FeedRoutes.passes(part, video) && !FeedRoutes.passes(audio, video) && FeedRoutes.passes(end, video))
+        #expect(FeedRoutes.passes(audio, nil) && FeedRoutes.passes(audio, [.audio]))
     }
 
     @Test("a viewer that falls too far behind is cut off instead of growing memory")

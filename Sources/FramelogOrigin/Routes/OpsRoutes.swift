@@ -32,7 +32,7 @@ struct OpsRoutes {
             return StreamSummary(
                 id: s.id, title: info.title, state: s.window.ended ? .ended : info.state, codecs: info.codecs,
                 tracks: tracks,
-                width: info.width, height: info.height, bandwidth: info.bandwidth,
+                width: info.width, height: info.height, bandwidth: info.bandwidth, renditionOf: info.renditionOf,
                 behindLiveMs: lastCapture.map { now - $0 }, windowSeconds: s.window.duration,
                 segments: s.window.segments.count, viewers: audience[s.id]?.feeds ?? 0,
                 watch: "/watch/\(s.id)", hls: "/hls/\(s.id)/index.m3u8", dash: "/dash/\(s.id)/manifest.mpd",
@@ -74,7 +74,10 @@ struct StreamSummary: Codable {
     var tracks: [Track]
     var width: Int?
     var height: Int?
+    /// Measured peak bits per second of every track.
     var bandwidth: Int
+    /// The source this stream is a rendition of (a rung `framelog transcode` made), else absent.
+    var renditionOf: String? = nil
     var behindLiveMs: Int64?
     var windowSeconds: Double
     var segments: Int
