@@ -13,6 +13,12 @@ test('behind, speed up in proportion, at most 10 %', () => {
   assert.equal(decide({latencyMs: 1900, targetMs: 500, currentTime: 10, bufferedEnd: 11}).rate, 1.1);
 });
 
+test('behind but with little buffered ahead (media arriving late), never faster than real time', () => {
+  assert.equal(decide({latencyMs: 900, targetMs: 500, currentTime: 10, bufferedEnd: 10.29}).rate, 1);
+  assert.equal(decide({latencyMs: 900, targetMs: 500, currentTime: 10, bufferedEnd: 10.31}).rate, 1.1);
+  assert.equal(decide({latencyMs: 300, targetMs: 500, currentTime: 10, bufferedEnd: 10.1}).rate, 0.9);
+});
+
 test('ahead, slow down, at most 10 %', () => {
   assert.equal(decide({latencyMs: 400, targetMs: 500, currentTime: 10, bufferedEnd: 11}).rate, 0.95);
   assert.equal(decide({latencyMs: 0, targetMs: 500, currentTime: 10, bufferedEnd: 11}).rate, 0.9);

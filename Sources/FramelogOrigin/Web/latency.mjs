@@ -7,6 +7,8 @@ export const JUMP_THRESHOLD_MS = 1500;
 export const DEAD_BAND_MS = 20;
 /** The most the playback rate moves away from 1 (±10 %: inaudible, invisible). */
 export const MAX_RATE_CHANGE = 0.1;
+/** With less than this buffered ahead (s), never speed up: catching up would run the buffer dry. */
+export const LOW_BUFFER_S = 0.3;
 
 /** Where playback starts (or restarts): `targetMs` behind the newest buffered frame, inside the buffer. */
 export function startTime(bufferedStart, bufferedEnd, targetMs) {
@@ -15,7 +17,8 @@ export function startTime(bufferedStart, bufferedEnd, targetMs) {
 
 /**
  * What to do now. `jumpTo` (a media time) when far behind — a stall, a background tab — else the playback
- * rate that closes the gap: proportional to the error, 2 s of error giving the full ±10 %.
+ * rate that closes the gap: proportional to the error, 2 s of error giving the full ±10 %, but not faster
+ * than real time while less than LOW_BUFFER_S is buffered ahead (the media is arriving late: a slow link).
  * @returns {{jumpTo: number|null, rate: number|null}} rate null: leave it as it is.
  */
 export function decide({latencyMs, targetMs, currentTime, bufferedEnd}) {
@@ -25,7 +28,8 @@ export function decide({latencyMs, targetMs, currentTime, bufferedEnd}) {
     return {jumpTo: to > currentTime + 0.1 ? to : null, rate: null};
   }
   if (Math.abs(error) < DEAD_BAND_MS) return {jumpTo: null, rate: 1};
-  return {jumpTo: null, rate: 1 + Math.max(-MAX_RATE_CHANGE, Math.min(MAX_RATE_CHANGE, error / 2000))};
+  const rate = 1 + Math.max(-MAX_RATE_CHANGE, Math.min(MAX_RATE_CHANGE, error / 2000));
+  return {jumpTo: null, rate: rate > 1 && bufferedEnd - currentTime < LOW_BUFFER_S ? 1 : rate};
 }
 
 /**
