@@ -21,6 +21,7 @@ enum WebAssets {
         Asset(path: "/vod.mjs", type: javascript, bytes: PackageResources.vod_mjs),
         Asset(path: "/latency.mjs", type: javascript, bytes: PackageResources.latency_mjs),
         Asset(path: "/streams.mjs", type: javascript, bytes: PackageResources.streams_mjs),
+        Asset(path: "/abr.mjs", type: javascript, bytes: PackageResources.abr_mjs),
     ]
 
     static let javascript = "text/javascript; charset=utf-8"

@@ -32,3 +32,11 @@ test('segments, parts, map, dates and the preload hint', () => {
 test('an ended playlist says so', () => {
   assert.equal(parsePlaylist(playlist + '#EXT-X-ENDLIST\n').ended, true);
 });
+
+test('a delta update numbers its segments after the skipped ones', () => {
+  const delta = playlist.replace('#EXT-X-MAP:', '#EXT-X-SKIP:SKIPPED-SEGMENTS=7\n#EXT-X-MAP:');
+  const pl = parsePlaylist(delta);
+  assert.equal(pl.skipped, 7);
+  assert.deepEqual(pl.segments.map(s => s.number), [48, 49]);
+  assert.equal(pl.segments[0].map, 'init/00000000000000aa.mp4');
+});

@@ -1,13 +1,14 @@
 // The LL-HLS transport (?transport=hls): the player's MSE pipeline fed over plain HTTP with blocking playlist
-// reloads and parts, as a CDN would serve it, each track (video, audio) from its own media playlist. Capture
+// reloads (delta updates: the newest segments only) and parts, as a CDN would serve it, each track (video, audio) from its own media playlist. Capture
 // time comes from PROGRAM-DATE-TIME, media time from each part's tfdt.
 
-/** The parts, segments, preload hint and end of a media playlist. */
+/** The parts, segments, preload hint and end of a media playlist (a delta update's skipped segments count). */
 export function parsePlaylist(text) {
-  const out = {sequence: 0, segments: [], hint: null, ended: false};
+  const out = {sequence: 0, skipped: 0, segments: [], hint: null, ended: false};
   let current = {parts: [], map: null, date: null}, map = null, date = null;
   for (const line of text.split('\n')) {
     if (line.startsWith('#EXT-X-MEDIA-SEQUENCE:')) out.sequence = Number(line.slice(22));
+    else if (line.startsWith('#EXT-X-SKIP:')) out.skipped = Number(/SKIPPED-SEGMENTS=(\d+)/.exec(line)[1]);
     else if (line.startsWith('#EXT-X-MAP:URI="')) map = line.slice(16, -1);
     else if (line.startsWith('#EXT-X-PROGRAM-DATE-TIME:')) date = Date.parse(line.slice(25));
     else if (line.startsWith('#EXT-X-PART:')) {
@@ -22,7 +23,7 @@ export function parsePlaylist(text) {
     else if (line.startsWith('#EXT-X-ENDLIST')) out.ended = true;
   }
   if (current.parts.length) { current.complete = false; out.segments.push(current); }
-  out.segments.forEach((s, i) => s.number = out.sequence + i);
+  out.segments.forEach((s, i) => s.number = out.sequence + out.skipped + i);
   return out;
 }
 
@@ -45,12 +46,38 @@ export function decodeTimeOf(part) {
 }
 
 /**
+ * A response's body, read by pieces so that `meter` (a `ThroughputMeter`, or null) sees each of them and the
+ * time from the first to the last.
+ */
+export async function readBody(response, meter) {
+  const reader = response.body.getReader();
+  const pieces = [];
+  let length = 0, first = null, last = null;
+  for (;;) {
+    const {value, done} = await reader.read();
+    if (done) break;
+    last = performance.now();
+    if (first === null) first = {t: last};
+    if (meter) meter.read(last, value.length);
+    pieces.push(value);
+    length += value.length;
+  }
+  if (meter && first) meter.transfer(first.t, last);
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of pieces) { out.set(p, at); at += p.length; }
+  return out;
+}
+
+/**
  * Reads the tracks (`['video', 'audio']`) of stream `id` over LL-HLS, each from the newest independent
  * part of the primary track's playlist, handing records to `onRecord`; returns when one track ends or fails
- * (and stops the others), or `signal` aborts it.
+ * (and stops the others), or `signal` aborts it. The video comes from the rung `rungs.want()` names (a
+ * rendition of `id`, or `id`): when it names another, the next segment comes from there, after a `rung`
+ * record. `meter` sees every read.
  */
-export async function readHls(id, onRecord, tracks, signal) {
-  const run = {stopped: false, signal};
+export async function readHls(id, onRecord, tracks, signal, {rungs = {want: () => id}, meter = null} = {}) {
+  const run = {stopped: false, signal, rungs, meter};
   const first = await readTrack(id, tracks[0], onRecord, run, null);
   if (!first) return;
   try {
@@ -66,14 +93,19 @@ export async function readHls(id, onRecord, tracks, signal) {
  * start is chosen, to {start, done} where `done` settles when the track ends, fails or `run.stopped`.
  */
 async function readTrack(id, track, onRecord, run, startMsn) {
-  const base = `/hls/${id}/${track}/`;
+  let stream = track === 'video' ? run.rungs.want() : id;
   const get = async (path) => {
-    const r = await fetch(base + path, {cache: 'no-store', signal: run.signal});
+    const r = await fetch(`/hls/${stream}/${track}/` + path, {cache: 'no-store', signal: run.signal});
     if (r.status === 404) return null;
     if (!r.ok) throw new Error(`${path}: HTTP ${r.status}`);
-    return new Uint8Array(await r.arrayBuffer());
+    return readBody(r, run.meter);
   };
-  const playlist = async (query = '') => parsePlaylist(new TextDecoder().decode(await get('live.m3u8' + query)));
+  // Delta updates (`_HLS_skip`): the reader needs only the segments near the live edge.
+  const playlist = async (query = '') => {
+    const bytes = await get('live.m3u8' + (query ? query + '&' : '?') + '_HLS_skip=YES');
+    if (!bytes) throw new Error(`/hls/${stream}/${track}/live.m3u8: HTTP 404`);
+    return parsePlaylist(new TextDecoder().decode(bytes));
+  };
   let pl = await playlist();
   const start = startMsn !== null ? {number: startMsn}
     : [...pl.segments].reverse().find(s => s.parts.length && s.parts[0].independent);
@@ -83,6 +115,15 @@ async function readTrack(id, track, onRecord, run, startMsn) {
   async function follow(from) {
     let msn = from, part = 0, mapUri = null, timescale = 90000, early = null;
     while (!run.stopped) {
+      if (part === 0 && track === 'video' && run.rungs.want() !== stream) {
+        // Another rung from this segment on: same numbers and timestamps, its own init.
+        stream = run.rungs.want();
+        mapUri = null;
+        early = null;
+        onRecord({kind: 'rung', track, stream}, null);
+        pl = await playlist(`?_HLS_msn=${msn}&_HLS_part=0`);
+        continue;
+      }
       const segment = pl.segments.find(s => s.number === msn);
       if (!segment || segment.parts.length <= part) {
         if (segment && segment.complete) { msn++; part = 0; continue; }

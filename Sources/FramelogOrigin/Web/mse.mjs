@@ -130,6 +130,13 @@ export class MsePipeline {
     if (h.kind === 'end') { stats.ended = true; return; }
     const track = this.tracks.get(h.track || 'muxed');
     if (!track) return;
+    if (h.kind === 'rung') {
+      // Another rung's media from here on: its own sequence numbers, its own init (same timestamps).
+      track.lastSeq = -1;
+      track.currentInit = null;
+      stats.rung = h.stream;
+      return;
+    }
     if (h.kind === 'init') {
       if (h.init !== track.currentInit) track.pendingInit = bytes;
       track.currentInit = h.init;
@@ -159,7 +166,7 @@ export class MsePipeline {
       stats.parts++;
     }
     stats.bytes += bytes.length;
-    this.bitrate.push([performance.now(), bytes.length]);
+    this.bitrate.push([performance.now(), bytes.length, track.name]);
     track.pump();
   }
 
@@ -177,10 +184,10 @@ export class MsePipeline {
     this.avSkewMs = skew;
   }
 
-  /** Bits per second over the last 2 s. */
-  bitsPerSecond() {
+  /** Bits per second over the last 2 s: of every track, or of the track named `name`. */
+  bitsPerSecond(name = null) {
     const now = performance.now();
     while (this.bitrate.length && now - this.bitrate[0][0] > 2000) this.bitrate.shift();
-    return this.bitrate.reduce((a, b) => a + b[1], 0) * 8 / 2;
+    return this.bitrate.reduce((a, b) => a + (name === null || b[2] === name ? b[1] : 0), 0) * 8 / 2;
   }
 }

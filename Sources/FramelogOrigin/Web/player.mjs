@@ -5,12 +5,20 @@
 // and jumping when far behind; native HLS where MediaSource is missing (or ?native=1). Its figures are
 // exposed as `window.framelog` for tests and benchmarks.
 //
+// A ladder (renditions `framelog transcode` made of the stream): the video comes from one rung at a time,
+// chosen by measured throughput and part arrival (abr.mjs) or by the quality menu, and switched at segment
+// boundaries, where every rung has the same numbers and timestamps; audio always comes from the source. The
+// renditions run behind the source (a part, plus encoding), so on a ladder the player's default target is
+// that much longer, as measured from the stream list, plus a margin: a latency every rung reaches, so that a
+// switch needs no jump and no wait.
+//
 // DVR: when the origin has an archive, a seek bar spans the recorded past (up to ?dvr= seconds, default
 // 2 h). Seeking back lets go of the latency: the past plays from the archive (vod.mjs) in a fresh MSE
 // pipeline, at normal speed, across segments and gaps, until "live" (or the newest recording) brings the
 // live feed and the latency controller back.
 
-import {readFeed} from './feed.mjs';
+import {Abr, ThroughputMeter} from './abr.mjs';
+import {readFeeds} from './feed.mjs';
 import {readHls} from './hls.mjs';
 import {decide, mediaTimeAt, startTime} from './latency.mjs';
 import {MsePipeline} from './mse.mjs';
@@ -21,7 +29,12 @@ const id = box.dataset.stream;
 const video = box.querySelector('video');
 const overlay = document.getElementById('overlay');
 const params = new URLSearchParams(location.search);
-const target = Math.max(100, Number(params.get('target')) || 500);
+const asked = Number(params.get('target')) || null;
+/** The default latency target, and what a ladder adds to it on top of how far its renditions lag (ms). */
+const TARGET_MS = 500, LADDER_MARGIN_MS = 300;
+/** How far behind the source the renditions were at the last few refreshes of the stream list, ms. */
+const ladderLags = [];
+let target = Math.max(100, asked || TARGET_MS);
 const transport = params.get('transport') === 'hls' ? 'hls' : 'feed';
 const dvrSeconds = Math.max(30, Number(params.get('dvr')) || 7200);
 const stats = window.framelog = {
@@ -30,7 +43,24 @@ const stats = window.framelog = {
   buffered: () => pipeline.buffered(), avSkewMs: () => pipeline.avSkewMs,
   // 'live', or 'past' after a seek back (the controller lets go); the earliest time the seek bar reaches.
   position: 'live', dvrStartMs: null, seekBack: ms => seekTo(Date.now() - ms), goLive: () => goLive(),
+  // The ladder: its rungs (tallest first), the one whose video is appended, every switch made, the link's
+  // measured throughput (bits/s; null: not limited), and the quality menu's choice ('auto' or a rung id).
+  rungs: [], rung: id, switches: [], estimateBps: null, quality: 'auto', setQuality: q => setQuality(q),
+  // How long after its capture ended the newest video part arrived, ms.
+  arrivalMs: null,
+  // What the transport reads besides media (playlists, framing), bits/s: it counts towards every rung.
+  overheadBps: 0, audioBps: 0, ladderLagMs: null,
+  // Each stall (a `waiting` until `playing`): [when it ended, ms since the epoch; how long, ms].
+  stallsMs: [],
 };
+const meter = new ThroughputMeter();
+/** The rung decision, once the stream has a ladder. */
+let abr = null;
+/** Where the video comes from: the rung the decision names, else the stream itself. */
+const rungs = {want: () => (abr && abr.current) || id};
+let stalled = false;
+/** Media time where playback (re)started: a `waiting` in the 2 s after it is the start, not a stall. */
+let playedFrom = null;
 let pipeline = new MsePipeline(video, stats);
 let started = false;
 /** Bumped whenever the pipeline is replaced: readers of an older one stop. */
@@ -53,6 +83,7 @@ function control() {
   if (!started || video.currentTime < start) {
     // Start (or recover) `target` behind the newest buffered frame.
     video.currentTime = startTime(start, end, target);
+    playedFrom = video.currentTime;
     started = true;
     video.play().catch(() => {});
     return;
@@ -63,6 +94,7 @@ function control() {
   stats.latencyMs = latency;
   stats.samples.push([Date.now(), latency]);
   if (stats.samples.length > 3000) stats.samples.splice(0, 1000);
+  if (abr) decideRung();
   const action = decide({latencyMs: latency, targetMs: target, currentTime: video.currentTime, bufferedEnd: end});
   if (action.jumpTo !== null) {
     video.currentTime = action.jumpTo;
@@ -83,6 +115,8 @@ function draw() {
     `latency ${stats.latencyMs === null ? '–' : Math.round(stats.latencyMs) + ' ms'} ${held}\n` +
     `${(bits / 1e6).toFixed(2)} Mbit/s  ${video.videoWidth}x${video.videoHeight}\n` +
     `dropped ${q.droppedVideoFrames}  rate ${video.playbackRate.toFixed(2)}` +
+    (abr ? `\nrung ${rungName(stats.rung)} (${stats.quality === 'auto' ? 'auto' : 'picked'}` +
+      `, link ${stats.estimateBps === null ? 'unlimited' : Math.round(stats.estimateBps / 1000) + ' kbit/s'})` : '') +
     (stats.ended ? '\nstream ended' : '');
 }
 
@@ -103,7 +137,14 @@ async function main() {
     if (stats.position !== 'live') { await sleep(200); continue; }
     const mine = session;
     liveAbort = new AbortController();
-    const onRecord = (h, bytes) => { if (mine === session) pipeline.onRecord(h, bytes); };
+    const onRecord = (h, bytes) => {
+      if (mine !== session) return;
+      if (abr && h.kind === 'chunk' && h.track === 'video' && h.last !== false) {
+        stats.arrivalMs = Date.now() - h.captureMs - 1000 * h.duration / h.timescale;
+        abr.noteArrival(performance.now(), stats.arrivalMs);
+      }
+      pipeline.onRecord(h, bytes);
+    };
     try {
       const info = await streamInfo();
       if (!info) throw new Error('unknown stream');
@@ -113,10 +154,13 @@ async function main() {
       pipeline.useTracks(info.tracks);
       stats.tracks = [...pipeline.tracks.keys()];
       const names = stats.tracks;
-      if (transport === 'hls') await readHls(id, onRecord, names, liveAbort.signal);
-      else await readFeed(id, onRecord, liveAbort.signal);
+      await refreshLadder();
+      // One feed for everything, or one per track on a ladder (a ladder that appears later reconnects).
+      const options = {ladder: abr !== null, rungs, meter};
+      if (transport === 'hls') await readHls(id, onRecord, names, liveAbort.signal, options);
+      else await readFeeds(id, onRecord, names, liveAbort.signal, options);
     } catch (e) {
-      if (mine === session) stats.error = String(e);
+      if (mine === session && !liveAbort.signal.aborted) stats.error = String(e);
     }
     if (mine !== session) continue;
     stats.reconnects++;
@@ -124,6 +168,68 @@ async function main() {
     await sleep(500);
   }
 }
+
+// MARK: The ladder
+
+const quality = document.getElementById('quality');
+
+function rungName(rungId) {
+  const r = stats.rungs.find(x => x.id === rungId);
+  return r ? `${r.height}p${r.id === id ? ' source' : ''}` : rungId;
+}
+
+/** The source and its live renditions from the stream list; the menu and the decision follow it. */
+async function refreshLadder() {
+  let list;
+  try { list = await (await fetch('/api/streams', {cache: 'no-store'})).json(); } catch (e) { return; }
+  const source = list.find(s => s.id === id);
+  if (!source) return;
+  const renditions = list.filter(s => s.renditionOf === id && s.state === 'live' && s.height);
+  const ladder = [{id, height: source.height || 0, bandwidth: source.bandwidth, audio: false},
+    ...renditions.map(r => ({id: r.id, height: r.height, bandwidth: r.bandwidth}))]
+    .sort((a, b) => b.height - a.height || (a.id === id ? -1 : 1));
+  if (renditions.length === 0 && !abr) return;
+  if (abr) {
+    abr.setRungs(ladder);
+  } else {
+    abr = new Abr(ladder);
+    // Live on one feed of every track: again, one feed per track, so that the video can change rungs.
+    if (transport === 'feed' && liveAbort && stats.parts) liveAbort.abort();
+  }
+  // The newest part of each: the slowest rendition's lag behind the source, its median over 30 s.
+  ladderLags.push(Math.max(0, ...renditions.map(r => (r.behindLiveMs ?? 0) - (source.behindLiveMs ?? 0))));
+  if (ladderLags.length > 6) ladderLags.shift();
+  const lag = [...ladderLags].sort((a, b) => a - b)[ladderLags.length >> 1];
+  if (!asked) stats.target = target = TARGET_MS + lag + LADDER_MARGIN_MS;
+  stats.ladderLagMs = lag;
+  stats.rungs = ladder;
+  document.getElementById('ladder').hidden = false;
+  const options = ['auto', ...ladder.map(r => r.id)];
+  if ([...quality.options].map(o => o.value).join() !== options.join()) {
+    quality.replaceChildren(...options.map(v => new Option(v === 'auto' ? 'auto' : rungName(v), v)));
+    quality.value = stats.quality;
+  }
+}
+
+/** Each tick: the throughput now, a stall since the last tick, and the decision for the next segment. */
+function decideRung() {
+  const now = performance.now();
+  const estimate = meter.estimate(now);
+  stats.estimateBps = estimate === Infinity ? null : Math.round(estimate);
+  abr.audioBps = stats.audioBps = pipeline.bitsPerSecond('audio');
+  abr.overheadBps = stats.overheadBps = Math.max(0, Math.round(meter.total(now) - pipeline.bitsPerSecond()));
+  const before = abr.current;
+  abr.decide(now, estimate, {stalled});
+  stalled = false;
+  if (abr.current !== before) stats.switches.push({atMs: Date.now(), from: before, to: abr.current, reason: abr.reason});
+}
+
+function setQuality(value) {
+  stats.quality = value;
+  quality.value = value;
+  if (abr) abr.manual = value;
+}
+quality.addEventListener('change', () => setQuality(quality.value));
 
 // MARK: Recordings and DVR
 
@@ -269,7 +375,19 @@ if (params.get('recording') === '1') {
   video.play().catch(() => {});
   overlay.textContent = 'native HLS';
 } else {
-  video.addEventListener('waiting', () => stats.stalls++);
+  let waitingSince = null;
+  video.addEventListener('waiting', () => {
+    stats.stalls++;
+    waitingSince = performance.now();
+    if (started && stats.position === 'live' && !video.seeking && video.currentTime > playedFrom + 2) stalled = true;
+  });
+  video.addEventListener('playing', () => {
+    if (waitingSince === null) return;
+    stats.stallsMs.push([Date.now(), Math.round(performance.now() - waitingSince)]);
+    if (stats.stallsMs.length > 100) stats.stallsMs.shift();
+    waitingSince = null;
+  });
+  setInterval(refreshLadder, 5000);
   setInterval(control, 100);
   setInterval(draw, 250);
   setInterval(drawSeekBar, 250);
