@@ -96,6 +96,30 @@ func ingestConfiguration(_ bootstrap: String, stream: String) -> IngestConfigura
     return c
 }
 
+/// A broker, a 320x180 test-pattern ingest, a transcoder making 144p and 90p of it, and an origin, running
+/// while `body` runs; `body` gets the origin's base URL and the source's id once the 90p rung has 4
+/// segments.
+func withLadder(_ body: (_ base: String, _ stream: String) async throws -> Void) async throws {
+    try await withLocalBroker { broker in
+        let b = broker.bootstrapServers
+        let tag = UUID().uuidString.prefix(6).lowercased()
+        let stream = "abr-\(tag)"
+        let origin = TestOrigin(b)
+        var transcode = TranscodeConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
+        transcode.group = "abr-\(tag)"
+        transcode.ladder = try Rung.parseLadder("144p:200k,90p:100k")
+        transcode.preset = "ultrafast"
+        try await withServices([
+            IngestService(configuration: ingestConfiguration(b, stream: stream), logger: quietLogger),
+            TranscodeService(configuration: transcode, logger: quietLogger), origin.service,
+        ]) {
+            let base = "http://127.0.0.1:\(try await origin.port())"
+            try await waitForStream(base, "\(stream)_90p", segments: 4, timeout: .seconds(60))
+            try await body(base, stream)
+        }
+    }
+}
+
 /// A broker, a test-pattern ingest of a fresh stream and an origin, running while `body` runs; `body` gets
 /// the bootstrap address, the stream id and the origin's base URL once the stream has `segments` segments.
 func withLiveStream(
@@ -182,25 +206,22 @@ struct EndToEndTests {
 
     @Test("a transcoded ladder: listed with measured bandwidth, aligned, reported, and both players switch rungs")
     func ladder() async throws {
-        try await withLocalBroker { broker in
-            let b = broker.bootstrapServers
-            let tag = UUID().uuidString.prefix(6).lowercased()
-            let stream = "abr-\(tag)"
-            let origin = TestOrigin(b)
-            var transcode = TranscodeConfiguration(kafka: KafkaClientOptions(bootstrapServers: [b]))
-            transcode.group = "abr-\(tag)"
-            transcode.ladder = try Rung.parseLadder("144p:200k,90p:100k")
-            transcode.preset = "ultrafast"
-            try await withServices([
-                IngestService(configuration: ingestConfiguration(b, stream: stream), logger: quietLogger),
-                TranscodeService(configuration: transcode, logger: quietLogger), origin.service,
-            ]) {
-                let base = "http://127.0.0.1:\(try await origin.port())"
-                try await waitForStream(base, "\(stream)_90p", segments: 4, timeout: .seconds(60))
-                // The script lists what it checks: variants, bandwidth within 10 % of the measured peak,
-                // rendition reports, equal dates and tfdt per segment number, and hls.js switching down.
-                let run = try runProgram(python, [scripts + "ladder.py", base, stream, "2"])
-                #expect(run.status == 0, "\(run.stdout.prefix(3000))\(run.stderr.suffix(1500))")
+        try await withLadder { base, stream in
+            // The script lists what it checks: variants, bandwidth within 10 % of the measured peak,
+            // rendition reports, equal dates and tfdt per segment number, and hls.js switching down.
+            let run = try runProgram(python, [scripts + "ladder.py", base, stream, "2"])
+            #expect(run.status == 0, "\(run.stdout.prefix(3000))\(run.stderr.suffix(1500))")
+        }
+    }
+
+    @Test("our player on a ladder steps down under a throttled link and back up when it is lifted, no stall")
+    func ourPlayerAdapts() async throws {
+        try await withLadder { base, stream in
+            for transport in ["feed", "hls"] {
+                // The script lists what it checks: the rung before, under and after the DevTools throttle,
+                // the picture's size on each, no stall, no jump, and the quality menu.
+                let run = try runProgram(python, [scripts + "abr.py", base, stream, transport])
+                #expect(run.status == 0, "\(transport): \(run.stdout.prefix(4000))\(run.stderr.suffix(1500))")
             }
         }
     }
