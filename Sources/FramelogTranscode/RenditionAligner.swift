@@ -46,6 +46,8 @@ struct RenditionAligner {
         var duration: Int64
         /// Its first frame is a sync sample.
         var independent: Bool
+        /// How many frames it holds.
+        var frames = 0
     }
 
     private struct Cursor {
@@ -174,7 +176,7 @@ struct RenditionAligner {
         guard cursor.frames > 0 else { return nil }
         return Output(
             trackID: trackID, source: source, bytes: cursor.bytes, pts: cursor.firstPts, duration: cursor.duration,
-            independent: cursor.independent)
+            independent: cursor.independent, frames: cursor.frames)
     }
 
     /// Drops the parts and times every track is past.

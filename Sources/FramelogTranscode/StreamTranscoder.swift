@@ -43,6 +43,19 @@ actor StreamTranscoder {
     /// The current encoder has written something (it is past its start-up).
     private var encoderHasOutput = false
     private let restarts = Counter(label: "framelog_transcode_encoder_restarts_total")
+    /// A source part, by segment number and part index.
+    private struct PartKey: Hashable {
+        var segment: UInt64
+        var part: Int
+    }
+    /// When each source part's last chunk was fed to the current encoder: the added latency starts there.
+    private var fedAt: [PartKey: ContinuousClock.Instant] = [:]
+    /// Each rung's fps, speed and added latency since the current encoder started.
+    private var meters: [String: RungMeter] = [:]
+    private var encoderStartedAt: ContinuousClock.Instant?
+    /// Rungs shed because the encoder fell behind real time: not made again while this member owns the
+    /// stream.
+    private var shed: [String] = []
 
     init(source: String, configuration: TranscodeConfiguration, admin: Admin, logger: Logger) {
         self.source = source
@@ -78,7 +91,7 @@ actor StreamTranscoder {
             return
         }
         sourceInit = (record.value, parsed, record.header.initID)
-        rungs = Rung.plan(configuration.ladder, sourceHeight: height)
+        rungs = Rung.plan(configuration.ladder, sourceHeight: height).filter { !shed.contains($0.name) }
         if rungs.isEmpty {
             logger.notice(
                 "source is \(height) lines, no rung of the ladder is lower: only the source is served",
@@ -123,6 +136,60 @@ actor StreamTranscoder {
             last: h.last, record: record)
         if owedSince == nil { owedSince = .now }
         encoder?.send(record.value)
+        if h.last {
+            fedAt[PartKey(segment: h.segment, part: h.part)] = .now
+            if fedAt.count > 256 { fedAt = fedAt.filter { ContinuousClock.now - $0.value < .seconds(30) } }
+        }
+        await shedIfBehind()
+    }
+
+    /// When the rungs' parts come more than `shedLatency` after their source parts (the median over the
+    /// meters' window, once the encoder is past its start-up), the encoder cannot keep up with real time:
+    /// the top encoded rung is dropped (its stream ends) and a new encoder makes the others from the next
+    /// keyframe, behind a discontinuity. Shedding again waits for the new encoder's own figures.
+    private func shedIfBehind() async {
+        guard let limit = configuration.shedLatency, encoderHasOutput, let started = encoderStartedAt,
+            let top = rungs.first
+        else { return }
+        let now = ContinuousClock.now
+        guard now - started > configuration.startupGrace,
+            let worst = meters.values.compactMap({ $0.addedMedianMs(now, least: 5) }).max(),
+            worst > milliseconds(limit)
+        else { return }
+        logger.warning(
+            "encoder behind real time: rung parts come \(Int(worst)) ms after their source part (median; limit \(limit)); shedding the top rung \(top.name)",
+            metadata: ["rung": "\(top.name)", "status": "\(status() ?? "")"])
+        Counter(label: "framelog_transcode_rungs_shed_total", dimensions: [("stream", source), ("rung", top.name)])
+            .increment()
+        shed.append(top.name)
+        rungs.removeFirst()
+        await stopEncoder(graceful: false)
+        if let rendition = renditions.removeValue(forKey: top.name) {
+            do {
+                try await rendition.publisher.finish(.ended)
+            } catch {
+                logger.warning("shed rung did not end cleanly", metadata: ["rung": "\(top.name)", "error": "\(error)"])
+            }
+            await rendition.running.value
+        }
+        if rungs.isEmpty { logger.notice("every rung shed: only the source is served") }
+    }
+
+    /// One status line: each rung's fps, speed and added latency, e.g. `cam1: 480p 30.0 fps 1.00x +212 ms,
+    /// 360p 30.0 fps 1.00x +215 ms`, and the rungs shed; nil while no encoder runs. Updates the gauges.
+    func status() -> String? {
+        guard encoder != nil, !meters.isEmpty else { return nil }
+        let now = ContinuousClock.now
+        var parts: [String] = []
+        for rung in rungs {
+            guard let meter = meters[rung.name] else { continue }
+            let dims = [("stream", source), ("rung", rung.name)]
+            Gauge(label: "framelog_transcode_fps", dimensions: dims).record(meter.fps(now))
+            Gauge(label: "framelog_transcode_speed", dimensions: dims).record(meter.speed(now))
+            parts.append(meter.status(rung.name, now))
+        }
+        return "\(source): \(parts.joined(separator: ", "))"
+            + (shed.isEmpty ? "" : " (shed: \(shed.joined(separator: ", ")))")
     }
 
     /// The encoder was fed `stallParts` part durations ago and has written nothing since. (A source that
@@ -171,6 +238,10 @@ actor StreamTranscoder {
         encoder.send(sourceInit.bytes)
         owedSince = nil
         encoderHasOutput = false
+        let now = ContinuousClock.now
+        encoderStartedAt = now
+        fedAt = [:]
+        meters = Dictionary(uniqueKeysWithValues: rungs.map { ($0.name, RungMeter()) })
         encoderRun = Task {
             do {
                 let exit = try await encoder.run { unit in try await self.output(unit, from: encoder) }
@@ -280,6 +351,20 @@ actor StreamTranscoder {
     private func publish(_ outputs: [RenditionAligner.Output], rung name: String) async throws {
         guard let rendition = renditions[name], rendition.started else { return }
         for part in outputs {
+            let now = ContinuousClock.now
+            let fed = fedAt[PartKey(segment: part.source.segment, part: part.source.part)]
+            let added = fed.map { milliseconds(now - $0) }
+            meters[name]?.record(
+                .init(
+                    at: now, frames: part.frames,
+                    mediaSeconds: Double(part.duration) / Double(max(1, part.source.timescale)), addedMs: added))
+            if let added {
+                Metrics.Timer(
+                    label: "framelog_transcode_added_latency_seconds",
+                    dimensions: [("stream", source), ("rung", name)],
+                    preferredDisplayUnit: .seconds
+                ).recordMilliseconds(added)
+            }
             try await rendition.publisher.publishPart(
                 part.bytes, track: .video, pts: part.pts, duration: part.duration, timescale: part.source.timescale,
                 independent: part.independent, captureMs: part.source.captureMs,
@@ -339,6 +424,10 @@ actor StreamTranscoder {
         info.renditionOf = source
         info.rung = rendition.rung.name
         return info
+    }
+
+    private func milliseconds(_ d: Duration) -> Double {
+        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
     private func finishRenditions(_ state: StreamInfo.State) async {

@@ -25,6 +25,12 @@ public struct TranscodeConfiguration: Sendable {
     /// How long an encoder whose input was closed (end of stream, rebalance, shutdown) may take to write
     /// its last frames and exit before its process group is killed. Default 5 s.
     public var finishTimeout: Duration = .seconds(5)
+    /// When the rungs' parts come this long after their source parts (the median over 5 s, once an encoder
+    /// is past `startupGrace`), the encoder cannot keep up with real time: its top rung is shed (that
+    /// rendition ends) rather than let latency grow. Nil: never shed. Default 1.5 s.
+    public var shedLatency: Duration? = .milliseconds(1500)
+    /// How often each stream's status line (per rung fps, speed, added latency) is logged. Default 10 s.
+    public var statusInterval: Duration = .seconds(10)
     /// How the rendition topics are created.
     public var topics = StreamTopics.Settings()
 

@@ -43,6 +43,7 @@ public final class TranscodeService: Service, Sendable {
     private func transcode(reader: StreamReader, admin: Admin) async throws {
         var transcoders: [String: StreamTranscoder] = [:]
         var lastCommit = ContinuousClock.now
+        var lastStatus = ContinuousClock.now
         func transcoder(_ stream: String) async -> StreamTranscoder? {
             if let existing = transcoders[stream] { return existing }
             let info = reader.directory.streams[stream]
@@ -86,6 +87,12 @@ public final class TranscodeService: Service, Sendable {
                     try await reader.commit(record)
                 }
                 if ContinuousClock.now - lastCommit > .seconds(1) { try await commitFinished() }
+                if ContinuousClock.now - lastStatus > configuration.statusInterval {
+                    lastStatus = .now
+                    for transcoder in transcoders.values {
+                        if let line = await transcoder.status() { logger.info("\(line)") }
+                    }
+                }
             }
         } catch {
             // Stopping, or Kafka failed: every encoder's process group goes with this member.

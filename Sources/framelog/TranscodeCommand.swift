@@ -16,6 +16,11 @@ struct TranscodeCommand: AsyncParsableCommand {
             registry entry, naming its source), part for part aligned with the source: the same segment \
             numbers, part indexes, timestamps and keyframes. Renditions are never transcoded again.
 
+            An encoder that exits, or writes nothing for two part durations, is restarted. One that falls \
+            behind real time (its parts come more than --shed-latency after the source's) drops its top rung \
+            rather than let latency grow. Every 10 s each stream's status is logged: per rung fps, speed \
+            (x real time) and the added latency; the same figures are metrics.
+
             Ctrl-C (or SIGTERM) stops it; the encoders stop with it.
             """)
 
@@ -47,6 +52,12 @@ struct TranscodeCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var sessionTimeout = 6.0
 
+    @Option(
+        help: ArgumentHelp(
+            "Added latency (median) above which the top rung is shed, in seconds; 0: never shed.",
+            valueName: "seconds"))
+    var shedLatency = 1.5
+
     @OptionGroup var logging: LoggingOptions
 
     func run() async throws {
@@ -61,6 +72,10 @@ struct TranscodeCommand: AsyncParsableCommand {
             throw CLIError("--session-timeout must be between 1 and 300 seconds")
         }
         c.sessionTimeout = .milliseconds(Int64(sessionTimeout * 1000))
+        guard shedLatency >= 0, shedLatency <= 600 else {
+            throw CLIError("--shed-latency must be between 0 and 600 seconds")
+        }
+        c.shedLatency = shedLatency == 0 ? nil : .milliseconds(Int64(shedLatency * 1000))
         do {
             c.ladder = try Rung.parseLadder(ladder)
             try c.validate()

@@ -51,3 +51,33 @@ struct LadderTests {
         #expect(text.contains("frag_every_frame"))
     }
 }
+
+@Suite("a rung's meter")
+struct RungMeterTests {
+    @Test func fpsSpeedAndAddedLatencyOverTheWindow() {
+        let t0 = ContinuousClock.now
+        var meter = RungMeter(window: .seconds(5))
+        // 10 s of 200 ms parts of 6 frames, made at 0.8x real time (one every 250 ms), each 300 ms late.
+        for i in 1...40 {
+            meter.record(.init(at: t0 + .milliseconds(250 * i), frames: 6, mediaSeconds: 0.2, addedMs: Double(300 + i)))
+        }
+        let now = t0 + .seconds(10)
+        #expect(abs(meter.speed(now) - 0.8) < 0.01, "\(meter.speed(now))")
+        #expect(abs(meter.fps(now) - 24) < 0.1, "\(meter.fps(now))")
+        // The window's parts: 21 to 40 (20 is exactly 5 s before: out), their median.
+        #expect(meter.addedMedianMs(now) == 331)
+        #expect(meter.addedMedianMs(now, least: 30) == nil)
+        #expect(meter.status("360p", now) == "360p 24.0 fps 0.80x +331 ms")
+        // Where the window's edge falls does not count: 0.8x however late in a part's period it is read.
+        #expect(abs(meter.speed(t0 + .milliseconds(10_240)) - 0.8) < 0.01)
+        // Nothing for a second: the rate runs to now.
+        var stuck = RungMeter()
+        for i in 0...4 {
+            stuck.record(.init(at: t0 + .milliseconds(200 * i), frames: 6, mediaSeconds: 0.2, addedMs: nil))
+        }
+        #expect(abs(stuck.speed(t0 + .milliseconds(800)) - 1) < 0.01)
+        #expect(abs(stuck.speed(t0 + .milliseconds(3200)) - 0.25) < 0.01)
+        #expect(stuck.addedMedianMs(t0 + .seconds(1)) == nil)
+        #expect(fixed(0.05, 1) == "0.1" && fixed(12.345, 2) == "12.35" && fixed(-0.25, 1) == "-0.3")
+    }
+}

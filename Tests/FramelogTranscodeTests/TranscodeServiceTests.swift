@@ -9,10 +9,12 @@ import Testing
 
 @testable import FramelogTranscode
 
-/// What one stream topic holds: the video init, and each video part's bytes by (segment, part).
+/// What one stream topic holds: the first video init, and each video part's bytes by (segment, part), with
+/// the init it follows (a new encoder writes a new one).
 struct StoredTrack {
     var initBytes: [UInt8] = []
     var parts: [Position: [UInt8]] = [:]
+    var partInits: [Position: [UInt8]] = [:]
     var ended = false
     var discontinuities = 0
 
@@ -23,12 +25,16 @@ struct StoredTrack {
     }
 
     init(_ records: [KafkaRecord]) throws {
+        var current: [UInt8] = []
         for record in records {
             let h = try StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) })
             switch h.kind {
-            case .initSegment where h.track == .video: if initBytes.isEmpty { initBytes = record.value }
+            case .initSegment where h.track == .video:
+                if initBytes.isEmpty { initBytes = record.value }
+                current = record.value
             case .chunk where h.track == .video:
                 parts[Position(segment: h.segment, part: h.part), default: []] += record.value
+                partInits[Position(segment: h.segment, part: h.part)] = current
             case .end: ended = true
             case .discontinuity: discontinuities += 1
             default: break
@@ -38,7 +44,8 @@ struct StoredTrack {
 
     /// Presentation times of a part's frames.
     func frames(_ position: Position) throws -> [Int64] {
-        try Fragment.presentationTimes(of: parts[position] ?? [], initSegment: try InitSegment.parse(initBytes))
+        try Fragment.presentationTimes(
+            of: parts[position] ?? [], initSegment: try InitSegment.parse(partInits[position] ?? initBytes))
     }
 
     /// Decoded frames of these parts, by ffprobe.
@@ -354,6 +361,66 @@ struct TranscodeServiceTests {
             for position in positions {
                 #expect(try rung.frames(position) == source.frames(position), "\(position)")
             }
+        }
+    }
+}
+
+extension TranscodeServiceTests {
+    @Test func aLadderBehindRealTimeShedsItsTopRungAndTheRestGoesOn() async throws {
+        // An ffmpeg that, while it makes the 144p rung, reads its input at 0.7x real time: it cannot keep up.
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("shed-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let slow = directory.appendingPathComponent("ffmpeg").path
+        try """
+        #!/bin/bash
+        args=(); slow=0
+        for a in "$@"; do case "$a" in *scale=-2:144*) slow=1;; esac; done
+        for a in "$@"; do [ "$a" = -i ] && [ $slow = 1 ] && args+=(-readrate 0.7); args+=("$a"); done
+        exec ffmpeg "${args[@]}"
+        """.write(toFile: slow, atomically: true, encoding: .utf8)
+        chmod(slow, 0o755)
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let kafka = KafkaClientOptions(bootstrapServers: [b])
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let stream = "shed-\(tag)"
+            var tc = try testTranscode(kafka, group: "shed-\(tag)", ladder: "144p:200k,90p:100k")
+            tc.ffmpeg = slow
+            tc.shedLatency = .seconds(1)
+            let ingest = ingestGroup([testIngest(kafka, stream)])
+            let ingesting = Task { try await ingest.run() }
+            let transcoding = Task { try await TranscodeService(configuration: tc, logger: quietLogger).run() }
+            defer {
+                ingesting.cancel()
+                transcoding.cancel()
+            }
+            // Start-up, 5 s of grace, the latency growing by 0.3 s a second, the shed, then the 90p alone.
+            try await Task.sleep(for: .seconds(35))
+            await ingest.triggerGracefulShutdown()
+            _ = try? await ingesting.value
+            try await Task.sleep(for: .seconds(3))
+            transcoding.cancel()
+            _ = try? await transcoding.value
+
+            let source = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic(stream)))
+            let top = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic("\(stream)_144p")))
+            let rest = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic("\(stream)_90p")))
+            let sourceNewest = try #require(source.parts.keys.max())
+            let topNewest = try #require(top.parts.keys.max(), "the 144p rung made parts before it was shed")
+            let restNewest = try #require(rest.parts.keys.max())
+            // The 144p rung ended long before the source did; the 90p went on to (near) the source's end,
+            // after a discontinuity (its new encoder), every part with the source's frames.
+            #expect(top.ended, "the shed rung's stream ends")
+            #expect(
+                topNewest.segment + 8 < sourceNewest.segment, "144p stops at \(topNewest), source at \(sourceNewest)")
+            #expect(
+                restNewest.segment + 2 >= sourceNewest.segment, "90p stops at \(restNewest), source at \(sourceNewest)")
+            #expect(rest.discontinuities >= 1)
+            for position in rest.parts.keys.sorted() {
+                #expect(try rest.frames(position) == source.frames(position), "\(position)")
+            }
+            #expect(encoders().isEmpty, "no encoder left")
         }
     }
 }
