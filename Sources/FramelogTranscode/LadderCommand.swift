@@ -8,14 +8,22 @@
 /// - `-fps_mode passthrough` and `-bf 0`: one output frame per input frame, in presentation order, so the
 ///   transcoder can give output frame *k* the source's timestamp of frame *k* (`RenditionAligner`);
 /// - `frag_every_frame`: each frame leaves the encoder as soon as it is made.
-struct LadderCommand: Sendable, Hashable {
-    var rungs: [Rung]
+public struct LadderCommand: Sendable, Hashable {
+    public var rungs: [Rung]
     /// The source's video timescale, kept by every rung.
-    var timescale: UInt32
+    public var timescale: UInt32
     /// x264 preset.
-    var preset: String
+    public var preset: String
 
-    var arguments: [String] {
+    public init(rungs: [Rung], timescale: UInt32, preset: String) {
+        self.rungs = rungs
+        self.timescale = timescale
+        self.preset = preset
+    }
+
+    /// ffmpeg's arguments (after the executable): fragmented MP4 of the source's video on stdin, every rung on
+    /// stdout.
+    public var arguments: [String] {
         var out = [
             "-hide_banner", "-nostdin", "-nostats", "-loglevel", "warning",
             // The mp4 header says everything: no probing delay. (Not `-fflags nobuffer`: it drops the

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each run side by side with its baseline in the same run.",
-        subcommands: [KafkaBench.self, KafkaBenchWorker.self, ArchiveBench.self])
+        subcommands: [KafkaBench.self, KafkaBenchWorker.self, ArchiveBench.self, TranscodeBench.self])
 }
 
 struct KafkaBench: AsyncParsableCommand {
