@@ -22,7 +22,7 @@ export const DELAY_GROWTH_MS = 350;
 /** A throughput below what the rung needs steps down once parts are also this much late: a link that is
  * truly short makes them late, a busy browser reading its responses in bursts does not. */
 export const CONFIRM_GROWTH_MS = 150;
-
+/** Objects whose reads span less than this (ms) say nothing of the link. */
 export const MIN_TRANSFER_MS = 15;
 
 /**
@@ -43,7 +43,6 @@ export class ThroughputMeter {
 
   read(t, bytes) { this.reads.push({t, bytes}); }
 
-  /** Objects whose reads span less than MIN_TRANSFER_MS say nothing of the link (headers, then body). */
   transfer(start, end) { if (end - start >= MIN_TRANSFER_MS) this.samples.push({t: end, start}); }
 
   forget(now) {
@@ -60,7 +59,8 @@ export class ThroughputMeter {
         .sort((a, b) => a[0] - b[0]);
       const merged = [];
       for (const [a, b] of spans) {
-        if (merged.length && a <= merged[merged.length - 1][1]) merged[merged.length - 1][1] = Math.max(merged[merged.length - 1][1], b);
+        const last = merged[merged.length - 1];
+        if (last && a <= last[1]) last[1] = Math.max(last[1], b);
         else merged.push([a, b]);
       }
       const ms = merged.reduce((sum, [a, b]) => sum + b - a, 0);
@@ -131,7 +131,7 @@ export class Abr {
   decide(now, estimateBps, {stalled = false} = {}) {
     if (!this.rungs.length) return this.current;
     if (this.manual !== 'auto' && this.rungs.some(r => r.id === this.manual)) {
-      return this.switchTo(this.manual, 'manual', now);
+      return this.switchTo(this.manual, 'manual');
     }
     const index = Math.max(0, this.rungs.findIndex(r => r.id === this.current));
     const growth = this.delayGrowth(now);
@@ -145,7 +145,7 @@ export class Abr {
         this.downAt = now;
         const why = stalled ? 'stall' : growth > DELAY_GROWTH_MS ? `parts ${Math.round(growth)} ms late`
           : `${Math.round(estimateBps / 1000)} kbit/s`;
-        return this.switchTo(to.id, why, now);
+        return this.switchTo(to.id, why);
       }
       return this.current;
     }
@@ -158,15 +158,15 @@ export class Abr {
     if (this.upSince === null) this.upSince = now;
     if (now - this.upSince < UP_HOLD_MS) return this.current;
     this.upSince = null;
-    return this.switchTo(taller.id, estimateBps === Infinity ? 'link idle' : `${Math.round(estimateBps / 1000)} kbit/s`, now);
+    const why = estimateBps === Infinity ? 'link idle' : `${Math.round(estimateBps / 1000)} kbit/s`;
+    return this.switchTo(taller.id, why);
   }
 
-  switchTo(id, reason, now) {
+  switchTo(id, reason) {
     if (id !== this.current) {
       this.current = id;
       this.reason = reason;
       this.delays = [];
-      this.switchedAt = now;
     }
     return this.current;
   }

@@ -1,6 +1,7 @@
 // The LL-HLS transport (?transport=hls): the player's MSE pipeline fed over plain HTTP with blocking playlist
-// reloads (delta updates: the newest segments only) and parts, as a CDN would serve it, each track (video, audio) from its own media playlist. Capture
-// time comes from PROGRAM-DATE-TIME, media time from each part's tfdt.
+// reloads (delta updates: the newest segments only) and parts, as a CDN would serve it, each track (video,
+// audio) from its own media playlist. Capture time comes from PROGRAM-DATE-TIME, media time from each part's
+// tfdt.
 
 /** The parts, segments, preload hint and end of a media playlist (a delta update's skipped segments count). */
 export function parsePlaylist(text) {
@@ -57,12 +58,12 @@ export async function readBody(response, meter) {
     const {value, done} = await reader.read();
     if (done) break;
     last = performance.now();
-    if (first === null) first = {t: last};
+    if (first === null) first = last;
     if (meter) meter.read(last, value.length);
     pieces.push(value);
     length += value.length;
   }
-  if (meter && first) meter.transfer(first.t, last);
+  if (meter && first !== null) meter.transfer(first, last);
   const out = new Uint8Array(length);
   let at = 0;
   for (const p of pieces) { out.set(p, at); at += p.length; }
