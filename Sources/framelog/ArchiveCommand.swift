@@ -67,10 +67,13 @@ struct ArchiveCommand: AsyncParsableCommand {
         }
         c.maxBytes = bytes
         do { try c.validate() } catch { throw CLIError(error.message) }
-        say("Archiving into \(dir) as a member of group \(group) — Ctrl-C stops it.")
+        let announcement = Announcement(lines: [
+            "Archiving into \(dir) as a member of group \(group) — Ctrl-C stops it."
+        ])
         let service = ArchiveService(configuration: c, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: service)], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+            services: [.init(service: service), .init(service: announcement)],
+            gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         do {

@@ -42,15 +42,17 @@ struct BrokerCommand: AsyncParsableCommand {
         let record = RunningBroker(bootstrapServers: broker.bootstrapServers, pid: getpid())
         if RunningBroker.read() == nil { try? record.write() }
         defer { record.remove() }
-        say("Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)")
-        say(
-            "Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)"
-        )
-        say("Ctrl-C stops it.")
+        // Announced from inside the group, whose Ctrl-C handling is in place by then: a Ctrl-C right after
+        // the address is printed stops the broker cleanly instead of killing the process.
+        let announcement = Announcement(lines: [
+            "Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)",
+            "Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)",
+            "Ctrl-C stops it.",
+        ])
         let group = ServiceGroup(
             configuration: .init(
-                services: [.init(service: broker)], gracefulShutdownSignals: [.sigint, .sigterm],
-                logger: logger))
+                services: [.init(service: broker), .init(service: announcement)],
+                gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
         do {
             try await group.run()
         } catch let error as KafkaError {

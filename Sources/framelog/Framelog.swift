@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import FramelogKafka
 import Logging
+import ServiceLifecycle
 
 @main
 struct Framelog: AsyncParsableCommand {
@@ -59,4 +60,15 @@ struct CLIError: Error, CustomStringConvertible {
 /// a test or `| tee` would not see the line until much later.
 func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
+}
+
+/// Prints its lines once its service group runs, that is once the group's Ctrl-C handling is in place (a
+/// Ctrl-C right after "Ctrl-C stops it" then stops the command cleanly), and waits for the shutdown.
+struct Announcement: Service {
+    let lines: [String]
+
+    func run() async throws {
+        for line in lines { say(line) }
+        try? await gracefulShutdown()
+    }
 }

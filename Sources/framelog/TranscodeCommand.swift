@@ -80,12 +80,13 @@ struct TranscodeCommand: AsyncParsableCommand {
             c.ladder = try Rung.parseLadder(ladder)
             try c.validate()
         } catch { throw CLIError(error.message) }
-        say(
+        let announcement = Announcement(lines: [
             "Transcoding to \(c.ladder.map(\.description).joined(separator: ", ")) as a member of group \(group) — Ctrl-C stops it."
-        )
+        ])
         let service = TranscodeService(configuration: c, logger: logger)
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: service)], gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+            services: [.init(service: service), .init(service: announcement)],
+            gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         do {
