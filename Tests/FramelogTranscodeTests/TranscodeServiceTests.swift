@@ -163,18 +163,34 @@ struct TranscodeServiceTests {
                 streams.map { testIngest(kafka, $0, videoBitrate: 200_000, audioBitrate: 32_000) })
             let ingesting = Task { try await ingest.run() }
             defer { ingesting.cancel() }
-            func worker() throws -> Process {
+            // Each worker's log goes to a file, shown when the test fails. Shedding is off: this test is about
+            // failover, and a loaded machine must not turn the only rung off.
+            let logs = FileManager.default.temporaryDirectory.appendingPathComponent("fail-\(tag)")
+            try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: logs) }
+            func worker(_ name: String) throws -> Process {
                 let process = Process()
                 process.executableURL = URL(fileURLWithPath: framelogBinary)
                 process.arguments = [
                     "transcode", "--brokers", b, "--group", "fail-\(tag)", "--streams", "fail-\(tag)-[0-9]",
-                    "--ladder", "90p:80k", "--preset", "ultrafast", "--session-timeout", "3", "--log-level", "error",
+                    "--ladder", "90p:80k", "--preset", "ultrafast", "--session-timeout", "3", "--shed-latency", "0",
+                    "--log-level", "info",
                 ]
+                let log = logs.appendingPathComponent(name).path
+                FileManager.default.createFile(atPath: log, contents: nil)
                 process.standardOutput = FileHandle.nullDevice
+                process.standardError = try FileHandle(forWritingTo: URL(fileURLWithPath: log))
                 try process.run()
                 return process
             }
-            let first = try worker()
+            func workerLogs() -> String {
+                ["first", "second"].map { name in
+                    let text =
+                        (try? String(contentsOfFile: logs.appendingPathComponent(name).path, encoding: .utf8)) ?? ""
+                    return "\(name):\n" + text.split(separator: "\n").suffix(15).joined(separator: "\n")
+                }.joined(separator: "\n")
+            }
+            let first = try worker("first")
             defer { if first.isRunning { kill(first.processIdentifier, SIGKILL) } }
             let admin = try Admin(configuration: kafka, logger: quietLogger)
             let rungTopics = streams.map { StreamNames.streamTopic("\($0)_90p") }
@@ -184,7 +200,7 @@ struct TranscodeServiceTests {
             {
                 try await Task.sleep(for: .milliseconds(500))
             }
-            let second = try worker()
+            let second = try worker("second")
             defer { if second.isRunning { kill(second.processIdentifier, SIGKILL) } }
             // The group rebalances (cooperative-sticky): the second worker takes streams and publishes them.
             var owned: Set<String> = []
@@ -195,7 +211,9 @@ struct TranscodeServiceTests {
                     try await readAll(b, topic: StreamNames.registryTopic).compactMap(StreamCodec.streamInfo(of:))
                         .filter { $0.pid == second.processIdentifier && $0.renditionOf != nil }.map(\.stream))
             }
-            try #require(!owned.isEmpty, "the second worker took no stream")
+            try #require(
+                !owned.isEmpty,
+                "the second worker took no stream (running: \(first.isRunning), \(second.isRunning))\n\(workerLogs())")
             #expect(owned.count < 4, "the second worker took every stream: \(owned)")
             // Watch the victims' rendition topics: when does a record arrive after the kill?
             let victims = owned.sorted().map { StreamNames.streamTopic($0) }
