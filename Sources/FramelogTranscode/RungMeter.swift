@@ -1,3 +1,5 @@
+import FramelogKafka
+
 /// What one rung's output showed over the last `window`: frames per second, speed (seconds of media made
 /// per second), and the added latency of each part (from the moment its source part was fed to the
 /// encoder to the moment it was handed to the rung's publisher). Pure: the caller passes the time.
@@ -27,7 +29,7 @@ struct RungMeter: Sendable {
         let r = recent(now)
         guard let first = r.first, let last = r.last, r.count >= 2 else { return 0 }
         let span = (now - last.at > .seconds(1) ? now : last.at) - first.at
-        let seconds = Double(span.components.seconds) + Double(span.components.attoseconds) / 1e18
+        let seconds = Double(span.milliseconds) / 1000
         return seconds > 0 ? r.dropFirst().reduce(0) { $0 + value($1) } / seconds : 0
     }
 

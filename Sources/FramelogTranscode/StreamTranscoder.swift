@@ -154,7 +154,7 @@ actor StreamTranscoder {
         let now = ContinuousClock.now
         guard now - started > configuration.startupGrace,
             let worst = meters.values.compactMap({ $0.addedMedianMs(now, least: 5) }).max(),
-            worst > milliseconds(limit)
+            worst > Double(limit.milliseconds)
         else { return }
         logger.warning(
             "encoder behind real time: rung parts come \(Int(worst)) ms after their source part (median; limit \(limit)); shedding the top rung \(top.name)",
@@ -353,7 +353,7 @@ actor StreamTranscoder {
         for part in outputs {
             let now = ContinuousClock.now
             let fed = fedAt[PartKey(segment: part.source.segment, part: part.source.part)]
-            let added = fed.map { milliseconds(now - $0) }
+            let added = fed.map { Double((now - $0).milliseconds) }
             meters[name]?.record(
                 .init(
                     at: now, frames: part.frames,
@@ -424,10 +424,6 @@ actor StreamTranscoder {
         info.renditionOf = source
         info.rung = rendition.rung.name
         return info
-    }
-
-    private func milliseconds(_ d: Duration) -> Double {
-        Double(d.components.seconds) * 1000 + Double(d.components.attoseconds) / 1e15
     }
 
     private func finishRenditions(_ state: StreamInfo.State) async {
