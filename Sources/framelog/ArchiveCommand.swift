@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import FramelogArchive
-import ServiceLifecycle
 
 struct ArchiveCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -67,17 +66,10 @@ struct ArchiveCommand: AsyncParsableCommand {
         }
         c.maxBytes = bytes
         do { try c.validate() } catch { throw CLIError(error.message) }
-        let announcement = Announcement(lines: [
-            "Archiving into \(dir) as a member of group \(group) — Ctrl-C stops it."
-        ])
-        let service = ArchiveService(configuration: c, logger: logger)
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: service), .init(service: announcement)],
-            gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
-        groupConfiguration.maximumCancellationDuration = .seconds(5)
         do {
-            try await ServiceGroup(configuration: groupConfiguration).run()
+            try await runUntilStopped(
+                ArchiveService(configuration: c, logger: logger),
+                announcing: ["Archiving into \(dir) as a member of group \(group) — Ctrl-C stops it."], logger: logger)
         } catch let error as ArchiveError {
             throw CLIError(error.message)
         }

@@ -3,7 +3,6 @@ import Foundation
 import FramelogKafka
 import FramelogLocalKafka
 import Logging
-import ServiceLifecycle
 
 struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -42,19 +41,14 @@ struct BrokerCommand: AsyncParsableCommand {
         let record = RunningBroker(bootstrapServers: broker.bootstrapServers, pid: getpid())
         if RunningBroker.read() == nil { try? record.write() }
         defer { record.remove() }
-        // Announced from inside the group, whose Ctrl-C handling is in place by then: a Ctrl-C right after
-        // the address is printed stops the broker cleanly instead of killing the process.
-        let announcement = Announcement(lines: [
-            "Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)",
-            "Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)",
-            "Ctrl-C stops it.",
-        ])
-        let group = ServiceGroup(
-            configuration: .init(
-                services: [.init(service: broker), .init(service: announcement)],
-                gracefulShutdownSignals: [.sigint, .sigterm], logger: logger))
         do {
-            try await group.run()
+            try await runUntilStopped(
+                broker,
+                announcing: [
+                    "Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)",
+                    "Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)",
+                    "Ctrl-C stops it.",
+                ], logger: logger)
         } catch let error as KafkaError {
             throw CLIError(error.message)
         }

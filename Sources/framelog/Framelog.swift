@@ -62,9 +62,24 @@ func say(_ line: String) {
     FileHandle.standardOutput.write(Data((line + "\n").utf8))
 }
 
-/// Prints its lines once its service group runs, that is once the group's Ctrl-C handling is in place (a
-/// Ctrl-C right after "Ctrl-C stops it" then stops the command cleanly), and waits for the shutdown.
-struct Announcement: Service {
+/// Runs `service` until Ctrl-C or SIGTERM (graceful shutdown for up to `graceful`, then cancellation for up to
+/// `cancellation`), printing `lines` once the group's Ctrl-C handling is in place: a Ctrl-C right after
+/// "Ctrl-C stops it" then stops the command cleanly instead of killing it.
+func runUntilStopped(
+    _ service: any Service, announcing lines: [String], logger: Logger, graceful: Duration = .seconds(10),
+    cancellation: Duration = .seconds(5)
+) async throws {
+    var configuration = ServiceGroupConfiguration(
+        services: [.init(service: service), .init(service: Announcement(lines: lines))],
+        gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
+    configuration.maximumGracefulShutdownDuration = graceful
+    configuration.maximumCancellationDuration = cancellation
+    try await ServiceGroup(configuration: configuration).run()
+}
+
+/// Prints its lines once its service group runs (ServiceLifecycle traps the signals before it starts any
+/// service), and waits for the shutdown.
+private struct Announcement: Service {
     let lines: [String]
 
     func run() async throws {

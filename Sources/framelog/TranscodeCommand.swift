@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import FramelogTranscode
-import ServiceLifecycle
 
 struct TranscodeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -80,17 +79,12 @@ struct TranscodeCommand: AsyncParsableCommand {
             c.ladder = try Rung.parseLadder(ladder)
             try c.validate()
         } catch { throw CLIError(error.message) }
-        let announcement = Announcement(lines: [
-            "Transcoding to \(c.ladder.map(\.description).joined(separator: ", ")) as a member of group \(group) — Ctrl-C stops it."
-        ])
-        let service = TranscodeService(configuration: c, logger: logger)
-        var groupConfiguration = ServiceGroupConfiguration(
-            services: [.init(service: service), .init(service: announcement)],
-            gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
-        groupConfiguration.maximumGracefulShutdownDuration = .seconds(10)
-        groupConfiguration.maximumCancellationDuration = .seconds(5)
+        let rungs = c.ladder.map(\.description).joined(separator: ", ")
         do {
-            try await ServiceGroup(configuration: groupConfiguration).run()
+            try await runUntilStopped(
+                TranscodeService(configuration: c, logger: logger),
+                announcing: ["Transcoding to \(rungs) as a member of group \(group) — Ctrl-C stops it."], logger: logger
+            )
         } catch let error as TranscodeError {
             throw CLIError(error.message)
         }
