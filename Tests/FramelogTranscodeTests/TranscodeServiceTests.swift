@@ -306,10 +306,7 @@ struct TranscodeServiceTests {
                 try await Task.sleep(for: .milliseconds(100))
             }
             let topics = try await admin.listTopics().map(\.name)
-            await ingest.triggerGracefulShutdown()
-            _ = try? await ingesting.value
-            transcoding.cancel()
-            _ = try? await transcoding.value
+            try await endSourceThenTranscoder(ingest, ingesting, transcoding, settle: .zero)
 
             #expect(!sawEncoder, "no encoder runs for a source no rung is lower than")
             let renditions = topics.filter { $0.hasPrefix(sourceTopic + "_") }
@@ -361,11 +358,7 @@ struct TranscodeServiceTests {
             }
             #expect(replaced != nil, "the stopped encoder \(hung) is still there after 10 s, or none replaced it")
             try await Task.sleep(for: .seconds(4))
-            await ingest.triggerGracefulShutdown()
-            _ = try? await ingesting.value
-            try await Task.sleep(for: .seconds(3))
-            transcoding.cancel()
-            _ = try? await transcoding.value
+            try await endSourceThenTranscoder(ingest, ingesting, transcoding, settle: .seconds(3))
             if replaced == nil { kill(hung, SIGKILL) }
 
             let source = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic(stream)))
@@ -415,11 +408,7 @@ extension TranscodeServiceTests {
             }
             // Start-up, 5 s of grace, the latency growing by 0.3 s a second, the shed, then the 90p alone.
             try await Task.sleep(for: .seconds(35))
-            await ingest.triggerGracefulShutdown()
-            _ = try? await ingesting.value
-            try await Task.sleep(for: .seconds(3))
-            transcoding.cancel()
-            _ = try? await transcoding.value
+            try await endSourceThenTranscoder(ingest, ingesting, transcoding, settle: .seconds(3))
 
             let source = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic(stream)))
             let top = try StoredTrack(try await readAll(b, topic: StreamNames.streamTopic("\(stream)_144p")))
@@ -473,6 +462,19 @@ private func ingestGroup(_ configurations: [IngestConfiguration]) -> ServiceGrou
         configuration: .init(
             services: configurations.map { .init(service: IngestService(configuration: $0, logger: quietLogger)) },
             logger: quietLogger))
+}
+
+/// Ends the sources (their ingests finish cleanly), gives the transcoder `settle` to finish the renditions,
+/// then stops it.
+private func endSourceThenTranscoder(
+    _ ingest: ServiceGroup, _ ingesting: Task<Void, any Error>, _ transcoding: Task<Void, any Error>,
+    settle: Duration
+) async throws {
+    await ingest.triggerGracefulShutdown()
+    _ = try? await ingesting.value
+    try await Task.sleep(for: settle)
+    transcoding.cancel()
+    _ = try? await transcoding.value
 }
 
 /// When records arrived, per topic.
