@@ -88,7 +88,7 @@ struct ArchiveBench: AsyncParsableCommand {
         configuration.client.clientID = "bench-raw"
         let consumer = try Consumer(configuration: configuration, logger: logger)
         try consumer.assign(Dictionary(uniqueKeysWithValues: topics.map { (TopicPartition($0, 0), .beginning) }))
-        let cpu = cpuSeconds()
+        let cpu = cpuSeconds(RUSAGE_SELF)
         let start = ContinuousClock.now
         var bytes = 0
         var records = 0
@@ -109,7 +109,7 @@ struct ArchiveBench: AsyncParsableCommand {
         return [
             "records": records, "bytes": bytes, "segments": segments.count, "media_seconds": mediaMs / 1000,
             "seconds": seconds, "mb_per_s": Double(bytes) / 1e6 / seconds,
-            "cpu_per_media_second": (cpuSeconds() - cpu) / max(mediaMs / 1000, 0.001),
+            "cpu_per_media_second": (cpuSeconds(RUSAGE_SELF) - cpu) / max(mediaMs / 1000, 0.001),
         ]
     }
 
@@ -154,7 +154,7 @@ struct ArchiveBench: AsyncParsableCommand {
         c.streams = streams
         c.retentionInterval = .seconds(3600)
         let service = ArchiveService(configuration: c, logger: logger)
-        let cpu = cpuSeconds()
+        let cpu = cpuSeconds(RUSAGE_SELF)
         let start = ContinuousClock.now
         let running = Task { try await service.run() }
         defer { running.cancel() }
@@ -172,7 +172,7 @@ struct ArchiveBench: AsyncParsableCommand {
             if stored >= segments { break }
         }
         let seconds = (ContinuousClock.now - start).seconds
-        let used = cpuSeconds() - cpu
+        let used = cpuSeconds(RUSAGE_SELF) - cpu
         running.cancel()
         _ = try? await running.value
         guard stored >= segments else { throw CLIError("the archive stored \(stored) of \(segments) segments") }
@@ -198,10 +198,4 @@ struct ArchiveBench: AsyncParsableCommand {
     }
 
     /// User + system CPU seconds of this process so far.
-    private func cpuSeconds() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
-    }
 }

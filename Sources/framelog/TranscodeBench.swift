@@ -71,7 +71,7 @@ struct TranscodeBench: AsyncParsableCommand {
 
     /// The CPU seconds of one ffmpeg run with the file on stdin and stdout thrown away.
     private func runCPU(_ arguments: [String]) throws -> Double {
-        let before = childrenCPU()
+        let before = cpuSeconds(RUSAGE_CHILDREN)
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [ffmpeg] + arguments
@@ -83,14 +83,7 @@ struct TranscodeBench: AsyncParsableCommand {
             throw CLIError(
                 "ffmpeg exited with status \(process.terminationStatus): \(arguments.joined(separator: " "))")
         }
-        return childrenCPU() - before
-    }
-
-    private func childrenCPU() -> Double {
-        var usage = rusage()
-        getrusage(__rusage_who_t(RUSAGE_CHILDREN.rawValue), &usage)
-        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
-            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        return cpuSeconds(RUSAGE_CHILDREN) - before
     }
 
     /// The media duration of the file's fragments.
