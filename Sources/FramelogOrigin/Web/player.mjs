@@ -70,9 +70,12 @@ let liveAbort = null;
 let pendingSeekMs = null;
 let placing = 0;
 
+async function streamList() {
+  return (await fetch('/api/streams', {cache: 'no-store'})).json();
+}
+
 async function streamInfo() {
-  const list = await (await fetch('/api/streams', {cache: 'no-store'})).json();
-  return list.find(s => s.id === id);
+  return (await streamList()).find(s => s.id === id);
 }
 
 // The latency controller: latency = now − capture time of the frame on screen.
@@ -146,7 +149,8 @@ async function main() {
       pipeline.onRecord(h, bytes);
     };
     try {
-      const info = await streamInfo();
+      const list = await streamList();
+      const info = list.find(s => s.id === id);
       if (!info) throw new Error('unknown stream');
       document.getElementById('state').textContent = info.state;
       if (info.recording) dvr.hidden = false;
@@ -154,7 +158,7 @@ async function main() {
       pipeline.useTracks(info.tracks);
       stats.tracks = [...pipeline.tracks.keys()];
       const names = stats.tracks;
-      await refreshLadder();
+      await refreshLadder(list);
       // One feed for everything, or one per track on a ladder (a ladder that appears later reconnects).
       const options = {ladder: abr !== null, rungs, meter};
       if (transport === 'hls') await readHls(id, onRecord, names, liveAbort.signal, options);
@@ -178,10 +182,14 @@ function rungName(rungId) {
   return r ? `${r.height}p${r.id === id ? ' source' : ''}` : rungId;
 }
 
-/** The source and its live renditions from the stream list; the menu and the decision follow it. */
-async function refreshLadder() {
-  let list;
-  try { list = await (await fetch('/api/streams', {cache: 'no-store'})).json(); } catch (e) { return; }
+/**
+ * The source and its live renditions from the stream list (`list`, or fetched); the menu and the decision
+ * follow it.
+ */
+async function refreshLadder(list = null) {
+  if (list === null) {
+    try { list = await streamList(); } catch (e) { return; }
+  }
   const source = list.find(s => s.id === id);
   if (!source) return;
   const renditions = list.filter(s => s.renditionOf === id && s.state === 'live' && s.height);
