@@ -8,8 +8,9 @@ cd "$(dirname "$0")/.."
 say() { printf '==> %s\n' "$*"; }
 
 APT_PACKAGES=(librdkafka-dev pkg-config ffmpeg fonts-dejavu-core chromium curl openssl libsqlite3-dev)
-# `--bench-tools`: only what the benchmarks add (nginx to compare serving with, wrk to load both).
-if [ "${1:-}" = "--bench-tools" ]; then APT_PACKAGES=(nginx-light wrk); fi
+# `--bench-tools`: only what the benchmarks add (nginx to compare serving with, wrk to load both, tesseract
+# to read the clock off the screen).
+if [ "${1:-}" = "--bench-tools" ]; then APT_PACKAGES=(nginx-light wrk tesseract-ocr); fi
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
