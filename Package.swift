@@ -109,18 +109,28 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            // A child process (ffmpeg) fed through stdin while it runs, in a process group of its own: what
+            // the side consumers (transcode, analyze) run.
+            name: "FramelogProcess",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Subprocess", package: "swift-subprocess"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             // The transcoder: a consumer group that encodes each source's ABR ladder with one ffmpeg, aligned
             // with the source part for part, and publishes every rung as a stream.
             name: "FramelogTranscode",
             dependencies: [
                 "FramelogKafka",
                 "FramelogMedia",
+                "FramelogProcess",
                 "FramelogStreams",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "Subprocess", package: "swift-subprocess"),
-                .product(name: "SystemPackage", package: "swift-system"),
             ],
             swiftSettings: strict
         ),

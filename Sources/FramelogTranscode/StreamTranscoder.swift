@@ -246,7 +246,7 @@ actor StreamTranscoder {
             do {
                 let exit = try await encoder.run { unit in try await self.output(unit, from: encoder) }
                 self.encoderEnded(
-                    encoder, "exited (\(exit.code.map { "status \($0)" } ?? "signal \(exit.signal ?? 0)"))", exit)
+                    encoder, "exited (\(exit.summary))", exit)
                 return exit
             } catch {
                 encoder.kill()
