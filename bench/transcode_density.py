@@ -1,0 +1,193 @@
+"""Density: how many 720p30 sources one `framelog transcode` keeps at real time with the default ladder.
+
+Usage: .venv/bin/python bench/transcode_density.py [--counts 1,2,3,4,5,6] [--seconds 60] [--size 1280x720]
+
+Makes one source file with ffmpeg (testsrc2 and a clock, 30 fps, x264 veryfast 3 Mbit/s, a keyframe every
+2 s, AAC), then for each count N runs a fresh stack of separate processes (release build): the local broker,
+N ingests of that file in a loop at its native rate (`--file --loop --copy`: remuxed, so that the sources
+cost next to nothing and the CPU goes to the ladder), and one `framelog transcode` with the default ladder
+and its default shedding. Once every rung's topic exists and a warm-up has passed, one confluent-kafka
+consumer follows every source and rendition topic from its end for `--seconds`, noting when the record
+completing each video part arrives.
+
+N sources are sustained when, for every stream and rung:
+  - the rung made ≥ 98 % of the parts its source made in the window (none missing, none shed);
+  - its added latency (rendition part's arrival minus its source part's) did not grow: the median of the
+    window's last third is at most 250 ms above that of its first third;
+  - its added latency p95 is under 1 s;
+and the transcoder shed nothing. Independent of the transcoder's own figures, which are printed beside (its
+last status line per stream). The broker, the ingests and this consumer share the 2 cores with it: the
+machine's CPU use over the window is printed too.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack import FRAMELOG, wait_line  # noqa: E402
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--counts", default="1,2,3,4,5,6", help="numbers of sources to try, comma-separated")
+parser.add_argument("--seconds", type=int, default=60, help="measured window per count")
+parser.add_argument("--warmup", type=int, default=15, help="seconds after every rung exists, before measuring")
+parser.add_argument("--size", default="1280x720")
+parser.add_argument("--ladder", default="720p:2800k,480p:1200k,360p:600k")
+args = parser.parse_args()
+
+
+def make_source(path):
+    subprocess.run([
+        "ffmpeg", "-hide_banner", "-loglevel", "error",
+        "-f", "lavfi", "-i", f"testsrc2=size={args.size}:rate=30:duration=60",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60",
+        "-vf", "drawtext=text='%{pts\\:hms}':x=40:y=40:fontsize=64:fontcolor=white:box=1",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1500k",
+        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "128k", path], check=True)
+
+
+def busy_jiffies():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def follow(bootstrap, topics, seconds):
+    """topic → {(segment, part): arrival time} of the video chunks completing parts, from the topics' ends."""
+    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-transcode-density", "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
+    c.assign([TopicPartition(t, 0, OFFSET_END) for t in topics])
+    out = {t: {} for t in topics}
+    end = time.time() + seconds
+    while time.time() < end:
+        m = c.poll(0.05)
+        if m is None or m.error():
+            continue
+        now = time.time()
+        h = {k: v.decode() for k, v in (m.headers() or [])}
+        if h.get("fl-kind") == "chunk" and h.get("fl-track") == "video" and h.get("fl-last") == "1":
+            out[m.topic()][(int(h["fl-segment"]), int(h["fl-part"]))] = now
+    c.close()
+    return out
+
+
+def percentile(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def median(values):
+    return percentile(values, 50) if values else None
+
+
+def stop(procs):
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
+def run(count, source_file, workdir):
+    env = dict(os.environ, FRAMELOG_STATE_DIR=os.path.join(workdir, f"state{count}"))
+    env.pop("FRAMELOG_BROKERS", None)
+    broker = subprocess.Popen([FRAMELOG, "broker", "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    bootstrap = wait_line(broker, r"listening on (\S+)").group(1)
+    # Ids of equal width, so that no id is a prefix of another's topic.
+    streams = [f"density{count}x{i:02d}" for i in range(count)]
+    log_path = os.path.join(workdir, f"transcode{count}.log")
+    log = open(log_path, "w")
+    transcode = subprocess.Popen([FRAMELOG, "transcode", "--brokers", bootstrap, "--ladder", args.ladder,
+                                  "--group", f"bench-density-{count}"], env=env, stdout=subprocess.DEVNULL,
+                                 stderr=log)
+    ingests = [subprocess.Popen([FRAMELOG, "ingest", "--brokers", bootstrap, "--stream", s, "--file", source_file,
+                                 "--loop", "--copy", "--quiet", "--log-level", "warning"], env=env,
+                                stdout=subprocess.DEVNULL) for s in streams]
+    try:
+        from confluent_kafka.admin import AdminClient
+        admin = AdminClient({"bootstrap.servers": bootstrap, "log_level": 3})
+        deadline = time.time() + 120
+        topics = []
+        while time.time() < deadline:
+            topics = sorted(t for t in admin.list_topics(timeout=10).topics
+                            if any(t.startswith(f"framelog.stream.{s}") for s in streams))
+            if len(topics) >= 3 * count:
+                break
+            time.sleep(0.5)
+        else:
+            sys.exit(f"{count} sources: only these topics after 120 s: {topics}")
+        time.sleep(args.warmup)
+        busy0, total0 = busy_jiffies()
+        arrivals = follow(bootstrap, topics, args.seconds)
+        busy1, total1 = busy_jiffies()
+        log.flush()
+        measured_log = os.path.getsize(log_path)  # its status lines up to here are the window's
+    finally:
+        stop(ingests)
+        time.sleep(3)
+        stop([transcode])
+        stop([broker])
+        log.close()
+    text = open(log_path).read()
+    shed = [line for line in text.splitlines() if "shedding" in line]
+    statuses = {}
+    for line in text[:measured_log].splitlines():
+        m = re.search(r"\] (density\S+): (.*)", line)
+        if m:
+            statuses[m.group(1)] = m.group(2)
+    result = {"sources": count, "seconds": args.seconds,
+              "cpu_percent_of_machine": round(100 * (busy1 - busy0) / max(1, total1 - total0)),
+              "shed": len(shed), "streams": {}}
+    sustained = not shed
+    for s in streams:
+        source_topic = f"framelog.stream.{s}"
+        source = arrivals.get(source_topic, {})
+        rungs = {}
+        for topic, parts in arrivals.items():
+            if not topic.startswith(source_topic + "_"):
+                continue
+            keys = sorted(k for k in parts if k in source)
+            added = [1000 * (parts[k] - source[k]) for k in keys]
+            third = max(1, len(added) // 3)
+            coverage = len(keys) / max(1, len(source))
+            growth = (median(added[-third:]) - median(added[:third])) if added else None
+            p95 = percentile(added, 95) if added else None
+            ok = bool(added) and coverage >= 0.98 and growth <= 250 and p95 < 1000
+            sustained = sustained and ok
+            rungs[topic.rsplit("_", 1)[1]] = {
+                "coverage": round(coverage, 3), "p50_ms": round(median(added)) if added else None,
+                "p95_ms": round(p95) if p95 is not None else None,
+                "growth_ms": round(growth) if growth is not None else None, "ok": ok}
+        if len(rungs) < 2:
+            sustained = False
+        result["streams"][s] = {"source_parts": len(source), "rungs": rungs,
+                                "transcoder_says": statuses.get(s)}
+    result["sustained"] = sustained
+    return result
+
+
+with tempfile.TemporaryDirectory() as workdir:
+    source_file = os.path.join(workdir, "source.mp4")
+    make_source(source_file)
+    results = []
+    for count in [int(c) for c in args.counts.split(",")]:
+        result = run(count, source_file, workdir)
+        results.append(result)
+        print(json.dumps(result), flush=True)
+        print(f"{count} sources: {'sustained' if result['sustained'] else 'NOT sustained'}, "
+              f"machine CPU {result['cpu_percent_of_machine']} %, shed {result['shed']}", flush=True)
+    best = max([r["sources"] for r in results if r["sustained"]], default=0)
+    print(f"most sources sustained at real time: {best}")
