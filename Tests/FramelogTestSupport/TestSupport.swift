@@ -106,3 +106,23 @@ public func readAll(_ bootstrap: String, topic: String) async throws -> [KafkaRe
     await consumer.close()
     return records
 }
+
+/// What is wrong with JSON values against a schema in docs/, checked with Python's jsonschema (from the
+/// project venv); nil when every value is valid.
+public func schemaViolations(_ values: [[UInt8]], schema: String) throws -> String? {
+    let python = projectRoot + "/.venv/bin/python"
+    let script = """
+        import json, sys, jsonschema
+        schema = json.load(open(sys.argv[1]))
+        jsonschema.Draft202012Validator.check_schema(schema)
+        v = jsonschema.Draft202012Validator(schema)
+        bad = 0
+        for line in sys.stdin:
+            for e in v.iter_errors(json.loads(line)):
+                bad += 1; print(e.message)
+        sys.exit(1 if bad else 0)
+        """
+    let input = values.map { String(decoding: $0, as: UTF8.self) }.joined(separator: "\n") + "\n"
+    let result = try runProgram(python, ["-c", script, projectRoot + "/docs/" + schema], stdin: Data(input.utf8))
+    return result.status == 0 ? nil : "\(schema): \(result.stdout)\(result.stderr)"
+}
