@@ -135,6 +135,21 @@ let package = Package(
             swiftSettings: strict
         ),
         .target(
+            // The analyzer: a consumer group that runs ffmpeg's detection filters over each source stream and
+            // publishes what they find (black, frozen, silent, cuts, loudness) as events.
+            name: "FramelogAnalyze",
+            dependencies: [
+                "FramelogKafka",
+                "FramelogMedia",
+                "FramelogProcess",
+                "FramelogStreams",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict
+        ),
+        .target(
             name: "FramelogOrigin",
             dependencies: [
                 "FramelogKafka",
@@ -163,6 +178,7 @@ let package = Package(
         .executableTarget(
             name: "framelog",
             dependencies: [
+                "FramelogAnalyze",
                 "FramelogArchive",
                 "FramelogIngest",
                 "FramelogOrigin",
@@ -241,6 +257,17 @@ let package = Package(
             name: "FramelogTranscodeTests",
             dependencies: [
                 "FramelogTranscode", "FramelogIngest", "FramelogStreams", "FramelogKafka", "FramelogMedia",
+                "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: strict,
+            linkerSettings: [.unsafeFlags(["-Xlinker", "-rpath", "-Xlinker", rdkafkaRpath])]
+        ),
+        .testTarget(
+            // Analysis: pure detectors, ffmpeg's filters on made media, the analyzer on a real broker.
+            name: "FramelogAnalyzeTests",
+            dependencies: [
+                "FramelogAnalyze", "FramelogIngest", "FramelogKafka", "FramelogMedia", "FramelogProcess",
                 "FramelogTestSupport", .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],

@@ -20,6 +20,7 @@ struct Framelog: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             DemoCommand.self, IngestCommand.self, OriginCommand.self, ArchiveCommand.self, TranscodeCommand.self,
+            AnalyzeCommand.self,
             BrokerCommand.self,
             CheckCommand.self,
             BenchCommand.self,

@@ -127,6 +127,24 @@ struct CLITests {
         #expect(bad.stderr.contains("host:port"))
     }
 
+    @Test func analyzeExplainsItselfAndChecksItsOptionsBeforeRunning() throws {
+        let help = try Self.run(["analyze", "--help"], environment: Self.isolatedEnvironment())
+        #expect(help.status == 0)
+        for word in ["blackdetect", "--events-topic", "--black-min", "docs/analysis-events.md"] {
+            #expect(help.stdout.contains(word), "analyze --help mentions \(word)")
+        }
+        for (arguments, reason) in [
+            (["--from", "yesterday"], "--from must be live or earliest"),
+            (["--black-min", "0"], "black minimum must be positive"),
+            (["--streams", "("], "not a regular expression"),
+        ] {
+            let r = try Self.run(
+                ["analyze", "--brokers", "127.0.0.1:9"] + arguments, environment: Self.isolatedEnvironment())
+            #expect(r.status != 0)
+            #expect(r.stderr.contains(reason), "\(arguments): \(r.stderr)")
+        }
+    }
+
     @Test func checkReportsAnUnreachableClusterQuickly() throws {
         let start = ContinuousClock.now
         let r = try Self.run(

@@ -1,0 +1,116 @@
+import Foundation
+import FramelogKafka
+import FramelogMedia
+import FramelogStreams
+import Logging
+import Metrics
+import ServiceLifecycle
+
+/// `framelog analyze`: a member of a consumer group over the source streams. Each stream it owns gets a
+/// `StreamAnalyzer` (one ffmpeg per medium running the detection filters), whose findings go to the events
+/// topic as JSON (`AnalysisEvent`), keyed by stream. A stream given up in a rebalance stops its analysis and
+/// is taken over by the member that gets it. Renditions (`renditionOf`) are never analyzed.
+public final class AnalyzeService: Service, Sendable {
+    public let configuration: AnalyzeConfiguration
+    private let logger: Logger
+
+    public init(configuration: AnalyzeConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        try configuration.validate()
+        var c = StreamReader.Configuration(kafka: configuration.kafka)
+        c.membership = .group(configuration.group)
+        c.streams = configuration.streams
+        c.start = configuration.start
+        c.sessionTimeout = configuration.sessionTimeout
+        c.malformedMetric = "framelog_analyze_bad_records_total"
+        c.sourcesOnly = true
+        let reader = StreamReader(configuration: c, logger: logger)
+        do {
+            let admin = try Admin(configuration: configuration.kafka, logger: logger)
+            try await admin.createTopic(
+                TopicSpec(
+                    name: configuration.eventsTopic, replicationFactor: configuration.replicationFactor,
+                    configs: [
+                        "cleanup.policy": "delete",
+                        "retention.ms": "\(configuration.eventsRetention.milliseconds)",
+                    ]), ifNotExists: true)
+            let producer = try Producer(
+                configuration: ProducerConfiguration(client: configuration.kafka), logger: logger)
+            do {
+                try await cancelWhenGracefulShutdown { try await self.analyze(reader: reader, producer: producer) }
+            } catch {
+                await producer.close()
+                throw error
+            }
+            await producer.close()
+        } catch is CancellationError {
+        } catch let error as KafkaError {
+            throw AnalyzeError(.kafka, "cannot use Kafka: \(error.message)")
+        }
+    }
+
+    private func analyze(reader: StreamReader, producer: Producer) async throws {
+        var analyzers: [String: StreamAnalyzer] = [:]
+        var lastCommit = ContinuousClock.now
+        let topic = configuration.eventsTopic
+        let logger = self.logger
+        let publish: StreamAnalyzer.Publish = { event in
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                let value = try encoder.encode(event)
+                try await producer.send(
+                    topic: topic, key: Array(event.stream.utf8), value: Array(value), timestamp: event.startCaptureMs)
+            } catch {
+                Counter(label: "framelog_analyze_events_lost_total").increment()
+                logger.warning("event not published", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
+            }
+        }
+        func analyzer(_ stream: String) -> StreamAnalyzer? {
+            if let existing = analyzers[stream] { return existing }
+            if reader.directory.streams[stream]?.renditionOf != nil { return nil }
+            let created = StreamAnalyzer(stream: stream, configuration: configuration, logger: logger, publish: publish)
+            analyzers[stream] = created
+            return created
+        }
+        func commitFinished() async throws {
+            var records: [StreamRecord] = []
+            for analyzer in analyzers.values {
+                if let record = await analyzer.takeCommittable() { records.append(record) }
+            }
+            try await reader.commit(records)
+            lastCommit = .now
+        }
+        do {
+            try await reader.run { event in
+                switch event {
+                case .info(let info):
+                    if info.renditionOf != nil { await analyzers.removeValue(forKey: info.stream)?.stop() }
+                case .assigned:
+                    break
+                case .revoking(let streams):
+                    try await commitFinished()
+                    for stream in streams { await analyzers.removeValue(forKey: stream)?.stop() }
+                case .initSegment(let record):
+                    await analyzer(record.stream)?.initSegment(record)
+                case .chunk(let record):
+                    await analyzer(record.stream)?.chunk(record)
+                case .discontinuity(let record):
+                    await analyzer(record.stream)?.discontinuity()
+                case .end(let record):
+                    if let ended = analyzers.removeValue(forKey: record.stream) { await ended.end() }
+                    try await reader.commit(record)
+                }
+                if ContinuousClock.now - lastCommit > .seconds(1) { try await commitFinished() }
+            }
+        } catch {
+            // Stopping, or Kafka failed: every ffmpeg goes with this member.
+            for analyzer in analyzers.values { await analyzer.stop() }
+            throw error
+        }
+    }
+}

@@ -1,0 +1,222 @@
+import Foundation
+import FramelogKafka
+import FramelogMedia
+import FramelogProcess
+import FramelogStreams
+import Logging
+import Metrics
+
+/// Analyzes one stream while this member owns it: one ffmpeg per medium (video, audio), each decoding its
+/// track once as its chunks arrive and printing its detection filters' metadata, which `TrackAnalysis`
+/// turns into findings and this actor into events.
+actor StreamAnalyzer {
+    typealias Publish = @Sendable (AnalysisEvent) async -> Void
+
+    private struct Run {
+        var process: PipedProcess
+        var task: Task<Void, Never>
+        var generation: Int
+    }
+
+    let stream: String
+    private let configuration: AnalyzeConfiguration
+    private let logger: Logger
+    private let publish: Publish
+    /// Each medium's init (bytes, id): a crashed ffmpeg restarts with it at the next independent chunk.
+    private var inits: [TrackAnalysis.Media: (bytes: [UInt8], id: String)] = [:]
+    private var runs: [TrackAnalysis.Media: Run] = [:]
+    private var maps: [TrackAnalysis.Media: CaptureMap] = [:]
+    /// Each medium's newest analyzed media time (seconds), from the metadata.
+    private var analyzed: [TrackAnalysis.Media: Double] = [:]
+    /// Records fed and not yet committable: medium, the media time they end at, the record.
+    private var pending: [(media: TrackAnalysis.Media, end: Double, record: StreamRecord)] = []
+    private var committable: StreamRecord?
+    private var generation = 0
+    private var lastRestart: [TrackAnalysis.Media: ContinuousClock.Instant] = [:]
+
+    init(stream: String, configuration: AnalyzeConfiguration, logger: Logger, publish: @escaping Publish) {
+        self.stream = stream
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "stream.id"] = .string(stream)
+        self.logger = logger
+        self.publish = publish
+    }
+
+    /// The media a record's track holds.
+    private static func media(of track: StreamTrack) -> [TrackAnalysis.Media] {
+        switch track {
+        case .video: return [.video]
+        case .audio: return [.audio]
+        case .muxed: return [.video, .audio]
+        }
+    }
+
+    // MARK: Stream records
+
+    func initSegment(_ record: StreamRecord) async {
+        for media in Self.media(of: record.header.track) {
+            if inits[media]?.id == record.header.initID, runs[media] != nil { continue }
+            await stopRun(media, kill: false)
+            inits[media] = (record.value, record.header.initID)
+            maps[media] = CaptureMap()
+            start(media)
+        }
+    }
+
+    func chunk(_ record: StreamRecord) async {
+        let h = record.header
+        for media in Self.media(of: h.track) {
+            if runs[media] == nil {
+                // A crashed ffmpeg: again from the next independent chunk, at most every 2 s.
+                guard inits[media] != nil, h.independent, h.chunk == 0,
+                    ContinuousClock.now - (lastRestart[media] ?? .now - .seconds(3)) > .seconds(2)
+                else { continue }
+                lastRestart[media] = .now
+                Counter(label: "framelog_analyze_restarts_total", dimensions: [("stream", stream)]).increment()
+                start(media)
+            }
+            guard let run = runs[media] else { continue }
+            let time = Double(h.pts) / Double(max(1, h.timescale))
+            maps[media, default: CaptureMap()].add(time: time, captureMs: h.captureMs)
+            run.process.send(record.value)
+            pending.append((media, time + Double(h.duration) / Double(max(1, h.timescale)), record))
+        }
+        if pending.count > 4096 { pending.removeFirst(pending.count - 4096) }
+    }
+
+    /// The media before and after do not follow on: each analysis finishes (open intervals end), and the
+    /// inits that follow start new ones.
+    func discontinuity() async {
+        for media in Array(runs.keys) { await stopRun(media, kill: false) }
+        inits = [:]
+        // Everything fed has been analyzed (the runs finished); the next run's times start again.
+        committable = pending.last?.record ?? committable
+        pending = []
+        analyzed = [:]
+    }
+
+    /// The broadcast ended: every analysis finishes.
+    func end() async { await discontinuity() }
+
+    /// The stream moves to another member (or this one stops): ffmpeg is killed; open intervals end at the
+    /// last analyzed moment (the next owner reports what it sees anew).
+    func stop() async {
+        for media in Array(runs.keys) { await stopRun(media, kill: true) }
+    }
+
+    /// The newest record all of whose media has been analyzed, once.
+    func takeCommittable() -> StreamRecord? {
+        while let first = pending.first, let done = analyzed[first.media], done + 0.001 >= first.end {
+            committable = first.record
+            pending.removeFirst()
+        }
+        defer { committable = nil }
+        return committable
+    }
+
+    // MARK: ffmpeg
+
+    private func start(_ media: TrackAnalysis.Media) {
+        guard let initSegment = inits[media] else { return }
+        let command = AnalysisCommand(media, settings: configuration.detection)
+        let process = PipedProcess(executable: configuration.ffmpeg, arguments: command.arguments, logger: logger)
+        generation += 1
+        let generation = self.generation
+        let settings = configuration.detection
+        process.send(initSegment.bytes)
+        let task = Task {
+            let (lines, sink) = AsyncStream.makeStream(of: String.self)
+            let running = Task { () -> Result<PipedProcess.Exit, any Error> in
+                defer { sink.finish() }
+                do {
+                    return .success(try await process.run(stdout: { _ in }, stderr: { sink.yield($0) }))
+                } catch {
+                    return .failure(error)
+                }
+            }
+            var parser = FilterMetadataParser()
+            var analysis = TrackAnalysis(media, settings: settings)
+            for await line in lines {
+                switch parser.line(line) {
+                case .frame(let frame)?: await self.found(analysis.add(frame), media, analysis)
+                case .message(let text)?:
+                    self.logger.debug("ffmpeg", metadata: ["ffmpeg.line": "\(text)", "media": "\(media)"])
+                case nil: break
+                }
+            }
+            if let frame = parser.finish() { await self.found(analysis.add(frame), media, analysis) }
+            await self.found(analysis.finish(), media, analysis)
+            self.ended(media, generation, await running.value)
+        }
+        runs[media] = Run(process: process, task: task, generation: generation)
+    }
+
+    /// Ends a medium's analysis: closes ffmpeg's input so that it analyzes what it has (or kills it), and
+    /// waits for its last findings.
+    private func stopRun(_ media: TrackAnalysis.Media, kill: Bool) async {
+        guard let run = runs.removeValue(forKey: media) else { return }
+        if kill {
+            run.process.kill()
+        } else {
+            run.process.finishInput()
+            // ffmpeg flushes its few last frames at once; one that does not is killed.
+            let watchdog = Task {
+                try await Task.sleep(for: .seconds(5))
+                run.process.kill()
+            }
+            await run.task.value
+            watchdog.cancel()
+        }
+        await run.task.value
+    }
+
+    /// ffmpeg ended: by request (its run was removed), or by itself (it crashed; a new one starts at the
+    /// next independent chunk).
+    private func ended(_ media: TrackAnalysis.Media, _ generation: Int, _ result: Result<PipedProcess.Exit, any Error>)
+    {
+        guard let run = runs[media], run.generation == generation else { return }
+        runs[media] = nil
+        // What it was fed and did not analyze is lost (the error says so); it must not hold back commits.
+        if let last = pending.last(where: { $0.media == media }) { committable = last.record }
+        pending.removeAll { $0.media == media }
+        switch result {
+        case .success(let exit):
+            logger.error(
+                "analysis ffmpeg exited (\(exit.summary)); restarting it at the next independent chunk",
+                metadata: ["media": "\(media)", "ffmpeg.stderr": "\(exit.stderrTail.joined(separator: " | "))"])
+        case .failure(let error):
+            logger.error("cannot run the analysis ffmpeg: \(error)", metadata: ["media": "\(media)"])
+        }
+    }
+
+    // MARK: Events
+
+    private func found(_ findings: [Finding], _ media: TrackAnalysis.Media, _ analysis: TrackAnalysis) async {
+        if let time = analysis.time { analyzed[media] = max(analyzed[media] ?? time, time) }
+        if media == .audio, !analysis.loudness.isEmpty {
+            for (name, value) in analysis.loudness {
+                Gauge(label: "framelog_analyze_loudness", dimensions: [("stream", stream), ("measure", name)])
+                    .record(value)
+            }
+        }
+        guard !findings.isEmpty, let map = maps[media] else { return }
+        for finding in findings {
+            guard let start = map.captureMs(at: finding.start) else { continue }
+            let event = AnalysisEvent(
+                stream: stream, finding: finding, track: media == .video ? "video" : "audio", startCaptureMs: start,
+                endCaptureMs: finding.end.flatMap { map.captureMs(at: $0) },
+                publishedMs: Int64(Date().timeIntervalSince1970 * 1000))
+            Counter(
+                label: "framelog_analyze_events_total",
+                dimensions: [("kind", finding.kind.rawValue), ("phase", finding.phase.rawValue)]
+            ).increment()
+            if finding.kind != .loudness {
+                logger.info(
+                    "\(finding.kind.rawValue) \(finding.phase.rawValue)",
+                    metadata: ["pts": "\(finding.start)", "end": "\(finding.end.map { "\($0)" } ?? "")"])
+            }
+            await publish(event)
+        }
+    }
+}

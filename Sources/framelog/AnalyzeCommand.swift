@@ -1,0 +1,97 @@
+import ArgumentParser
+import Foundation
+import FramelogAnalyze
+
+struct AnalyzeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "analyze",
+        abstract: "Watch every stream for black, frozen and silent media, cuts and loudness: a Kafka consumer group.",
+        discussion: """
+            Joins the consumer group --group and analyzes the streams the group gives it (run several analyzers \
+            with the same group to share the streams; when one dies, the others take its streams over). For each \
+            stream one ffmpeg per medium decodes the track once as its parts arrive and runs ffmpeg's detection \
+            filters (blackdetect, freezedetect, scdet; ebur128, silencedetect), read as structured metadata.
+
+            What they find goes to the topic --events-topic as JSON, keyed by stream id \
+            (docs/analysis-events.md): black, freeze and silence as a start event once the condition has lasted \
+            its minimum, then an end event; cuts as they happen; a loudness reading (EBU R 128) every \
+            --loudness-every seconds of media. Times are given in the stream's media time and as capture \
+            wall-clock. Renditions (a transcoder's output) are not analyzed.
+
+            Ctrl-C (or SIGTERM) stops it; its ffmpeg processes stop with it.
+            """)
+
+    @OptionGroup var kafka: KafkaOptions
+
+    @Option(help: "Consumer group shared by the analyzers.")
+    var group = "framelog-analyze"
+
+    @Option(
+        help: ArgumentHelp(
+            "Stream ids to analyze, a regular expression over the whole id (default: all).", valueName: "regex"))
+    var streams: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Where a stream no analyzer of the group read before starts: live (its newest segment) or earliest "
+                + "(all the topic still holds).", valueName: "live|earliest"))
+    var from = "live"
+
+    @Option(help: "The topic events are published to.")
+    var eventsTopic = "framelog.events"
+
+    @Option(help: ArgumentHelp("Black is reported once it has lasted this long.", valueName: "seconds"))
+    var blackMin = 1.0
+
+    @Option(help: ArgumentHelp("A frozen picture is reported once it has lasted this long.", valueName: "seconds"))
+    var freezeMin = 2.0
+
+    @Option(help: ArgumentHelp("Silence is reported once it has lasted this long.", valueName: "seconds"))
+    var silenceMin = 2.0
+
+    @Option(help: ArgumentHelp("A loudness reading every this much media time.", valueName: "seconds"))
+    var loudnessEvery = 10.0
+
+    @Option(help: "The ffmpeg executable.")
+    var ffmpeg = "ffmpeg"
+
+    @Option(
+        help: ArgumentHelp(
+            "Group session timeout in seconds: how soon a dead analyzer's streams move to the others.",
+            valueName: "seconds"))
+    var sessionTimeout = 6.0
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() async throws {
+        let logger = logging.bootstrap()
+        _ = PrometheusBootstrap.run()
+        var c = AnalyzeConfiguration(kafka: try kafka.clientOptions(clientID: "framelog-analyze"))
+        c.group = group
+        c.streams = streams
+        c.eventsTopic = eventsTopic
+        c.ffmpeg = ffmpeg
+        switch from {
+        case "live": c.start = .live
+        case "earliest": c.start = .earliest
+        default: throw CLIError("--from must be live or earliest, not \(from)")
+        }
+        guard sessionTimeout >= 1, sessionTimeout <= 300 else {
+            throw CLIError("--session-timeout must be between 1 and 300 seconds")
+        }
+        c.sessionTimeout = .milliseconds(Int64(sessionTimeout * 1000))
+        c.detection.blackMinimum = blackMin
+        c.detection.freezeMinimum = freezeMin
+        c.detection.silenceMinimum = silenceMin
+        c.detection.loudnessEvery = loudnessEvery
+        do { try c.validate() } catch { throw CLIError(error.message) }
+        do {
+            try await runUntilStopped(
+                AnalyzeService(configuration: c, logger: logger),
+                announcing: ["Analyzing as a member of group \(group), events to \(eventsTopic) — Ctrl-C stops it."],
+                logger: logger)
+        } catch let error as AnalyzeError {
+            throw CLIError(error.message)
+        }
+    }
+}
