@@ -18,6 +18,14 @@ public struct AnalyzeConfiguration: Sendable {
     public var eventsRetention: Duration = .seconds(7 * 86_400)
     /// Replication factor of the events topic; -1: the broker's default.
     public var replicationFactor = -1
+    /// A thumbnail (JPEG, 320 pixels wide) of each stream's video this often, seconds; nil: none.
+    /// Default 2.
+    public var thumbnailEvery: Double? = 2
+    /// The topic thumbnails go to (key: stream id; value: the JPEG; headers `fl-capture-ms` and `fl-pts-ms`;
+    /// the record timestamp is the capture time). Default "framelog.thumbs".
+    public var thumbnailsTopic = "framelog.thumbs"
+    /// How long the thumbnails topic keeps them. Default 24 hours.
+    public var thumbnailsRetention: Duration = .seconds(86_400)
     /// The detectors' thresholds and minimum durations.
     public var detection = DetectionSettings()
     /// The ffmpeg executable. Default "ffmpeg" (looked up on PATH).
@@ -43,6 +51,12 @@ public struct AnalyzeConfiguration: Sendable {
         guard (0...1).contains(d.blackPixel), (0...1).contains(d.blackPicture) else {
             throw AnalyzeError(.invalidConfiguration, "black thresholds are shares between 0 and 1")
         }
-        guard !eventsTopic.isEmpty else { throw AnalyzeError(.invalidConfiguration, "the events topic is empty") }
+        if let every = thumbnailEvery, !(every >= 0.1 && every <= 3600) {
+            throw AnalyzeError(
+                .invalidConfiguration, "the thumbnail interval must be 0.1 to 3600 seconds, not \(every)")
+        }
+        guard !eventsTopic.isEmpty, !thumbnailsTopic.isEmpty else {
+            throw AnalyzeError(.invalidConfiguration, "a topic name is empty")
+        }
     }
 }

@@ -38,6 +38,15 @@ public final class AnalyzeService: Service, Sendable {
                         "cleanup.policy": "delete",
                         "retention.ms": "\(configuration.eventsRetention.milliseconds)",
                     ]), ifNotExists: true)
+            if configuration.thumbnailEvery != nil {
+                try await admin.createTopic(
+                    TopicSpec(
+                        name: configuration.thumbnailsTopic, replicationFactor: configuration.replicationFactor,
+                        configs: [
+                            "cleanup.policy": "delete",
+                            "retention.ms": "\(configuration.thumbnailsRetention.milliseconds)",
+                        ]), ifNotExists: true)
+            }
             let producer = try Producer(
                 configuration: ProducerConfiguration(client: configuration.kafka), logger: logger)
             do {
@@ -70,10 +79,27 @@ public final class AnalyzeService: Service, Sendable {
                 logger.warning("event not published", metadata: ["error": "\(error)", "kind": "\(event.kind)"])
             }
         }
+        let thumbnails = configuration.thumbnailsTopic
+        let publishThumbnail: StreamAnalyzer.PublishThumbnail = { stream, captureMs, time, jpeg in
+            do {
+                try await producer.send(
+                    topic: thumbnails, key: Array(stream.utf8), value: jpeg,
+                    headers: [
+                        KafkaHeader(key: "fl-capture-ms", value: Array("\(captureMs)".utf8)),
+                        KafkaHeader(key: "fl-pts-ms", value: Array(String(format: "%.3f", time * 1000).utf8)),
+                    ], timestamp: captureMs)
+                Counter(label: "framelog_analyze_thumbnails_total").increment()
+            } catch {
+                Counter(label: "framelog_analyze_thumbnails_lost_total").increment()
+                logger.warning("thumbnail not published", metadata: ["error": "\(error)", "stream.id": "\(stream)"])
+            }
+        }
         func analyzer(_ stream: String) -> StreamAnalyzer? {
             if let existing = analyzers[stream] { return existing }
             if reader.directory.streams[stream]?.renditionOf != nil { return nil }
-            let created = StreamAnalyzer(stream: stream, configuration: configuration, logger: logger, publish: publish)
+            let created = StreamAnalyzer(
+                stream: stream, configuration: configuration, logger: logger, publish: publish,
+                publishThumbnail: publishThumbnail)
             analyzers[stream] = created
             return created
         }

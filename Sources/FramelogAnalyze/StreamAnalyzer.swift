@@ -5,12 +5,15 @@ import FramelogProcess
 import FramelogStreams
 import Logging
 import Metrics
+import Synchronization
 
 /// Analyzes one stream while this member owns it: one ffmpeg per medium (video, audio), each decoding its
 /// track once as its chunks arrive and printing its detection filters' metadata, which `TrackAnalysis`
 /// turns into findings and this actor into events.
 actor StreamAnalyzer {
     typealias Publish = @Sendable (AnalysisEvent) async -> Void
+    /// A thumbnail: stream, capture time (ms since the epoch), media time (s), JPEG.
+    typealias PublishThumbnail = @Sendable (String, Int64, Double, [UInt8]) async -> Void
 
     private struct Run {
         var process: PipedProcess
@@ -22,6 +25,10 @@ actor StreamAnalyzer {
     private let configuration: AnalyzeConfiguration
     private let logger: Logger
     private let publish: Publish
+    private let publishThumbnail: PublishThumbnail
+    /// Thumbnails come in two halves, in order: the time (stderr) and the JPEG (stdout).
+    private var thumbnailTimes: [Double] = []
+    private var thumbnailPictures: [[UInt8]] = []
     /// Each medium's init (bytes, id): a crashed ffmpeg restarts with it at the next independent chunk.
     private var inits: [TrackAnalysis.Media: (bytes: [UInt8], id: String)] = [:]
     private var runs: [TrackAnalysis.Media: Run] = [:]
@@ -34,13 +41,17 @@ actor StreamAnalyzer {
     private var generation = 0
     private var lastRestart: [TrackAnalysis.Media: ContinuousClock.Instant] = [:]
 
-    init(stream: String, configuration: AnalyzeConfiguration, logger: Logger, publish: @escaping Publish) {
+    init(
+        stream: String, configuration: AnalyzeConfiguration, logger: Logger, publish: @escaping Publish,
+        publishThumbnail: @escaping PublishThumbnail
+    ) {
         self.stream = stream
         self.configuration = configuration
         var logger = logger
         logger[metadataKey: "stream.id"] = .string(stream)
         self.logger = logger
         self.publish = publish
+        self.publishThumbnail = publishThumbnail
     }
 
     /// The media a record's track holds.
@@ -119,18 +130,27 @@ actor StreamAnalyzer {
 
     private func start(_ media: TrackAnalysis.Media) {
         guard let initSegment = inits[media] else { return }
-        let command = AnalysisCommand(media, settings: configuration.detection)
+        let command = AnalysisCommand(
+            media, settings: configuration.detection, thumbnailEvery: configuration.thumbnailEvery)
         let process = PipedProcess(executable: configuration.ffmpeg, arguments: command.arguments, logger: logger)
         generation += 1
         let generation = self.generation
         let settings = configuration.detection
         process.send(initSegment.bytes)
+        thumbnailTimes = []
+        thumbnailPictures = []
+        let pictures = PictureSplitter()
         let task = Task {
             let (lines, sink) = AsyncStream.makeStream(of: String.self)
             let running = Task { () -> Result<PipedProcess.Exit, any Error> in
                 defer { sink.finish() }
                 do {
-                    return .success(try await process.run(stdout: { _ in }, stderr: { sink.yield($0) }))
+                    return .success(
+                        try await process.run(
+                            stdout: { bytes in
+                                for picture in pictures.append(bytes) { await self.thumbnail(picture: picture) }
+                            },
+                            stderr: { sink.yield($0) }))
                 } catch {
                     return .failure(error)
                 }
@@ -139,6 +159,8 @@ actor StreamAnalyzer {
             var analysis = TrackAnalysis(media, settings: settings)
             for await line in lines {
                 switch parser.line(line) {
+                case .frame(let frame)? where frame.values[AnalysisCommand.thumbnailKey] != nil:
+                    await self.thumbnail(time: frame.time)
                 case .frame(let frame)?: await self.found(analysis.add(frame), media, analysis)
                 case .message(let text)?:
                     self.logger.debug("ffmpeg", metadata: ["ffmpeg.line": "\(text)", "media": "\(media)"])
@@ -190,7 +212,27 @@ actor StreamAnalyzer {
         }
     }
 
-    // MARK: Events
+    // MARK: Thumbnails and events
+
+    private func thumbnail(time: Double) async {
+        thumbnailTimes.append(time)
+        await publishThumbnails()
+    }
+
+    private func thumbnail(picture: [UInt8]) async {
+        thumbnailPictures.append(picture)
+        await publishThumbnails()
+    }
+
+    /// Pairs the k-th time with the k-th picture, and publishes each pair.
+    private func publishThumbnails() async {
+        while !thumbnailTimes.isEmpty, !thumbnailPictures.isEmpty {
+            let time = thumbnailTimes.removeFirst()
+            let picture = thumbnailPictures.removeFirst()
+            guard let capture = maps[.video]?.captureMs(at: time) else { continue }
+            await publishThumbnail(stream, capture, time, picture)
+        }
+    }
 
     private func found(_ findings: [Finding], _ media: TrackAnalysis.Media, _ analysis: TrackAnalysis) async {
         if let time = analysis.time { analyzed[media] = max(analyzed[media] ?? time, time) }
@@ -219,4 +261,10 @@ actor StreamAnalyzer {
             await publish(event)
         }
     }
+}
+
+/// A `JPEGSplitter` shared with ffmpeg's stdout handler.
+private final class PictureSplitter: Sendable {
+    private let splitter = Mutex(JPEGSplitter())
+    func append(_ bytes: [UInt8]) -> [[UInt8]] { splitter.withLock { $0.append(bytes) } }
 }

@@ -18,6 +18,9 @@ struct AnalyzeCommand: AsyncParsableCommand {
             --loudness-every seconds of media. Times are given in the stream's media time and as capture \
             wall-clock. Renditions (a transcoder's output) are not analyzed.
 
+            The same ffmpeg makes a thumbnail every --thumbnail-every seconds (a JPEG 320 pixels wide), \
+            published to --thumbnails-topic with its capture time (kept 24 hours).
+
             Ctrl-C (or SIGTERM) stops it; its ffmpeg processes stop with it.
             """)
 
@@ -39,6 +42,15 @@ struct AnalyzeCommand: AsyncParsableCommand {
 
     @Option(help: "The topic events are published to.")
     var eventsTopic = "framelog.events"
+
+    @Option(
+        help: ArgumentHelp(
+            "A 320-pixel wide JPEG of each stream's video this often, to --thumbnails-topic; 0: none.",
+            valueName: "seconds"))
+    var thumbnailEvery = 2.0
+
+    @Option(help: "The topic thumbnails are published to (key: stream id; headers fl-capture-ms, fl-pts-ms).")
+    var thumbnailsTopic = "framelog.thumbs"
 
     @Option(help: ArgumentHelp("Black is reported once it has lasted this long.", valueName: "seconds"))
     var blackMin = 1.0
@@ -70,6 +82,8 @@ struct AnalyzeCommand: AsyncParsableCommand {
         c.group = group
         c.streams = streams
         c.eventsTopic = eventsTopic
+        c.thumbnailsTopic = thumbnailsTopic
+        c.thumbnailEvery = thumbnailEvery == 0 ? nil : thumbnailEvery
         c.ffmpeg = ffmpeg
         switch from {
         case "live": c.start = .live

@@ -25,6 +25,7 @@ struct AnalyzeServiceTests {
             var ac = AnalyzeConfiguration(kafka: kafka)
             ac.group = "an-\(tag)"
             ac.eventsTopic = "an-events-\(tag)"
+            ac.thumbnailsTopic = "an-thumbs-\(tag)"
             ac.start = .earliest
             ac.sessionTimeout = .seconds(3)
             let analyzing = Task { try await AnalyzeService(configuration: ac, logger: quietLogger).run() }
@@ -98,6 +99,14 @@ struct AnalyzeServiceTests {
             #expect(events.contains { $0.kind == .loudness && ($0.values["integrated"] ?? 0) < 0 })
             #expect(try schemaViolations(values, schema: "analysis-event.schema.json") == nil)
             #expect(events.count == values.count)
+            // A thumbnail every 2 s of the source, at its capture time, each a JPEG.
+            let thumbnails = try await readAll(b, topic: ac.thumbnailsTopic)
+            let thumbnailTimes = thumbnails.compactMap { record in
+                record.header("fl-capture-ms")?.value.flatMap { Int64(String(decoding: $0, as: UTF8.self)) }
+            }.map { $0 - base }
+            #expect(thumbnailTimes.count == 10, "\(thumbnailTimes)")
+            for (i, at) in thumbnailTimes.enumerated() { #expect(abs(at - Int64(2000 * i)) <= 35, "\(thumbnailTimes)") }
+            #expect(thumbnails.allSatisfy { $0.value.starts(with: [0xFF, 0xD8]) && $0.key == Array(stream.utf8) })
             // Nothing twice.
             #expect(Set(events.map { "\($0.id)/\($0.phase)" }).count == events.count)
         }

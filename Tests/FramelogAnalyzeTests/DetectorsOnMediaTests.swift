@@ -8,19 +8,22 @@ import Testing
 
 /// Runs one medium's analysis ffmpeg (the analyzer's own command line) over a whole file on stdin; its
 /// findings, in order.
-func analyze(_ file: String, _ media: TrackAnalysis.Media, settings: DetectionSettings = DetectionSettings())
-    async throws -> [Finding]
-{
-    let command = AnalysisCommand(media, settings: settings)
+func analyze(
+    _ file: String, _ media: TrackAnalysis.Media, settings: DetectionSettings = DetectionSettings(),
+    thumbnails: Collector? = nil
+) async throws -> [Finding] {
+    let command = AnalysisCommand(media, settings: settings, thumbnailEvery: thumbnails == nil ? nil : 2)
     let process = PipedProcess(executable: ffmpegPath, arguments: command.arguments, logger: quietLogger)
     process.send(try [UInt8](Data(contentsOf: URL(fileURLWithPath: file))))
     process.finishInput()
-    let collector = Collector(media, settings)
+    let collector = thumbnails ?? Collector(media, settings)
     let exit = try await process.run(
-        stdout: { _ in },
+        stdout: { bytes in collector.state.withLock { $0.pictures += $0.splitter.append(bytes) } },
         stderr: { line in
             collector.state.withLock { s in
                 switch s.parser.line(line) {
+                case .frame(let frame)? where frame.values[AnalysisCommand.thumbnailKey] != nil:
+                    s.thumbnailTimes.append(frame.time)
                 case .frame(let frame)?: s.found += s.analysis.add(frame)
                 case .message(let text)?: s.messages.append(text)
                 case nil: break
@@ -43,6 +46,9 @@ final class Collector: Sendable {
         var analysis: TrackAnalysis
         var found: [Finding] = []
         var messages: [String] = []
+        var splitter = JPEGSplitter()
+        var pictures: [[UInt8]] = []
+        var thumbnailTimes: [Double] = []
     }
     let state: Mutex<State>
     init(_ media: TrackAnalysis.Media, _ settings: DetectionSettings) {
@@ -84,6 +90,41 @@ struct DetectorsOnMediaTests {
             let m = reading.values["momentary"] ?? -200
             #expect(m > -30 && m < -10, "\(reading)")
             #expect(reading.values["truePeak"] != nil)
+        }
+    }
+
+    @Test func theSameDecodeMakesAThumbnailEveryTwoSecondsThatDecodes() async throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let file = try Fixture.make(in: directory)
+        let collector = Collector(.video, DetectionSettings())
+        let found = try await analyze(file, .video, thumbnails: collector)
+        // Detection is unchanged by the second output.
+        #expect(found.filter { $0.kind == .black }.count == 2)
+        let (times, pictures) = collector.state.withLock { ($0.thumbnailTimes, $0.pictures) }
+        #expect(times == stride(from: 0.0, to: 20, by: 2).map { $0 }, "\(times)")
+        #expect(pictures.count == times.count)
+        for (i, picture) in pictures.enumerated() {
+            let path = "\(directory)/thumb\(i).jpg"
+            try Data(picture).write(to: URL(fileURLWithPath: path))
+            let probe = try runProgram(
+                ffprobePath,
+                ["-v", "error", "-show_entries", "stream=codec_name,width,height", "-of", "csv=p=0", path])
+            #expect(probe.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "mjpeg,320,180", "\(i)")
+        }
+        // The thumbnail of 2–5 s (black) is black, and the one at 0 s is not: a JPEG of a black picture is
+        // much smaller.
+        #expect(pictures[1].count * 3 < pictures[0].count, "\(pictures.map(\.count))")
+    }
+
+    @Test func jpegsAreCutAtTheirMarkersWhateverTheBuffers() {
+        let a: [UInt8] = [0xFF, 0xD8, 1, 2, 0xFF, 0x00, 3, 0xFF, 0xD9]
+        let b: [UInt8] = [0xFF, 0xD8, 4, 0xFF, 0xD9]
+        let all = a + b
+        for cut in 0...all.count {
+            var splitter = JPEGSplitter()
+            let pictures = splitter.append(Array(all[..<cut])) + splitter.append(Array(all[cut...]))
+            #expect(pictures == [a, b], "cut at \(cut)")
         }
     }
 
