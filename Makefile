@@ -37,7 +37,7 @@ lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 	@for f in Sources/FramelogOrigin/Web/*.mjs; do node --check "$$f" || exit 1; done
 
-## bench: every benchmark in BENCHMARKS.md (about 35 minutes; writes nothing: copy figures there).
+## bench: every benchmark in BENCHMARKS.md (about 55 minutes; writes nothing: copy figures there).
 bench: setup
 	@scripts/setup.sh --bench-tools
 	$(FRAMELOG) bench kafka
@@ -46,7 +46,10 @@ bench: setup
 	.venv/bin/python bench/serve_vs_nginx.py
 	.venv/bin/python bench/blocking_clients.py --clients 2000
 	.venv/bin/python bench/transcode.py --seconds 60 --rounds 3
+	.venv/bin/python bench/transcode.py --seconds 60 --rounds 3 --size 1920x1080 --bitrate 6M
 	.venv/bin/python bench/transcode_latency.py --seconds 120
+	.venv/bin/python bench/transcode_density.py --counts 3,4,5 --seconds 60
+	.venv/bin/python bench/rung_latency.py --rounds 2 --seconds 30
 
 format:
 	$(SWIFT) format --in-place --recursive Sources Tests Package.swift
