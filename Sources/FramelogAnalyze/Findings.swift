@@ -1,27 +1,8 @@
-/// What the analyzer reports.
-public enum EventKind: String, Codable, Sendable, Hashable, CaseIterable {
-    /// The picture is black (interval).
-    case black
-    /// The picture does not change (interval).
-    case freeze
-    /// The audio is silent (interval).
-    case silence
-    /// A hard cut: the scene changes at once (instant).
-    case cut
-    /// The audio's loudness, EBU R 128 (instant, every `loudnessEvery` of media).
-    case loudness
-}
+import FramelogMedia
 
 /// One thing a track's analysis found, in the track's media time (seconds).
 public struct Finding: Sendable, Hashable {
-    public enum Phase: String, Codable, Sendable, Hashable {
-        /// An interval began (it has lasted its minimum duration by the time it is reported).
-        case start
-        /// An interval ended.
-        case end
-        /// A moment or a measurement.
-        case instant
-    }
+    public typealias Phase = AnalysisEvent.Phase
 
     public var kind: EventKind
     public var phase: Phase

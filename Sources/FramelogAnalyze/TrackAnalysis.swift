@@ -1,4 +1,5 @@
 import Foundation
+import FramelogMedia
 
 /// The detectors' thresholds and durations. Every field has a documented default.
 public struct DetectionSettings: Sendable, Hashable {

@@ -1,3 +1,4 @@
+import FramelogMedia
 import Testing
 
 @testable import FramelogAnalyze

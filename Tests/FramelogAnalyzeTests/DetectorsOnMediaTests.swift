@@ -1,4 +1,5 @@
 import Foundation
+import FramelogMedia
 import FramelogProcess
 import FramelogTestSupport
 import Synchronization

@@ -1,4 +1,16 @@
-import Foundation
+/// What the analyzer reports.
+public enum EventKind: String, Codable, Sendable, Hashable, CaseIterable {
+    /// The picture is black (interval).
+    case black
+    /// The picture does not change (interval).
+    case freeze
+    /// The audio is silent (interval).
+    case silence
+    /// A hard cut: the scene changes at once (instant).
+    case cut
+    /// The audio's loudness, EBU R 128 (instant, every `loudnessEvery` of media).
+    case loudness
+}
 
 /// One event on the events topic (`framelog.events`, keyed by stream id): JSON, schema in
 /// docs/analysis-event.schema.json, described in docs/analysis-events.md. An interval (black, freeze, silence) is two events, `start` then `end`,
@@ -8,6 +20,15 @@ import Foundation
 /// restarts after a discontinuity) and as capture wall-clock (`*CaptureMs`, ms since the epoch, the record
 /// format's `fl-capture-ms` timeline), which orders events across restarts and matches the picture.
 public struct AnalysisEvent: Codable, Sendable, Hashable {
+    public enum Phase: String, Codable, Sendable, Hashable {
+        /// An interval began (it has lasted its minimum duration by the time it is reported).
+        case start
+        /// An interval ended.
+        case end
+        /// A moment or a measurement.
+        case instant
+    }
+
     /// Schema version: 1.
     public var schema = 1
     /// The same for the same interval or instant wherever it is found again (a new owner of the stream
@@ -15,7 +36,7 @@ public struct AnalysisEvent: Codable, Sendable, Hashable {
     public var id: String
     public var stream: String
     public var kind: EventKind
-    public var phase: Finding.Phase
+    public var phase: Phase
     /// `video` or `audio`.
     public var track: String
     public var startPts: Double
@@ -31,43 +52,19 @@ public struct AnalysisEvent: Codable, Sendable, Hashable {
     public var publishedMs: Int64
 
     public init(
-        stream: String, finding: Finding, track: String, startCaptureMs: Int64, endCaptureMs: Int64?,
-        publishedMs: Int64
+        stream: String, kind: EventKind, phase: Phase, track: String, startPts: Double, startCaptureMs: Int64,
+        endPts: Double? = nil, endCaptureMs: Int64? = nil, values: [String: Double] = [:], publishedMs: Int64
     ) {
-        id = "\(stream):\(finding.kind.rawValue):\(startCaptureMs)"
+        id = "\(stream):\(kind.rawValue):\(startCaptureMs)"
         self.stream = stream
-        kind = finding.kind
-        phase = finding.phase
+        self.kind = kind
+        self.phase = phase
         self.track = track
-        startPts = finding.start
+        self.startPts = startPts
         self.startCaptureMs = startCaptureMs
-        endPts = finding.end
+        self.endPts = endPts
         self.endCaptureMs = endCaptureMs
-        var values = finding.values
-        if let end = finding.end { values["durationMs"] = ((end - finding.start) * 1000).rounded() }
         self.values = values
         self.publishedMs = publishedMs
     }
-}
-
-/// Media time → capture wall-clock, from the chunks fed to the analysis: each chunk's first sample's time
-/// and capture time (record headers `fl-pts`/`fl-timescale` and `fl-capture-ms`). Pure.
-struct CaptureMap: Sendable {
-    private var marks: [(time: Double, captureMs: Int64)] = []
-
-    /// A chunk starting at media time `time` (seconds) was captured at `captureMs`.
-    mutating func add(time: Double, captureMs: Int64) {
-        if let last = marks.last, time <= last.time { marks.removeAll { $0.time >= time } }
-        marks.append((time, captureMs))
-        if let newest = marks.last?.time { marks.removeAll { newest - $0.time > 120 } }
-    }
-
-    /// The capture time of media time `time`: from the chunk that holds it (the newest one starting at or
-    /// before it; else the oldest known), moved by the difference in media time.
-    func captureMs(at time: Double) -> Int64? {
-        guard let mark = marks.last(where: { $0.time <= time }) ?? marks.first else { return nil }
-        return mark.captureMs + Int64(((time - mark.time) * 1000).rounded())
-    }
-
-    mutating func reset() { marks = [] }
 }
