@@ -45,9 +45,13 @@ public final class OriginService: Service {
                 throw OriginError(.invalidConfiguration, "cannot open the archive: \(error.message)")
             }
         }
+        let following = configuration.eventsTopic != nil || configuration.thumbnailsTopic != nil
+        let analysis =
+            following
+            ? AnalysisStore(eventsKept: configuration.eventsKept, thumbnailsKept: configuration.thumbnailsKept) : nil
         let routes = OriginRoutes(
             store: store, blockingTargetDurations: configuration.blockingTargetDurations, metricsText: metricsText,
-            archive: archive)
+            archive: archive, analysis: analysis)
         let onListening = self.onListening
         let app = Application(
             responder: routes.responder(),
@@ -60,6 +64,18 @@ public final class OriginService: Service {
         try await withGracefulShutdownHandler {
             try await withThrowingDiscardingTaskGroup { group in
                 group.addTask { try await app.runService() }
+                if let analysis {
+                    let follower = AnalysisFollower(configuration: configuration, store: analysis, logger: logger)
+                    group.addTask {
+                        // Without the analyzer's topics the origin still serves; a failure is logged, not fatal.
+                        do {
+                            try await cancelWhenGracefulShutdown { try await follower.run() }
+                        } catch is CancellationError {
+                        } catch {
+                            self.logger.error("cannot follow the analyzer's topics: \(error)")
+                        }
+                    }
+                }
                 group.addTask {
                     // The feed ends only by error or cancellation; an error ends the origin.
                     do {
@@ -70,8 +86,10 @@ public final class OriginService: Service {
                 }
             }
         } onGracefulShutdown: {
-            // Long-lived responses (feeds, held playlist requests) would keep the server from draining.
+            // Long-lived responses (feeds, held playlist requests, event streams) would keep the server from
+            // draining.
             store.close()
+            analysis?.close()
         }
     }
 }

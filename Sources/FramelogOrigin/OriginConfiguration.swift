@@ -25,6 +25,14 @@ public struct OriginConfiguration: Sendable {
     /// Longest range `/vod/<id>/clip.mp4` cuts (413 beyond it). Default 1 h.
     public var maxClip: Duration = .seconds(3600)
     /// PEM files for TLS with HTTP/2 (Safari needs HTTPS for LL-HLS). Both or neither.
+    /// The analyzer's topics the origin follows (`framelog analyze`): events, and thumbnails. Nil: not
+    /// followed (no `/api/streams/ID/events`, no `/thumbs/`). Defaults "framelog.events", "framelog.thumbs".
+    public var eventsTopic: String? = "framelog.events"
+    public var thumbnailsTopic: String? = "framelog.thumbs"
+    /// How many of each stream's newest events and thumbnails the origin keeps in memory. Defaults 1000 and
+    /// 300 (10 minutes at one every 2 s; a thumbnail is 2–5 KB).
+    public var eventsKept = 1000
+    public var thumbnailsKept = 300
     public var tlsCertificate: String?
     public var tlsKey: String?
 

@@ -45,13 +45,16 @@ public struct OriginRoutes: Sendable {
 
     /// Recordings served from an archive folder (`/vod/…`, `/api/streams/<id>/recordings`), if any.
     let archive: ArchiveAccess?
+    /// What the analyzer found (`/api/streams/<id>/events`, `/thumbs/…`), if the origin follows it.
+    let analysis: AnalysisStore?
 
     public init(
         store: StreamStore, blockingTargetDurations: Double = 3, metricsText: (@Sendable () -> String)? = nil,
-        archive: ArchiveAccess? = nil
+        archive: ArchiveAccess? = nil, analysis: AnalysisStore? = nil
     ) {
         self.store = store
         self.archive = archive
+        self.analysis = analysis
         self.blockingTargetDurations = blockingTargetDurations
         self.metricsText = metricsText
         requests = Counter(label: "framelog_origin_requests_total")
@@ -75,6 +78,9 @@ public struct OriginRoutes: Sendable {
         OpsRoutes(origin: self).register(on: router)
         if let archive {
             ArchiveRoutes(origin: self, archive: archive).register(on: router)
+        }
+        if let analysis {
+            AnalysisRoutes(origin: self, analysis: analysis).register(on: router)
         }
         return router
     }

@@ -36,7 +36,9 @@ struct OpsRoutes {
                 behindLiveMs: lastCapture.map { now - $0 }, windowSeconds: s.window.duration,
                 segments: s.window.segments.count, viewers: audience[s.id]?.feeds ?? 0,
                 watch: "/watch/\(s.id)", hls: "/hls/\(s.id)/index.m3u8", dash: "/dash/\(s.id)/manifest.mpd",
-                feed: "/feed/\(s.id)", recording: origin.archive == nil ? nil : "/watch/\(s.id)?recording=1")
+                feed: "/feed/\(s.id)", recording: origin.archive == nil ? nil : "/watch/\(s.id)?recording=1",
+                thumbnail: origin.analysis?.latestThumbnail(s.id) == nil ? nil : "/thumbs/\(s.id)/latest.jpg",
+                alerts: origin.analysis.map { $0.alerts(s.id) })
         }
         var archived: [StreamSummary] = []
         if let catalog = origin.archive?.catalog, let ends = try? await catalog.lastEnds() {
@@ -91,4 +93,8 @@ struct StreamSummary: Codable {
     var recording: String?
     /// Only the archive holds it: `hls` and `dash` are its VOD playlists.
     var archiveOnly: Bool?
+    /// The newest thumbnail, when the analyzer made one.
+    var thumbnail: String? = nil
+    /// The analyzer's intervals open now (black, freeze, silence), when the origin follows it.
+    var alerts: [String]? = nil
 }

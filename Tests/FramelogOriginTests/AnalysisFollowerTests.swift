@@ -1,0 +1,58 @@
+import Foundation
+import FramelogKafka
+import FramelogMedia
+import Testing
+
+@testable import FramelogOrigin
+@testable import FramelogTestSupport
+
+@Suite("origin follows the analyzer's topics on a real broker", .serialized, .timeLimit(.minutes(2)))
+struct AnalysisFollowerTests {
+    /// The topics appear after the origin started (no analyzer yet): it finds them, serves the events the
+    /// topic held before it looked, and the thumbnails published since; Chromium shows the thumbnail and the
+    /// open alert on the stream list.
+    @Test func topicsThatAppearLaterAreFollowedAndShownOnTheStreamList() async throws {
+        let jpeg = try runProgram(
+            "/bin/sh",
+            ["-c", "\(ffmpegPath) -v error -f lavfi -i testsrc2=size=320x180 -frames:v 1 -f mjpeg - | base64 -w0"])
+        let picture = try #require(Data(base64Encoded: jpeg.stdout)).map { $0 }
+        try await withLiveStream("an", segments: 2) { b, stream, base in
+            do {
+                let kafka = KafkaClientOptions(bootstrapServers: [b])
+                let admin = try Admin(configuration: kafka, logger: quietLogger)
+                for topic in ["framelog.events", "framelog.thumbs"] {
+                    try await admin.createTopic(TopicSpec(name: topic), ifNotExists: true)
+                }
+                let producer = try Producer(configuration: ProducerConfiguration(client: kafka), logger: quietLogger)
+                let event = AnalysisEvent(
+                    stream: stream, kind: .black, phase: .start, track: "video", startPts: 2,
+                    startCaptureMs: 1_000_000, publishedMs: 1_001_000)
+                try await producer.send(
+                    topic: "framelog.events", key: Array(stream.utf8), value: Array(try JSONEncoder().encode(event)))
+                var events: [AnalysisEvent] = []
+                var thumbnail: (status: Int, body: Data) = (0, Data())
+                let deadline = ContinuousClock.now + .seconds(30)
+                while ContinuousClock.now < deadline {
+                    // Thumbnails are read from when the origin found their topic: keep publishing.
+                    try await producer.send(
+                        topic: "framelog.thumbs", key: Array(stream.utf8), value: picture,
+                        headers: [KafkaHeader(key: "fl-capture-ms", value: Array("1002000".utf8))])
+                    events =
+                        (try? JSONDecoder().decode(
+                            [AnalysisEvent].self, from: try await fetch(base + "/api/streams/\(stream)/events").body))
+                        ?? []
+                    thumbnail = try await fetch(base + "/thumbs/\(stream)/latest.jpg")
+                    if !events.isEmpty && thumbnail.status == 200 { break }
+                    try await Task.sleep(for: .milliseconds(500))
+                }
+                await producer.close()
+                #expect(events == [event])
+                #expect(thumbnail.status == 200)
+                #expect(Array(thumbnail.body) == picture)
+                let page = try runProgram(python, [scripts + "streamlist.py", base, stream])
+                #expect(page.status == 0, "\(page.stdout)\(page.stderr)")
+                #expect(page.stdout.contains("\"alerts\": [\"black\"]"), "\(page.stdout)")
+            }
+        }
+    }
+}
