@@ -100,7 +100,16 @@ enum FFmpegCommand {
         let offset =
             "\(msOfDay / 1000).\(String(repeating: "0", count: 3 - String(msOfDay % 1000).count))\(msOfDay % 1000)"
         let fontSize = max(12, h / 14)
-        return "drawtext=text='%{n}  %{pts\\:hms\\:\(offset)\\:24HH} UTC':x=\(fontSize / 2):y=h-th-\(fontSize / 2)"
+        var filter =
+            "drawtext=text='%{n}  %{pts\\:hms\\:\(offset)\\:24HH} UTC':x=\(fontSize / 2):y=h-th-\(fontSize / 2)"
             + ":fontsize=\(fontSize):fontcolor=white:box=1:boxcolor=black@0.7:boxborderw=\(fontSize / 4)"
+        if let blackout = c.testPatternBlackout {
+            // After the clock, so that the whole picture is black.
+            let every = Double(blackout.every.milliseconds) / 1000
+            let length = Double(blackout.length.milliseconds) / 1000
+            // Quoted, the expression's commas are its own.
+            filter += ",drawbox=color=black:t=fill:enable='between(mod(t,\(every)),\(every / 2),\(every / 2 + length))'"
+        }
+        return filter
     }
 }

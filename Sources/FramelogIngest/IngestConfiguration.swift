@@ -43,6 +43,9 @@ public struct IngestConfiguration: Sendable {
     public var size: VideoSize?
     /// Output frame rate (encoding only). Default nil: the source's (the test pattern: 30).
     public var frameRate: Int?
+    /// The test pattern goes black for `length` once every `every` (from `every` / 2 on), so that black
+    /// detection can be seen working (`framelog demo`). Default nil: never.
+    public var testPatternBlackout: (every: Duration, length: Duration)? = nil
     /// Remux H.264/AAC input without re-encoding (segments then follow the input's keyframes).
     public var copy: Bool = false
     /// A file source is read at its native rate. False reads it as fast as ffmpeg can (importing a

@@ -442,6 +442,35 @@ struct IngestTests {
             "\(String(describing: error))")
     }
 
+    @Test func aTestPatternBlackoutIsAWhollyBlackPicture() throws {
+        var c = IngestConfiguration(
+            kafka: KafkaClientOptions(bootstrapServers: ["x:1"]), streamID: "a", source: .testPattern)
+        c.size = .init(width: 320, height: 180)
+        c.testPatternBlackout = (every: .seconds(4), length: .seconds(1))
+        let dir = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        // Ingest's own command line, as fast as it goes, 5 s into a file.
+        var args = FFmpegCommand.arguments(for: c, startedAtMs: 0).filter { $0 != "-re" }
+        args[args.count - 1] = dir + "/pattern.mp4"
+        args.insert(contentsOf: ["-t", "5"], at: args.count - 1)
+        let made = try runProgram(ffmpegPath, args)
+        #expect(made.status == 0, "\(made.stderr)")
+        let found = try runProgram(
+            ffmpegPath, ["-i", dir + "/pattern.mp4", "-vf", "blackdetect=d=0.5:pix_th=0.1", "-f", "null", "-"])
+        // Black from 2 s (every / 2) for 1 s, clock and all; nowhere else.
+        let lines = found.stderr.split(whereSeparator: { $0 == "\n" || $0 == "\r" }).filter {
+            $0.contains("black_start")
+        }
+        let times = lines.first.map { line in
+            ["black_start:", "black_end:"].compactMap { key in
+                line.range(of: key).flatMap { Double(line[$0.upperBound...].prefix { $0 != " " }) }
+            }
+        }
+        #expect(lines.count == 1, "\(lines)")
+        #expect(
+            times?.count == 2 && abs(times![0] - 2) < 0.1 && abs(times![1] - 3) < 0.1, "\(String(describing: times))")
+    }
+
     @Test("ffmpeg arguments: keyframe interval = segment, fragment = part, wall-clock burned into the test pattern")
     func ffmpegArguments() throws {
         var c = IngestConfiguration(
