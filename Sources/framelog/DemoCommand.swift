@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import FramelogAnalyze
 import FramelogArchive
 import FramelogIngest
 import FramelogKafka
@@ -18,7 +19,9 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Starts the embedded Kafka broker (unless --brokers or $FRAMELOG_BROKERS names a cluster), a 720p30 \
             test-pattern ingest (stream "demo"), a transcoder making the --ladder of it (so the player offers \
-            a choice of quality), an archive into --archive-dir and an origin on 127.0.0.1 that serves it all, \
+            a choice of quality), an analyzer watching it (black, frozen, silent, cuts, loudness, thumbnails; \
+            the test pattern goes black for 3 s every minute, at :30, to show it), an archive into \
+            --archive-dir and an origin on 127.0.0.1 that serves it all, \
             as one process tree, and prints the URLs to open. The picture carries its capture wall-clock, so the latency you see is the latency there \
             is. Ctrl-C stops everything in order: origin, then ingest (flushed, stream marked ended), then broker.
             """)
@@ -46,6 +49,9 @@ struct DemoCommand: AsyncParsableCommand {
             "Rungs the transcoder makes, as for `framelog transcode`, or \"none\" for no transcoder.",
             valueName: "rungs"))
     var ladder = "480p:1200k,360p:600k"
+
+    @Flag(inversion: .prefixedNo, help: "Run the analyzer (and black out the test pattern 3 s every minute).")
+    var analyze = true
 
     @OptionGroup var logging: LoggingOptions
 
@@ -88,6 +94,7 @@ struct DemoCommand: AsyncParsableCommand {
         guard let parsedSize = IngestConfiguration.VideoSize(size) else { throw CLIError("bad --size \(size)") }
         ingest.size = parsedSize
         ingest.progressInterval = .seconds(10)
+        if analyze { ingest.testPatternBlackout = (every: .seconds(60), length: .seconds(3)) }
         do { try ingest.validate() } catch { throw CLIError(error.message) }
         let archiveFolder = archiveDir ?? Self.defaultArchiveFolder()
         var archive = ArchiveConfiguration(kafka: kafka, directory: archiveFolder)
@@ -106,6 +113,14 @@ struct DemoCommand: AsyncParsableCommand {
             } catch { throw CLIError(error.message) }
             transcode = c
         }
+        var analysis: AnalyzeConfiguration?
+        if analyze {
+            var c = AnalyzeConfiguration(kafka: kafka)
+            c.group = "framelog-demo-analyze"
+            c.streams = NSRegularExpression.escapedPattern(for: stream)
+            do { try c.validate() } catch { throw CLIError(error.message) }
+            analysis = c
+        }
         var origin = OriginConfiguration(kafka: kafka)
         origin.port = port
         origin.archiveDirectory = archiveFolder
@@ -115,6 +130,10 @@ struct DemoCommand: AsyncParsableCommand {
         if let transcode {
             say("Transcode: \(transcode.ladder.map(\.description).joined(separator: ", "))")
             services.append(.init(service: TranscodeService(configuration: transcode, logger: logger)))
+        }
+        if let analysis {
+            say("Analyze: black, freeze, silence, cuts, loudness; a thumbnail every 2 s")
+            services.append(.init(service: AnalyzeService(configuration: analysis, logger: logger)))
         }
         services.append(
             .init(
@@ -151,6 +170,9 @@ struct DemoCommand: AsyncParsableCommand {
             await broker?.stop()
             throw CLIError(error.message)
         } catch let error as TranscodeError {
+            await broker?.stop()
+            throw CLIError(error.message)
+        } catch let error as AnalyzeError {
             await broker?.stop()
             throw CLIError(error.message)
         }
