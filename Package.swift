@@ -171,7 +171,7 @@ let package = Package(
                 .embedInCode("Web/index.html"), .embedInCode("Web/watch.html"), .embedInCode("Web/style.css"),
                 .embedInCode("Web/player.mjs"), .embedInCode("Web/mse.mjs"), .embedInCode("Web/feed.mjs"),
                 .embedInCode("Web/hls.mjs"), .embedInCode("Web/latency.mjs"), .embedInCode("Web/streams.mjs"),
-                .embedInCode("Web/vod.mjs"), .embedInCode("Web/abr.mjs"),
+                .embedInCode("Web/vod.mjs"), .embedInCode("Web/abr.mjs"), .embedInCode("Web/alerts.mjs"),
             ],
             swiftSettings: strict
         ),

@@ -22,6 +22,7 @@ enum WebAssets {
         Asset(path: "/latency.mjs", type: javascript, bytes: PackageResources.latency_mjs),
         Asset(path: "/streams.mjs", type: javascript, bytes: PackageResources.streams_mjs),
         Asset(path: "/abr.mjs", type: javascript, bytes: PackageResources.abr_mjs),
+        Asset(path: "/alerts.mjs", type: javascript, bytes: PackageResources.alerts_mjs),
     ]
 
     static let javascript = "text/javascript; charset=utf-8"

@@ -10,7 +10,7 @@ import Testing
 struct AnalysisFollowerTests {
     /// The topics appear after the origin started (no analyzer yet): it finds them, serves the events the
     /// topic held before it looked, and the thumbnails published since; Chromium shows the thumbnail and the
-    /// open alert on the stream list.
+    /// open alert on the stream list, and the watch page the alert's badge until its end arrives.
     @Test func topicsThatAppearLaterAreFollowedAndShownOnTheStreamList() async throws {
         let jpeg = try runProgram(
             "/bin/sh",
@@ -52,6 +52,18 @@ struct AnalysisFollowerTests {
                 let page = try runProgram(python, [scripts + "streamlist.py", base, stream])
                 #expect(page.status == 0, "\(page.stdout)\(page.stderr)")
                 #expect(page.stdout.contains("\"alerts\": [\"black\"]"), "\(page.stdout)")
+                // The watch page shows the open alert's badge, until its end arrives.
+                var end = event
+                end.phase = .end
+                end.endPts = 5
+                end.endCaptureMs = 1_003_000
+                let watch = try runProgram(
+                    python,
+                    [
+                        scripts + "watch_alerts.py", base, stream, b, "framelog.events",
+                        String(decoding: try JSONEncoder().encode(end), as: UTF8.self),
+                    ])
+                #expect(watch.status == 0, "\(watch.stdout)\(watch.stderr)")
             }
         }
     }

@@ -18,6 +18,7 @@
 // live feed and the latency controller back.
 
 import {Abr, ThroughputMeter} from './abr.mjs';
+import {AlertTracker} from './alerts.mjs';
 import {readFeeds} from './feed.mjs';
 import {readHls} from './hls.mjs';
 import {decide, mediaTimeAt, startTime} from './latency.mjs';
@@ -330,10 +331,53 @@ function playPast() {
   pipeline.trim(false);
 }
 
+// MARK: The analyzer's alerts and marks
+
+// With `framelog analyze` running, the origin streams the stream's events: a badge per alert open at the
+// moment on screen (black, freeze, silence; live or in the past) beside the title, and the events of the
+// span on the seek bar.
+const alerts = new AlertTracker();
+const alertsBox = document.getElementById('alerts');
+const marksBox = document.getElementById('marks');
+stats.alerts = [];
+
+function drawAlerts() {
+  const onScreen = pipeline.captureAt(video.currentTime) ?? Date.now();
+  const kinds = alerts.openAt(onScreen);
+  if (kinds.join() === stats.alerts.join()) return;
+  stats.alerts = kinds;
+  alertsBox.replaceChildren(...stats.alerts.map(kind => {
+    const badge = document.createElement('span');
+    badge.className = 'alert alert-' + kind;
+    badge.textContent = kind;
+    return badge;
+  }));
+}
+
+function drawMarks(from, now) {
+  marksBox.replaceChildren(...alerts.marks(from, now).map(m => {
+    const mark = document.createElement('span');
+    mark.className = 'mark mark-' + m.kind;
+    mark.style.left = `${(m.start * 100).toFixed(2)}%`;
+    if (m.width > 0) mark.style.width = `${(m.width * 100).toFixed(2)}%`;
+    mark.title = m.kind;
+    return mark;
+  }));
+}
+
+// An origin that does not follow the analyzer answers 404, which ends the EventSource for good.
+if (window.EventSource) {
+  const source = new EventSource(`/api/streams/${id}/events?follow=1`);
+  source.onmessage = m => {
+    try { if (alerts.apply(JSON.parse(m.data))) drawAlerts(); } catch (e) { /* not an event */ }
+  };
+}
+
 /** The seek bar spans [dvrStartMs, now]; the thumb is at the capture time on screen. */
 function drawSeekBar() {
   if (dvr.hidden || dragging) return;
   const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
+  drawMarks(from, now);
   const at = stats.position === 'live' ? now : (pipeline.captureAt(video.currentTime) ?? now);
   seek.value = String(Math.round(1000 * (at - from) / Math.max(1, now - from)));
   const behind = Math.max(0, Math.round((now - at) / 1000));
@@ -399,6 +443,7 @@ if (params.get('recording') === '1') {
   setInterval(control, 100);
   setInterval(draw, 250);
   setInterval(drawSeekBar, 250);
+  setInterval(drawAlerts, 250);
   setInterval(refreshDvrStart, 10_000);
   setTimeout(refreshDvrStart, 1000);
   main();
