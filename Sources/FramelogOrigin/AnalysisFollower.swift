@@ -45,7 +45,9 @@ final class AnalysisFollower: Sendable {
                 while assigned.count < wanted.count {
                     let existing = Set((try? await admin.listTopics())?.map(\.name) ?? [])
                     for (topic, from) in wanted where !assigned.contains(topic) && existing.contains(topic) {
-                        let description = try await admin.describeTopic(topic)
+                        // A topic just created may not be described yet: again next round.
+                        guard let description = try? await admin.describeTopic(topic), !description.partitions.isEmpty
+                        else { continue }
                         try consumer.addAssignment(
                             Dictionary(
                                 uniqueKeysWithValues: description.partitions.map {
