@@ -63,8 +63,6 @@ public final class AnalyzeService: Service, Sendable {
     }
 
     private func analyze(reader: StreamReader, producer: Producer) async throws {
-        var analyzers: [String: StreamAnalyzer] = [:]
-        var lastCommit = ContinuousClock.now
         let topic = configuration.eventsTopic
         let logger = self.logger
         let publish: StreamAnalyzer.Publish = { event in
@@ -94,49 +92,10 @@ public final class AnalyzeService: Service, Sendable {
                 logger.warning("thumbnail not published", metadata: ["error": "\(error)", "stream.id": "\(stream)"])
             }
         }
-        func analyzer(_ stream: String) -> StreamAnalyzer? {
-            if let existing = analyzers[stream] { return existing }
-            if reader.directory.streams[stream]?.renditionOf != nil { return nil }
-            let created = StreamAnalyzer(
+        try await reader.runWorkers { stream in
+            StreamAnalyzer(
                 stream: stream, configuration: configuration, logger: logger, publish: publish,
                 publishThumbnail: publishThumbnail)
-            analyzers[stream] = created
-            return created
-        }
-        func commitFinished() async throws {
-            var records: [StreamRecord] = []
-            for analyzer in analyzers.values {
-                if let record = await analyzer.takeCommittable() { records.append(record) }
-            }
-            try await reader.commit(records)
-            lastCommit = .now
-        }
-        do {
-            try await reader.run { event in
-                switch event {
-                case .info(let info):
-                    if info.renditionOf != nil { await analyzers.removeValue(forKey: info.stream)?.stop() }
-                case .assigned:
-                    break
-                case .revoking(let streams):
-                    try await commitFinished()
-                    for stream in streams { await analyzers.removeValue(forKey: stream)?.stop() }
-                case .initSegment(let record):
-                    await analyzer(record.stream)?.initSegment(record)
-                case .chunk(let record):
-                    await analyzer(record.stream)?.chunk(record)
-                case .discontinuity(let record):
-                    await analyzer(record.stream)?.discontinuity()
-                case .end(let record):
-                    if let ended = analyzers.removeValue(forKey: record.stream) { await ended.end() }
-                    try await reader.commit(record)
-                }
-                if ContinuousClock.now - lastCommit > .seconds(1) { try await commitFinished() }
-            }
-        } catch {
-            // Stopping, or Kafka failed: every ffmpeg goes with this member.
-            for analyzer in analyzers.values { await analyzer.stop() }
-            throw error
         }
     }
 }

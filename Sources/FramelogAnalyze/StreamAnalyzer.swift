@@ -10,7 +10,7 @@ import Synchronization
 /// Analyzes one stream while this member owns it: one ffmpeg per medium (video, audio), each decoding its
 /// track once as its chunks arrive and printing its detection filters' metadata, which `TrackAnalysis`
 /// turns into findings and this actor into events.
-actor StreamAnalyzer {
+actor StreamAnalyzer: StreamWorker {
     typealias Publish = @Sendable (AnalysisEvent) async -> Void
     /// A thumbnail: stream, capture time (ms since the epoch), media time (s), JPEG.
     typealias PublishThumbnail = @Sendable (String, Int64, Double, [UInt8]) async -> Void

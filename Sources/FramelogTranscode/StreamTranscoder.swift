@@ -7,7 +7,7 @@ import Metrics
 
 /// Transcodes one source stream while this member owns it: one encoder for the whole ladder (decoding the
 /// source once), and one publisher per rung. Audio is not touched: every rung shares the source's.
-actor StreamTranscoder {
+actor StreamTranscoder: StreamWorker {
     /// One rung's output stream.
     private struct Rendition {
         var rung: Rung

@@ -41,63 +41,15 @@ public final class TranscodeService: Service, Sendable {
     }
 
     private func transcode(reader: StreamReader, admin: Admin) async throws {
-        var transcoders: [String: StreamTranscoder] = [:]
-        var lastCommit = ContinuousClock.now
         var lastStatus = ContinuousClock.now
-        func transcoder(_ stream: String) async -> StreamTranscoder? {
-            if let existing = transcoders[stream] { return existing }
-            let info = reader.directory.streams[stream]
-            if info?.renditionOf != nil { return nil }
-            let created = StreamTranscoder(source: stream, configuration: configuration, admin: admin, logger: logger)
-            if let info { await created.setInfo(info) }
-            transcoders[stream] = created
-            return created
-        }
-        func commitFinished() async throws {
-            var records: [StreamRecord] = []
-            for transcoder in transcoders.values {
-                if let record = await transcoder.takeCommittable() { records.append(record) }
-            }
-            try await reader.commit(records)
-            lastCommit = .now
-        }
-        do {
-            try await reader.run { event in
-                switch event {
-                case .info(let info):
-                    if info.renditionOf != nil {
-                        // A transcoder's output (its records may have come before its registry entry).
-                        await transcoders.removeValue(forKey: info.stream)?.stop()
-                    } else {
-                        await transcoders[info.stream]?.setInfo(info)
-                    }
-                case .assigned:
-                    break
-                case .revoking(let streams):
-                    try await commitFinished()
-                    for stream in streams { await transcoders.removeValue(forKey: stream)?.stop() }
-                case .initSegment(let record):
-                    try await transcoder(record.stream)?.initSegment(record)
-                case .chunk(let record):
-                    try await transcoder(record.stream)?.chunk(record)
-                case .discontinuity(let record):
-                    await transcoder(record.stream)?.discontinuity()
-                case .end(let record):
-                    if let ended = transcoders.removeValue(forKey: record.stream) { await ended.end() }
-                    try await reader.commit(record)
+        try await reader.runWorkers(
+            make: { StreamTranscoder(source: $0, configuration: configuration, admin: admin, logger: logger) },
+            afterEvent: { transcoders in
+                guard ContinuousClock.now - lastStatus > configuration.statusInterval else { return }
+                lastStatus = .now
+                for transcoder in transcoders.values {
+                    if let line = await transcoder.status() { logger.info("\(line)") }
                 }
-                if ContinuousClock.now - lastCommit > .seconds(1) { try await commitFinished() }
-                if ContinuousClock.now - lastStatus > configuration.statusInterval {
-                    lastStatus = .now
-                    for transcoder in transcoders.values {
-                        if let line = await transcoder.status() { logger.info("\(line)") }
-                    }
-                }
-            }
-        } catch {
-            // Stopping, or Kafka failed: every encoder's process group goes with this member.
-            for transcoder in transcoders.values { await transcoder.stop() }
-            throw error
-        }
+            })
     }
 }
