@@ -17,15 +17,14 @@ import argparse
 import asyncio
 import json
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 
 from playwright.async_api import async_playwright
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack import demo  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 STATE = """() => { const v = document.querySelector('video'); const q = v.getVideoPlaybackQuality(); const f = window.framelog;
@@ -101,25 +100,8 @@ def main():
     parser.add_argument("--drift-minutes", type=float, default=0)
     parser.add_argument("--framelog", default=os.path.join(ROOT, ".build/release/framelog"))
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as state:
-        env = dict(os.environ, FRAMELOG_STATE_DIR=state)
-        env.pop("FRAMELOG_BROKERS", None)
-        demo = subprocess.Popen([args.framelog, "demo", "--port", "0", "--log-level", "warning"], env=env,
-                                stdout=subprocess.PIPE, text=True)
-        try:
-            base = None
-            while base is None:
-                line = demo.stdout.readline()
-                if not line:
-                    sys.exit("demo exited")
-                m = re.search(r"Watch:\s+(http://\S+)/watch/", line)
-                if m:
-                    base = m.group(1)
-            time.sleep(6)  # a few segments in the window
-            result = asyncio.run(measure(base, args.minutes, args.target, args.drift_minutes))
-        finally:
-            demo.send_signal(signal.SIGINT)
-            demo.wait(timeout=60)
+    with demo(args.framelog) as base:
+        result = asyncio.run(measure(base, args.minutes, args.target, args.drift_minutes))
     print(json.dumps(result, indent=2))
     print()
     print(f"| {args.minutes:g} min, target {args.target} ms | p50 | p95 | max | frames | dropped | stalls | jumps |")

@@ -20,13 +20,15 @@ import asyncio
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 import tempfile
 import time
 
 from playwright.async_api import async_playwright
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from stack import demo  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLOCK = re.compile(r"(\d\d):(\d\d):(\d\d)[.,:](\d\d\d)")
@@ -142,26 +144,10 @@ def main():
     args = parser.parse_args()
     if subprocess.run(["which", "tesseract"], capture_output=True).returncode != 0:
         sys.exit("tesseract is missing: scripts/setup.sh --bench-tools")
-    with tempfile.TemporaryDirectory() as state:
-        env = dict(os.environ, FRAMELOG_STATE_DIR=state)
-        env.pop("FRAMELOG_BROKERS", None)
-        demo = subprocess.Popen([args.framelog, "demo", "--port", "0", "--log-level", "warning"], env=env,
-                                stdout=subprocess.PIPE, text=True)
-        try:
-            base = None
-            while base is None:
-                line = demo.stdout.readline()
-                if not line:
-                    sys.exit("demo exited")
-                m = re.search(r"Watch:\s+(http://\S+)/watch/", line)
-                if m:
-                    base = m.group(1)
-            time.sleep(6)
-            info, shots = asyncio.run(measure(base, args))
-        finally:
-            demo.send_signal(signal.SIGINT)
-            demo.wait(timeout=60)
-        result = info | {name: summarize(s, state) for name, s in shots.items()}
+    with demo(args.framelog) as base:
+        info, shots = asyncio.run(measure(base, args))
+    with tempfile.TemporaryDirectory() as folder:
+        result = info | {name: summarize(s, folder) for name, s in shots.items()}
     print(json.dumps(result, indent=2))
     for name in ["source", "lowest"]:
         r = result[name]

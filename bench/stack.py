@@ -1,10 +1,13 @@
-"""Starts Framelog as separate processes for benchmarks: broker, origin, test-pattern ingest (release build)."""
+"""Starts Framelog as separate processes for benchmarks: broker, origin, test-pattern ingest (release build);
+the demo; and a consumer noting when each video part reaches Kafka."""
+import contextlib
 import os
 import re
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -70,3 +73,48 @@ class Stack:
                 proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+@contextlib.contextmanager
+def demo(framelog=FRAMELOG, settle=6):
+    """`framelog demo` on a free port with a scratch state folder; yields its base URL once a few segments
+    are in the window (`settle` seconds); Ctrl-C stops it at the end."""
+    with tempfile.TemporaryDirectory() as state:
+        env = dict(os.environ, FRAMELOG_STATE_DIR=state)
+        env.pop("FRAMELOG_BROKERS", None)
+        proc = subprocess.Popen([framelog, "demo", "--port", "0", "--log-level", "warning"], env=env,
+                                stdout=subprocess.PIPE, text=True)
+        try:
+            base = wait_line(proc, r"Watch:\s+(http://\S+)/watch/").group(1)
+            time.sleep(settle)
+            yield base
+        finally:
+            proc.send_signal(signal.SIGINT)
+            proc.wait(timeout=60)
+
+
+def follow_parts(bootstrap, topics, seconds, group="bench-follow"):
+    """topic → {(segment, part): arrival time} of the video chunks completing parts, read from the topics'
+    ends for `seconds` by one confluent-kafka consumer."""
+    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": group, "enable.auto.commit": False,
+                  "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
+    c.assign([TopicPartition(t, 0, OFFSET_END) for t in topics])
+    out = {t: {} for t in topics}
+    end = time.time() + seconds
+    while time.time() < end:
+        m = c.poll(0.05)
+        if m is None or m.error():
+            continue
+        now = time.time()
+        h = {k: v.decode() for k, v in (m.headers() or [])}
+        if h.get("fl-kind") == "chunk" and h.get("fl-track") == "video" and h.get("fl-last") == "1":
+            out[m.topic()][(int(h["fl-segment"]), int(h["fl-part"]))] = now
+    c.close()
+    return out
+
+
+def percentile(values, p):
+    """The p-th percentile (0-100) of values, nearest rank."""
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]

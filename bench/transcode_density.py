@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import FRAMELOG, wait_line  # noqa: E402
+from stack import FRAMELOG, follow_parts, percentile, wait_line  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--counts", default="1,2,3,4,5,6", help="numbers of sources to try, comma-separated")
@@ -57,31 +57,6 @@ def busy_jiffies():
     fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
     idle = fields[3] + fields[4]
     return sum(fields) - idle, sum(fields)
-
-
-def follow(bootstrap, topics, seconds):
-    """topic → {(segment, part): arrival time} of the video chunks completing parts, from the topics' ends."""
-    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-transcode-density", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
-    c.assign([TopicPartition(t, 0, OFFSET_END) for t in topics])
-    out = {t: {} for t in topics}
-    end = time.time() + seconds
-    while time.time() < end:
-        m = c.poll(0.05)
-        if m is None or m.error():
-            continue
-        now = time.time()
-        h = {k: v.decode() for k, v in (m.headers() or [])}
-        if h.get("fl-kind") == "chunk" and h.get("fl-track") == "video" and h.get("fl-last") == "1":
-            out[m.topic()][(int(h["fl-segment"]), int(h["fl-part"]))] = now
-    c.close()
-    return out
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 def median(values):
@@ -131,7 +106,7 @@ def run(count, source_file, workdir):
             sys.exit(f"{count} sources: only these topics after 120 s: {topics}")
         time.sleep(args.warmup)
         busy0, total0 = busy_jiffies()
-        arrivals = follow(bootstrap, topics, args.seconds)
+        arrivals = follow_parts(bootstrap, topics, args.seconds, "bench-transcode-density")
         busy1, total1 = busy_jiffies()
         log.flush()
         measured_log = os.path.getsize(log_path)  # its status lines up to here are the window's

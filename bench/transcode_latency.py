@@ -21,38 +21,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import FRAMELOG, wait_line  # noqa: E402
+from stack import FRAMELOG, follow_parts, percentile, wait_line  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--seconds", type=int, default=120)
 parser.add_argument("--size", default="1280x720")
 parser.add_argument("--ladder", default="720p:2800k,480p:1200k,360p:600k")
 args = parser.parse_args()
-
-
-def follow(bootstrap, topics, seconds):
-    """topic → {(segment, part): arrival time} of the video chunks completing parts, from the topics' ends."""
-    from confluent_kafka import OFFSET_END, Consumer, TopicPartition
-    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "bench-transcode-latency", "enable.auto.commit": False,
-                  "fetch.wait.max.ms": 10, "fetch.min.bytes": 1})
-    c.assign([TopicPartition(t, 0, OFFSET_END) for t in topics])
-    out = {t: {} for t in topics}
-    end = time.time() + seconds
-    while time.time() < end:
-        m = c.poll(0.05)
-        if m is None or m.error():
-            continue
-        now = time.time()
-        h = {k: v.decode() for k, v in (m.headers() or [])}
-        if h.get("fl-kind") == "chunk" and h.get("fl-track") == "video" and h.get("fl-last") == "1":
-            out[m.topic()][(int(h["fl-segment"]), int(h["fl-part"]))] = now
-    c.close()
-    return out
-
-
-def percentile(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
 
 
 with tempfile.TemporaryDirectory() as workdir:
@@ -78,7 +53,7 @@ with tempfile.TemporaryDirectory() as workdir:
             break
         time.sleep(0.5)
     time.sleep(5)  # the encoder past its start
-    arrivals = follow(bootstrap, topics, args.seconds)
+    arrivals = follow_parts(bootstrap, topics, args.seconds, "bench-transcode-latency")
     ingest.send_signal(signal.SIGINT)
     ingest.wait(timeout=60)
     time.sleep(3)
