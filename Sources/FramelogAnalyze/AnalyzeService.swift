@@ -31,21 +31,16 @@ public final class AnalyzeService: Service, Sendable {
         let reader = StreamReader(configuration: c, logger: logger)
         do {
             let admin = try Admin(configuration: configuration.kafka, logger: logger)
-            try await admin.createTopic(
-                TopicSpec(
-                    name: configuration.eventsTopic, replicationFactor: configuration.replicationFactor,
-                    configs: [
-                        "cleanup.policy": "delete",
-                        "retention.ms": "\(configuration.eventsRetention.milliseconds)",
-                    ]), ifNotExists: true)
-            if configuration.thumbnailEvery != nil {
+            // Both topics keep what they hold for a while, then delete it.
+            func create(_ topic: String, keeping retention: Duration) async throws {
+                let configs = ["cleanup.policy": "delete", "retention.ms": "\(retention.milliseconds)"]
                 try await admin.createTopic(
-                    TopicSpec(
-                        name: configuration.thumbnailsTopic, replicationFactor: configuration.replicationFactor,
-                        configs: [
-                            "cleanup.policy": "delete",
-                            "retention.ms": "\(configuration.thumbnailsRetention.milliseconds)",
-                        ]), ifNotExists: true)
+                    TopicSpec(name: topic, replicationFactor: configuration.replicationFactor, configs: configs),
+                    ifNotExists: true)
+            }
+            try await create(configuration.eventsTopic, keeping: configuration.eventsRetention)
+            if configuration.thumbnailEvery != nil {
+                try await create(configuration.thumbnailsTopic, keeping: configuration.thumbnailsRetention)
             }
             let producer = try Producer(
                 configuration: ProducerConfiguration(client: configuration.kafka), logger: logger)
