@@ -11,7 +11,7 @@ extension AnalysisEvent {
         self.init(
             stream: stream, kind: finding.kind, phase: finding.phase, track: track, startPts: finding.start,
             startCaptureMs: startCaptureMs, endPts: finding.end, endCaptureMs: endCaptureMs, values: values,
-            publishedMs: publishedMs)
+            detail: finding.detail, publishedMs: publishedMs)
     }
 }
 

@@ -10,13 +10,19 @@ public struct Finding: Sendable, Hashable {
     /// When the interval ended (end findings only).
     public var end: Double?
     public var values: [String: Double]
+    /// Words about it (a moderation's model and label, an outage's reason); nil: none.
+    public var detail: [String: String]?
 
-    public init(_ kind: EventKind, _ phase: Phase, start: Double, end: Double? = nil, values: [String: Double] = [:]) {
+    public init(
+        _ kind: EventKind, _ phase: Phase, start: Double, end: Double? = nil, values: [String: Double] = [:],
+        detail: [String: String]? = nil
+    ) {
         self.kind = kind
         self.phase = phase
         self.start = start
         self.end = end
         self.values = values
+        self.detail = detail
     }
 }
 

@@ -10,6 +10,11 @@ public enum EventKind: String, Codable, Sendable, Hashable, CaseIterable {
     case cut
     /// The audio's loudness, EBU R 128 (instant, every `loudnessEvery` of media).
     case loudness
+    /// A model flagged the picture: a sampled frame scored at or above a flag threshold (interval, from the
+    /// first flagged sample to the first one that is not).
+    case moderation
+    /// The model cannot score pictures (its worker is down or cannot load the model): interval.
+    case mlUnavailable = "ml-unavailable"
 }
 
 /// One event on the events topic (`framelog.events`, keyed by stream id): JSON, schema in
@@ -44,16 +49,22 @@ public struct AnalysisEvent: Codable, Sendable, Hashable {
     /// End events only.
     public var endPts: Double?
     public var endCaptureMs: Int64?
-    /// The measurements: `score` of a cut; `momentary`, `shortTerm`, `integrated` (LUFS), `range` (LU) and
+    /// The measurements: `score` of a cut or of a moderation's flagged label (with every label's score by
+    /// its name); `momentary`, `shortTerm`, `integrated` (LUFS), `range` (LU) and
     /// `truePeak` (dBTP) of a loudness reading; `durationMs` of an ended interval.
     public var values: [String: Double]
+    /// Words about it, when there are any: `model` and `label` of a moderation event, `reason` of an
+    /// ml-unavailable one.
+    public var detail: [String: String]?
     /// When the analyzer published it, ms since the epoch: minus the capture time, how far behind the media
     /// it is.
     public var publishedMs: Int64
 
     public init(
         stream: String, kind: EventKind, phase: Phase, track: String, startPts: Double, startCaptureMs: Int64,
-        endPts: Double? = nil, endCaptureMs: Int64? = nil, values: [String: Double] = [:], publishedMs: Int64
+        endPts: Double? = nil, endCaptureMs: Int64? = nil, values: [String: Double] = [:],
+        detail: [String: String]? = nil,
+        publishedMs: Int64
     ) {
         id = "\(stream):\(kind.rawValue):\(startCaptureMs)"
         self.stream = stream
@@ -65,6 +76,7 @@ public struct AnalysisEvent: Codable, Sendable, Hashable {
         self.endPts = endPts
         self.endCaptureMs = endCaptureMs
         self.values = values
+        self.detail = detail
         self.publishedMs = publishedMs
     }
 }
