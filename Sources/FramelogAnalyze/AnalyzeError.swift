@@ -7,6 +7,8 @@ public struct AnalyzeError: Error, CustomStringConvertible, Sendable {
         case analyzer
         /// Kafka failed.
         case kafka
+        /// The model worker failed: it cannot start, load its model, or it broke the protocol.
+        case model
     }
 
     public var kind: Kind
