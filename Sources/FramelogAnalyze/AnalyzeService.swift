@@ -82,15 +82,36 @@ public final class AnalyzeService: Service, Sendable {
                         KafkaHeader(key: "fl-pts-ms", value: Array(String(format: "%.3f", time * 1000).utf8)),
                     ], timestamp: captureMs)
                 Counter(label: "framelog_analyze_thumbnails_total").increment()
+                // From the picture's capture to its thumbnail in Kafka.
+                let delay = Int64(Date().timeIntervalSince1970 * 1000) - captureMs
+                Metrics.Timer(label: "framelog_analyze_thumbnail_delay_seconds", preferredDisplayUnit: .seconds)
+                    .recordNanoseconds(max(0, delay) * 1_000_000)
             } catch {
                 Counter(label: "framelog_analyze_thumbnails_lost_total").increment()
                 logger.warning("thumbnail not published", metadata: ["error": "\(error)", "stream.id": "\(stream)"])
             }
         }
-        try await reader.runWorkers { stream in
-            StreamAnalyzer(
-                stream: stream, configuration: configuration, logger: logger, publish: publish,
-                publishThumbnail: publishThumbnail)
+        // Moderation: one model worker for every stream this member owns, kept running beside the reader.
+        let moderator = try configuration.moderation.map { try Moderator(configuration: $0, logger: logger) }
+        let configuration = self.configuration
+        try await withThrowingTaskGroup(of: Bool.self) { group in
+            if let moderator {
+                group.addTask {
+                    await moderator.run()
+                    return false
+                }
+            }
+            group.addTask {
+                try await reader.runWorkers { stream in
+                    StreamAnalyzer(
+                        stream: stream, configuration: configuration, logger: logger, publish: publish,
+                        publishThumbnail: publishThumbnail, moderator: moderator)
+                }
+                return true
+            }
+            // The reader ends the analysis (cancelled, or failed); the model worker goes with it.
+            defer { group.cancelAll() }
+            while let readerEnded = try await group.next(), !readerEnded {}
         }
     }
 }

@@ -40,10 +40,19 @@ actor StreamAnalyzer: StreamWorker {
     private var committable: StreamRecord?
     private var generation = 0
     private var lastRestart: [TrackAnalysis.Media: ContinuousClock.Instant] = [:]
+    /// Moderation, when it is on: the shared model worker, this stream's findings, the newest sampled time.
+    private let moderator: Moderator?
+    private var moderation: ModerationTrack?
+    private var moderated: Double?
+    private var registered = false
+    /// Where moderation was last finished (capture ms): scores of pictures from before it come too late.
+    private var moderationFinishedMs: Int64 = .min
+    /// The newest video media time fed: where an outage of the model starts and ends.
+    private var videoTime: Double?
 
     init(
         stream: String, configuration: AnalyzeConfiguration, logger: Logger, publish: @escaping Publish,
-        publishThumbnail: @escaping PublishThumbnail
+        publishThumbnail: @escaping PublishThumbnail, moderator: Moderator? = nil
     ) {
         self.stream = stream
         self.configuration = configuration
@@ -52,6 +61,7 @@ actor StreamAnalyzer: StreamWorker {
         self.logger = logger
         self.publish = publish
         self.publishThumbnail = publishThumbnail
+        self.moderator = moderator
     }
 
     /// The media a record's track holds.
@@ -90,6 +100,7 @@ actor StreamAnalyzer: StreamWorker {
             guard let run = runs[media] else { continue }
             let time = Double(h.pts) / Double(max(1, h.timescale))
             maps[media, default: CaptureMap()].add(time: time, captureMs: h.captureMs)
+            if media == .video { videoTime = time }
             run.process.send(record.value)
             pending.append((media, time + Double(h.duration) / Double(max(1, h.timescale)), record))
         }
@@ -100,6 +111,7 @@ actor StreamAnalyzer: StreamWorker {
     /// inits that follow start new ones.
     func discontinuity() async {
         for media in Array(runs.keys) { await stopRun(media, kill: false) }
+        await finishModeration()
         inits = [:]
         // Everything fed has been analyzed (the runs finished); the next run's times start again.
         committable = pending.last?.record ?? committable
@@ -114,6 +126,9 @@ actor StreamAnalyzer: StreamWorker {
     /// last analyzed moment (the next owner reports what it sees anew).
     func stop() async {
         for media in Array(runs.keys) { await stopRun(media, kill: true) }
+        await finishModeration()
+        if registered { await moderator?.unregister(stream: stream) }
+        registered = false
     }
 
     /// The newest record all of whose media has been analyzed, once.
@@ -130,8 +145,10 @@ actor StreamAnalyzer: StreamWorker {
 
     private func start(_ media: TrackAnalysis.Media) {
         guard let initSegment = inits[media] else { return }
+        // Moderation samples the same pictures: without thumbnails, they are made for it alone.
         let command = AnalysisCommand(
-            media, settings: configuration.detection, thumbnailEvery: configuration.thumbnailEvery)
+            media, settings: configuration.detection,
+            thumbnailEvery: configuration.thumbnailEvery ?? configuration.moderation?.every)
         let process = PipedProcess(executable: configuration.ffmpeg, arguments: command.arguments, logger: logger)
         generation += 1
         let generation = self.generation
@@ -224,14 +241,64 @@ actor StreamAnalyzer: StreamWorker {
         await publishThumbnails()
     }
 
-    /// Pairs the k-th time with the k-th picture, and publishes each pair.
+    /// Pairs the k-th time with the k-th picture, and publishes each pair (and has it scored, when
+    /// moderation is due).
     private func publishThumbnails() async {
         while !thumbnailTimes.isEmpty, !thumbnailPictures.isEmpty {
             let time = thumbnailTimes.removeFirst()
             let picture = thumbnailPictures.removeFirst()
             guard let capture = maps[.video]?.captureMs(at: time) else { continue }
-            await publishThumbnail(stream, capture, time, picture)
+            if configuration.thumbnailEvery != nil { await publishThumbnail(stream, capture, time, picture) }
+            await moderate(time: time, captureMs: capture, picture: picture)
         }
+    }
+
+    // MARK: Moderation
+
+    private func moderate(time: Double, captureMs: Int64, picture: [UInt8]) async {
+        guard let moderator, let every = configuration.moderation?.every else { return }
+        if let last = moderated, time >= last, time - last < every - 0.001 { return }
+        moderated = time
+        if moderation == nil { moderation = ModerationTrack(moderator.description) }
+        if !registered {
+            registered = true
+            await moderator.register(stream: stream) { notice in await self.heard(notice) }
+        }
+        await moderator.submit(Moderator.Sample(stream: stream, time: time, captureMs: captureMs, picture: picture))
+    }
+
+    private func heard(_ notice: Moderator.Notice) async {
+        guard var track = moderation else { return }
+        var findings: [Finding] = []
+        switch notice {
+        case .scored(let sample, _, _) where sample.captureMs <= moderationFinishedMs:
+            break
+        case .scored(let sample, let scores, _):
+            for (label, score) in scores {
+                Gauge(label: "framelog_analyze_model_score", dimensions: [("stream", stream), ("label", label)])
+                    .record(score)
+            }
+            findings = track.scored(scores, at: sample.time)
+        case .failed(let sample, let message):
+            logger.warning(
+                "the model could not score a picture", metadata: ["pts": "\(sample.time)", "error": "\(message)"])
+        case .unavailable(let reason):
+            if let time = videoTime ?? moderated { findings = track.unavailable(reason, at: time) }
+        case .available:
+            if let time = videoTime ?? moderated { findings = track.available(at: time) }
+        }
+        moderation = track
+        await emit(findings, track: "video", map: maps[.video])
+    }
+
+    /// Open moderation intervals end at the newest video time.
+    private func finishModeration() async {
+        guard var track = moderation, let time = [videoTime, moderated].compactMap({ $0 }).max() else { return }
+        moderationFinishedMs = maps[.video]?.captureMs(at: time) ?? moderationFinishedMs
+        let findings = track.finish(at: time)
+        moderation = track
+        moderated = nil
+        await emit(findings, track: "video", map: maps[.video])
     }
 
     private func found(_ findings: [Finding], _ media: TrackAnalysis.Media, _ analysis: TrackAnalysis) async {
@@ -242,11 +309,15 @@ actor StreamAnalyzer: StreamWorker {
                     .record(value)
             }
         }
-        guard !findings.isEmpty, let map = maps[media] else { return }
+        await emit(findings, track: media == .video ? "video" : "audio", map: maps[media])
+    }
+
+    private func emit(_ findings: [Finding], track: String, map: CaptureMap?) async {
+        guard !findings.isEmpty, let map else { return }
         for finding in findings {
             guard let start = map.captureMs(at: finding.start) else { continue }
             let event = AnalysisEvent(
-                stream: stream, finding: finding, track: media == .video ? "video" : "audio", startCaptureMs: start,
+                stream: stream, finding: finding, track: track, startCaptureMs: start,
                 endCaptureMs: finding.end.flatMap { map.captureMs(at: $0) },
                 publishedMs: Int64(Date().timeIntervalSince1970 * 1000))
             Counter(

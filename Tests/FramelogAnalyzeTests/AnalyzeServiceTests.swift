@@ -117,6 +117,92 @@ struct AnalyzeServiceTests {
             #expect(Set(events.map { "\($0.id)/\($0.phase)" }).count == events.count)
         }
     }
+
+    /// Moderation on a live stream, with a model description that flags every picture the model calls safe
+    /// (so that the test pattern is flagged): a `moderation` start from the first sampled picture; the
+    /// model worker killed mid-stream gives `ml-unavailable` start and end, and the analysis goes on; at
+    /// the stream's end the moderation interval ends. Every event is valid against the schema.
+    @Test func moderationFlagsAndSurvivesAKilledWorker() async throws {
+        try await withLocalBroker { broker in
+            let b = broker.bootstrapServers
+            let tag = UUID().uuidString.prefix(6).lowercased()
+            let stream = "mod-\(tag)"
+            let directory = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            let file = try Fixture.make(in: directory, clean: true, seconds: 12)
+            let description = String(decoding: ModelDescription.openNSFWJSON, as: UTF8.self)
+                .replacingOccurrences(of: #""flag": {"nsfw": 0.8}"#, with: #""flag": {"sfw": 0.5}"#)
+                .replacingOccurrences(of: #""name": "open-nsfw""#, with: #""name": "flag-safe""#)
+            try description.write(toFile: directory + "/flag-safe.json", atomically: true, encoding: .utf8)
+            let kafka = KafkaClientOptions(bootstrapServers: [b])
+            var ac = AnalyzeConfiguration(kafka: kafka)
+            ac.group = "mod-\(tag)"
+            ac.eventsTopic = "mod-events-\(tag)"
+            ac.thumbnailsTopic = "mod-thumbs-\(tag)"
+            ac.start = .earliest
+            ac.sessionTimeout = .seconds(3)
+            var m = ModerationConfiguration()
+            m.python = projectRoot + "/.venv/bin/python"
+            m.modelDescription = directory + "/flag-safe.json"
+            m.backoff = .milliseconds(200)
+            ac.moderation = m
+            let configuration = ac
+            let analyzing = Task { try await AnalyzeService(configuration: configuration, logger: quietLogger).run() }
+            defer { analyzing.cancel() }
+            try await Task.sleep(for: .seconds(3))
+            var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .file(path: file, loop: false))
+            ic.copy = true
+            let ingest = ic
+            let ingesting = Task { try await IngestService(configuration: ingest, logger: quietLogger).run() }
+            defer { ingesting.cancel() }
+
+            func events() async throws -> (values: [[UInt8]], events: [AnalysisEvent]) {
+                let values = try await readAll(b, topic: configuration.eventsTopic).map(\.value)
+                return (values, values.compactMap { try? JSONDecoder().decode(AnalysisEvent.self, from: Data($0)) })
+            }
+            func wait(for what: String, _ condition: ([AnalysisEvent]) -> Bool) async throws -> [AnalysisEvent] {
+                let deadline = ContinuousClock.now + .seconds(25)
+                while ContinuousClock.now < deadline {
+                    let found = try await events().events
+                    if condition(found) { return found }
+                    try await Task.sleep(for: .milliseconds(300))
+                }
+                Issue.record("no \(what) in 25 s")
+                return try await events().events
+            }
+            _ = try await wait(for: "moderation start") { $0.contains { $0.kind == .moderation } }
+            let workers = childProcesses(named: "python")
+            #expect(workers.count == 1, "one model worker for the analyzer")
+            for pid in workers { kill(pid, SIGKILL) }
+            _ = try await wait(for: "ml-unavailable end") {
+                $0.contains { $0.kind == .mlUnavailable && $0.phase == .end }
+            }
+            try await ingesting.value
+            let found = try await wait(for: "moderation end") {
+                $0.contains { $0.kind == .moderation && $0.phase == .end }
+            }
+            analyzing.cancel()
+            _ = try? await analyzing.value
+            #expect(childProcesses(named: "python").isEmpty, "the model worker stops with the analyzer")
+
+            let moderation = found.filter { $0.kind == .moderation }
+            #expect(moderation.map(\.phase) == [.start, .end], "one flagged interval: \(moderation)")
+            if let start = moderation.first {
+                #expect(start.detail == ["model": "flag-safe", "label": "sfw"])
+                #expect((start.values["score"] ?? 0) >= 0.5 && start.values["nsfw"] != nil)
+                #expect(start.track == "video")
+            }
+            let outage = found.filter { $0.kind == .mlUnavailable }
+            #expect(outage.map(\.phase) == [.start, .end], "\(outage)")
+            if let end = outage.last {
+                #expect(end.detail?["model"] == "flag-safe")
+                #expect(end.detail?["reason"]?.contains("signal 9") == true, "\(end.detail ?? [:])")
+                // Back within a few seconds: a 0.2 s backoff, then the model loads.
+                #expect((end.values["durationMs"] ?? 99_999) < 5000, "\(end.values)")
+            }
+            #expect(try schemaViolations(try await events().values, schema: "analysis-event.schema.json") == nil)
+        }
+    }
 }
 
 /// When each video chunk of a stream arrived, by its capture time.
