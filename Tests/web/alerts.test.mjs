@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
 
-import {AlertTracker} from '../../Sources/FramelogOrigin/Web/alerts.mjs';
+import {AlertTracker, alertLabel} from '../../Sources/FramelogOrigin/Web/alerts.mjs';
 
 const ev = (kind, phase, at, end) => ({id: `cam:${kind}:${at}`, stream: 'cam', kind, phase, startCaptureMs: at,
   endCaptureMs: end});
@@ -51,4 +51,18 @@ test('alerts at the moment on screen: a player behind live sees the interval its
   assert.deepEqual(t.open(), []);
   assert.deepEqual(t.openAt(32_000), ['black']);
   assert.deepEqual(t.openAt(33_000), []);
+});
+
+test('a flagged picture and a model outage are alerts, with words a viewer reads', () => {
+  const t = new AlertTracker();
+  t.apply({id: 'c:moderation:5000', kind: 'moderation', phase: 'start', startCaptureMs: 5000});
+  t.apply({id: 'c:ml-unavailable:6000', kind: 'ml-unavailable', phase: 'start', startCaptureMs: 6000});
+  assert.deepEqual(t.open(), ['ml-unavailable', 'moderation']);
+  assert.deepEqual(t.openAt(5500), ['moderation']);
+  t.apply({id: 'c:moderation:5000', kind: 'moderation', phase: 'end', startCaptureMs: 5000, endCaptureMs: 9000});
+  assert.deepEqual(t.open(), ['ml-unavailable']);
+  assert.deepEqual(t.marks(4000, 14000).map(m => m.kind), ['moderation', 'ml-unavailable']);
+  assert.equal(alertLabel('moderation'), 'flagged');
+  assert.equal(alertLabel('ml-unavailable'), 'model down');
+  assert.equal(alertLabel('black'), 'black');
 });

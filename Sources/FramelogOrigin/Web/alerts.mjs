@@ -1,9 +1,13 @@
 // The analyzer's events as a viewer sees them (`framelog analyze`, docs/analysis-events.md): which alerts
-// are open now (black, freeze, silence), and where the events of a time span sit on the seek bar. Pure:
+// are open now (black, freeze, silence, flagged by the model, model down), and where the events of a time span sit on the seek bar. Pure:
 // fed the events' JSON objects, in the order the origin sends them (repeats are harmless).
 
 /** Kinds that are intervals: a start opens an alert, its end (same id) closes it. */
-const INTERVALS = new Set(['black', 'freeze', 'silence']);
+const INTERVALS = new Set(['black', 'freeze', 'silence', 'moderation', 'ml-unavailable']);
+
+/** Words for a badge: the kind, or what it means to a viewer. */
+const LABELS = {moderation: 'flagged', 'ml-unavailable': 'model down'};
+export function alertLabel(kind) { return LABELS[kind] ?? kind; }
 
 export class AlertTracker {
   constructor(keep = 1000) {

@@ -18,7 +18,7 @@
 // live feed and the latency controller back.
 
 import {Abr, ThroughputMeter} from './abr.mjs';
-import {AlertTracker} from './alerts.mjs';
+import {AlertTracker, alertLabel} from './alerts.mjs';
 import {readFeeds} from './feed.mjs';
 import {readHls} from './hls.mjs';
 import {decide, mediaTimeAt, startTime} from './latency.mjs';
@@ -349,7 +349,7 @@ function drawAlerts() {
   alertsBox.replaceChildren(...stats.alerts.map(kind => {
     const badge = document.createElement('span');
     badge.className = 'alert alert-' + kind;
-    badge.textContent = kind;
+    badge.textContent = alertLabel(kind);
     return badge;
   }));
 }

@@ -1,6 +1,8 @@
 // The stream list page: /api/streams every 2 s. Renditions (a transcoder's rungs) are listed with their
 // source, not as streams of their own. With `framelog analyze` running, each stream shows its newest
-// thumbnail and a badge per alert open now (black, freeze, silence).
+// thumbnail and a badge per alert open now (black, freeze, silence, flagged, model down).
+
+import {alertLabel} from './alerts.mjs';
 
 const body = document.querySelector('#streams tbody');
 
@@ -25,7 +27,7 @@ function title(s) {
   for (const alert of s.alerts || []) {
     const badge = document.createElement('span');
     badge.className = 'alert alert-' + alert;
-    badge.textContent = alert;
+    badge.textContent = alertLabel(alert);
     span.append(' ', badge);
   }
   return span;
