@@ -130,13 +130,18 @@ struct CLITests {
     @Test func analyzeExplainsItselfAndChecksItsOptionsBeforeRunning() throws {
         let help = try Self.run(["analyze", "--help"], environment: Self.isolatedEnvironment())
         #expect(help.status == 0)
-        for word in ["blackdetect", "--events-topic", "--black-min", "docs/analysis-events.md"] {
+        for word in [
+            "blackdetect", "--events-topic", "--black-min", "docs/analysis-events.md", "--moderation-model",
+            "docs/moderation.md",
+        ] {
             #expect(help.stdout.contains(word), "analyze --help mentions \(word)")
         }
         for (arguments, reason) in [
             (["--from", "yesterday"], "--from must be live or earliest"),
             (["--black-min", "0"], "black minimum must be positive"),
             (["--streams", "("], "not a regular expression"),
+            (["--moderation", "maybe"], "--moderation must be on or off"),
+            (["--moderation-model", "/nonexistent.json"], "cannot read the model description /nonexistent.json"),
         ] {
             let r = try Self.run(
                 ["analyze", "--brokers", "127.0.0.1:9"] + arguments, environment: Self.isolatedEnvironment())
