@@ -45,13 +45,20 @@ public struct AnalysisCommand: Sendable, Hashable {
         ]
         if let every = thumbnailEvery {
             // One decode for both: the detectors, and a picture every `every` seconds as JPEG on stdout.
+            // The first frame of each `every`-long slot, the moment it is decoded. (The fps filter would pick
+            // the frame nearest the slot's start, so it waits half a slot for the frames after it.)
+            let slot = "floor(t/\(every))"
             let thumbs =
-                "fps=fps=\(1 / every),scale=320:-2,metadata=mode=add:key=\(Self.thumbnailKey):value=1,"
+                "select='isnan(prev_selected_t)+gte(\(slot),floor(prev_selected_t/\(every))+1)',scale=320:-2,"
+                + "metadata=mode=add:key=\(Self.thumbnailKey):value=1,"
                 + "metadata=mode=print:key=\(Self.thumbnailKey):\(Self.printer)"
             out += [
                 "-filter_complex", "[0:v:0]split=2[d][t];[d]\(filters)[dout];[t]\(thumbs)[tout]",
                 "-map", "[dout]", "-f", "null", "-",
-                "-map", "[tout]", "-c:v", "mjpeg", "-q:v", "5", "-f", "image2pipe", "pipe:1",
+                // One JPEG per selected frame (no frame rate to fill), each out at once: a threaded encoder
+                // would hold one back until the next.
+                "-map", "[tout]", "-c:v", "mjpeg", "-q:v", "5", "-threads", "1", "-fps_mode", "passthrough",
+                "-f", "image2pipe", "pipe:1",
             ]
         } else {
             // One medium: the track's own (a record format 1 stream's one track holds both).

@@ -36,6 +36,8 @@ struct AnalyzeServiceTests {
             let arrivals = ChunkArrivals()
             let watching = Task { try await arrivals.watch(StreamNames.streamTopic(stream), kafka) }
             defer { watching.cancel() }
+            let watchingThumbnails = Task { try await arrivals.watch(ac.thumbnailsTopic, kafka, thumbnails: true) }
+            defer { watchingThumbnails.cancel() }
             // The analyzer is in its group before the stream starts.
             try await Task.sleep(for: .seconds(3))
             var ic = IngestConfiguration(kafka: kafka, streamID: stream, source: .file(path: file, loop: false))
@@ -113,6 +115,14 @@ struct AnalyzeServiceTests {
             #expect(thumbnailTimes.count == 10, "\(thumbnailTimes)")
             for (i, at) in thumbnailTimes.enumerated() { #expect(abs(at - Int64(2000 * i)) <= 35, "\(thumbnailTimes)") }
             #expect(thumbnails.allSatisfy { $0.value.starts(with: [0xFF, 0xD8]) && $0.key == Array(stream.utf8) })
+            // Each within 1 s of the arrival of the chunk it is from (after the first 5 s, as above).
+            var thumbnailsInTime = 0
+            for thumbnail in await arrivals.thumbnails where thumbnail.captureMs - base >= 5000 {
+                guard let arrived = await arrivals.arrival(of: thumbnail.captureMs) else { continue }
+                #expect(thumbnail.arrivedMs - arrived <= 1000, "thumbnail at \(thumbnail.captureMs - base) ms")
+                thumbnailsInTime += 1
+            }
+            #expect(thumbnailsInTime >= 5)
             // Nothing twice.
             #expect(Set(events.map { "\($0.id)/\($0.phase)" }).count == events.count)
         }
@@ -205,12 +215,15 @@ struct AnalyzeServiceTests {
     }
 }
 
-/// When each video chunk of a stream arrived, by its capture time.
+/// When each video chunk of a stream arrived, by its capture time (and each thumbnail, when watching a
+/// thumbnails topic).
 private actor ChunkArrivals {
     private var chunks: [(captureMs: Int64, endMs: Int64, arrivedMs: Int64)] = []
+    private(set) var thumbnails: [(captureMs: Int64, arrivedMs: Int64)] = []
 
-    /// Follows `topic` from its beginning once it exists, until cancelled.
-    func watch(_ topic: String, _ kafka: KafkaClientOptions) async throws {
+    /// Follows `topic` (a stream's, or with `thumbnails` a thumbnails topic) from its beginning once it
+    /// exists, until cancelled.
+    func watch(_ topic: String, _ kafka: KafkaClientOptions, thumbnails isThumbnails: Bool = false) async throws {
         let admin = try Admin(configuration: kafka, logger: quietLogger)
         while !(try await admin.listTopics().map(\.name).contains(topic)) {
             try await Task.sleep(for: .milliseconds(100))
@@ -220,6 +233,14 @@ private actor ChunkArrivals {
         do {
             for try await record in watcher.messages {
                 let arrived = Int64(Date().timeIntervalSince1970 * 1000)
+                if isThumbnails,
+                    let capture = record.header("fl-capture-ms")?.value.flatMap({
+                        Int64(String(decoding: $0, as: UTF8.self))
+                    })
+                {
+                    thumbnails.append((capture, arrived))
+                    continue
+                }
                 guard let h = try? StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) }),
                     h.kind == .chunk, h.track == .video
                 else { continue }
