@@ -51,6 +51,12 @@ public struct AnalyzeConfiguration: Sendable {
         ] where !(value > 0) {
             throw AnalyzeError(.invalidConfiguration, "the \(name) must be positive, not \(value)")
         }
+        if let step = d.loudnessStep, !(step > 0 && step <= 60) {
+            throw AnalyzeError(.invalidConfiguration, "the loudness step must be 0 to 60 LU, not \(step)")
+        }
+        guard d.loudnessStepMinimum > 0 else {
+            throw AnalyzeError(.invalidConfiguration, "the loudness step minimum must be positive")
+        }
         guard d.release >= 0 else { throw AnalyzeError(.invalidConfiguration, "the release must not be negative") }
         guard (0...1).contains(d.blackPixel), (0...1).contains(d.blackPicture) else {
             throw AnalyzeError(.invalidConfiguration, "black thresholds are shares between 0 and 1")

@@ -113,3 +113,79 @@ public struct IntervalDetector: Sendable, Hashable {
         }
     }
 }
+
+/// A change of loudness that lasts: the momentary loudness (EBU R 128, 400 ms) moves at least `threshold`
+/// LU away from the level it had settled at, and stays there for `minimum` seconds. Reported once that is
+/// certain, as an instant at the moment the change began (the first 100 ms reading 1 LU or more off in that
+/// direction), with the level before and after. Audio below `floor` (silence, reported by the silence
+/// detector) is no level: going silent or coming back is no step. Pure: the readings carry the time.
+public struct LoudnessStepDetector: Sendable {
+    public let threshold: Double
+    public let minimum: Double
+    public let floor: Double
+
+    /// The level the loudness has settled at, LUFS; nil while it has not.
+    private var reference: Double?
+    /// The readings of the last few seconds: time, momentary loudness.
+    private var recent: [Reading] = []
+    /// When the readings began to stay `threshold` away from the reference, and on which side.
+    private var departed: (time: Double, up: Bool)?
+
+    private struct Reading: Sendable {
+        var time: Double
+        var loudness: Double
+    }
+
+    public init(threshold: Double, minimum: Double = 1, floor: Double = -50) {
+        self.threshold = threshold
+        self.minimum = minimum
+        self.floor = floor
+    }
+
+    /// One momentary-loudness reading at media time `time`.
+    public mutating func add(time: Double, momentary: Double) -> [Finding] {
+        recent.append(Reading(time: time, loudness: momentary))
+        recent.removeAll { time - $0.time > 3 }
+        guard let level = reference else {
+            settle(at: time)
+            return []
+        }
+        let off = momentary - level
+        if abs(off) >= threshold {
+            if departed == nil || departed?.up != (off > 0) { departed = (time, off > 0) }
+        } else {
+            departed = nil
+            // Settled: the reference follows slow drift.
+            if abs(off) < 1 { reference = level * 0.95 + momentary * 0.05 }
+        }
+        guard let away = departed, time - away.time >= minimum else { return [] }
+        departed = nil
+        let after = recent.filter { $0.time >= away.time }.map(\.loudness)
+        let to = after.reduce(0, +) / Double(after.count)
+        guard level > floor, to > floor else {
+            // Into or out of silence: the silence detector's business. Settle again.
+            reference = nil
+            return []
+        }
+        reference = to
+        // The change began at the first reading of the run that was already 1 LU off, that way.
+        var began = away.time
+        for reading in recent.reversed() where reading.time < away.time {
+            let moved = reading.loudness - level
+            guard away.up ? moved >= 1 : moved <= -1 else { break }
+            began = reading.time
+        }
+        let values = ["from": level, "to": to, "change": to - level]
+        return [Finding(.loudnessStep, .instant, start: began, values: values.mapValues { ($0 * 10).rounded() / 10 })]
+    }
+
+    /// A reference once the last second's readings agree within 1.5 LU and are not silence.
+    private mutating func settle(at time: Double) {
+        let second = recent.filter { time - $0.time <= 1 }
+        guard let first = second.first, time - first.time >= 0.9 else { return }
+        let values = second.map(\.loudness)
+        let mean = values.reduce(0, +) / Double(values.count)
+        guard mean > floor, values.allSatisfy({ abs($0 - mean) <= 1.5 }) else { return }
+        reference = mean
+    }
+}

@@ -23,6 +23,11 @@ public struct DetectionSettings: Sendable, Hashable {
     public var cutThreshold = 10.0
     /// A loudness event every this much media time, seconds. Default 10.
     public var loudnessEvery = 10.0
+    /// A loudness change this large (LU), lasting `loudnessStepMinimum`, is a loudness-step event; nil: none.
+    /// Default 6.
+    public var loudnessStep: Double? = 6
+    /// Seconds a loudness change must last to be a step. Default 1.
+    public var loudnessStepMinimum = 1.0
 
     public init() {}
 }
@@ -39,6 +44,7 @@ public struct TrackAnalysis: Sendable {
     private var black: IntervalDetector
     private var freeze: IntervalDetector
     private var silence: IntervalDetector
+    private var steps: LoudnessStepDetector?
     private var firstTime: Double?
     private var lastTime: Double?
     private var nextLoudness: Double?
@@ -51,6 +57,9 @@ public struct TrackAnalysis: Sendable {
         black = IntervalDetector(.black, minimum: settings.blackMinimum, release: settings.release)
         freeze = IntervalDetector(.freeze, minimum: settings.freezeMinimum, release: settings.release)
         silence = IntervalDetector(.silence, minimum: settings.silenceMinimum, release: settings.release)
+        steps = settings.loudnessStep.map {
+            LoudnessStepDetector(threshold: $0, minimum: settings.loudnessStepMinimum, floor: settings.silenceNoiseDB)
+        }
     }
 
     /// The newest media time seen, seconds.
@@ -94,14 +103,16 @@ public struct TrackAnalysis: Sendable {
     private mutating func loudness(_ frame: MetadataFrame) -> [Finding] {
         guard let first = firstTime, frame.time - first >= 0.4, let m = frame.number("lavfi.r128.M") else { return [] }
         loudness["momentary"] = m
+        var out = steps?.add(time: frame.time, momentary: m) ?? []
         if let s = frame.number("lavfi.r128.S") { loudness["shortTerm"] = s }
         if let i = frame.number("lavfi.r128.I") { loudness["integrated"] = i }
         if let lra = frame.number("lavfi.r128.LRA") { loudness["range"] = lra }
         // true_peak is linear: dBTP = 20 log10.
         if let peak = frame.number("lavfi.r128.true_peak") { loudness["truePeak"] = peak > 0 ? 20 * log10(peak) : -144 }
         let due = nextLoudness ?? frame.time
-        guard frame.time >= due else { return [] }
+        guard frame.time >= due else { return out }
         nextLoudness = due + settings.loudnessEvery
-        return [Finding(.loudness, .instant, start: frame.time, values: loudness)]
+        out.append(Finding(.loudness, .instant, start: frame.time, values: loudness))
+        return out
     }
 }

@@ -10,6 +10,8 @@ public enum EventKind: String, Codable, Sendable, Hashable, CaseIterable {
     case cut
     /// The audio's loudness, EBU R 128 (instant, every `loudnessEvery` of media).
     case loudness
+    /// The loudness changed and stayed changed: `values.from`, `to` (LUFS) and `change` (LU) (instant).
+    case loudnessStep = "loudness-step"
     /// A model flagged the picture: a sampled frame scored at or above a flag threshold (interval, from the
     /// first flagged sample to the first one that is not).
     case moderation

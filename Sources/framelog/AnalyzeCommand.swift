@@ -15,7 +15,8 @@ struct AnalyzeCommand: AsyncParsableCommand {
             What they find goes to the topic --events-topic as JSON, keyed by stream id \
             (docs/analysis-events.md): black, freeze and silence as a start event once the condition has lasted \
             its minimum, then an end event; cuts as they happen; a loudness reading (EBU R 128) every \
-            --loudness-every seconds of media. Times are given in the stream's media time and as capture \
+            --loudness-every seconds of media, and a loudness-step when the loudness changes by --loudness-step LU \
+            and stays changed. Times are given in the stream's media time and as capture \
             wall-clock. Renditions (a transcoder's output) are not analyzed.
 
             The same ffmpeg makes a thumbnail every --thumbnail-every seconds (a JPEG 320 pixels wide), \
@@ -71,6 +72,11 @@ struct AnalyzeCommand: AsyncParsableCommand {
     @Option(help: ArgumentHelp("A loudness reading every this much media time.", valueName: "seconds"))
     var loudnessEvery = 10.0
 
+    @Option(
+        help: ArgumentHelp(
+            "A loudness change this large that lasts a second is a loudness-step event; 0: none.", valueName: "LU"))
+    var loudnessStep = 6.0
+
     @Option(help: ArgumentHelp("Score sampled pictures with a model (moderation events).", valueName: "on|off"))
     var moderation = "on"
 
@@ -123,6 +129,7 @@ struct AnalyzeCommand: AsyncParsableCommand {
         c.detection.freezeMinimum = freezeMin
         c.detection.silenceMinimum = silenceMin
         c.detection.loudnessEvery = loudnessEvery
+        c.detection.loudnessStep = loudnessStep == 0 ? nil : loudnessStep
         switch moderation {
         case "on":
             var m = ModerationConfiguration()

@@ -131,4 +131,34 @@ struct AnalysisTests {
             ($0 as? AnalyzeError)?.message.contains("not a regular expression") == true
         }
     }
+
+    /// Momentary loudness every 100 ms: a lasting 12 LU step is one event at its start, with the levels; a
+    /// short burst, going silent and coming back are none.
+    @Test func aLoudnessStepIsALastingChangeNotABurstOrSilence() {
+        var d = LoudnessStepDetector(threshold: 6, minimum: 1, floor: -50)
+        var found: [Finding] = []
+        func feed(_ from: Double, _ to: Double, _ level: (Double) -> Double) {
+            for i in Int((from * 10).rounded())..<Int((to * 10).rounded()) {
+                let t = Double(i) / 10
+                found += d.add(time: t, momentary: level(t))
+            }
+        }
+        feed(0.4, 5, { _ in -23 })
+        // A 0.5 s burst: no step.
+        feed(5, 5.5, { _ in -10 })
+        feed(5.5, 8, { _ in -23 })
+        #expect(found == [])
+        // Up 12 LU at 8 s, reported once it has lasted 1 s, at 8 s.
+        feed(8, 12, { t in t < 8.1 ? -17 : -11 })
+        #expect(found.count == 1)
+        #expect(found.first?.kind == .loudnessStep && found.first?.start == 8)
+        #expect(found.first?.values["from"] == -23 && found.first?.values["change"] ?? 0 > 11)
+        // Silence and back: the silence detector's, not a step.
+        feed(12, 15, { _ in -120.7 })
+        feed(15, 18, { _ in -11 })
+        #expect(found.count == 1, "\(found)")
+        // Down again.
+        feed(18, 21, { _ in -25 })
+        #expect(found.count == 2 && found.last?.start == 18 && (found.last?.values["change"] ?? 0) < -13)
+    }
 }

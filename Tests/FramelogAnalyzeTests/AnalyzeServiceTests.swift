@@ -66,7 +66,7 @@ struct AnalyzeServiceTests {
                 found.count == Fixture.expected.count,
                 "\(found.map { "\($0.kind) \($0.phase) \($0.startCaptureMs - base)" })")
             for e in Fixture.expected {
-                let tolerance: Int64 = e.kind == "silence" ? 100 : 35
+                let tolerance: Int64 = ["silence", "loudness-step"].contains(e.kind) ? 100 : 35
                 let at = base + Int64(e.start * 1000)
                 let end: Int64? = e.end.map { base + Int64($0 * 1000) }
                 let match = found.first { (event: AnalysisEvent) -> Bool in
@@ -88,13 +88,16 @@ struct AnalyzeServiceTests {
             for event in found {
                 let minimums: [EventKind: Double] = [
                     .black: d.blackMinimum, .freeze: d.freezeMinimum, .silence: d.silenceMinimum,
+                    // A step is certain once the 400 ms momentary window has moved past the threshold, and then
+                    // its minimum.
+                    .loudnessStep: d.loudnessStepMinimum + 0.4,
                 ]
                 let minimum: Double = minimums[event.kind] ?? 0
                 let certain: Int64
                 switch event.phase {
                 case .start: certain = event.startCaptureMs + Int64(minimum * 1000)
                 case .end: certain = (event.endCaptureMs ?? 0) + Int64(d.release * 1000)
-                case .instant: certain = event.startCaptureMs
+                case .instant: certain = event.startCaptureMs + Int64(minimum * 1000)
                 }
                 if certain - base >= 5000, let arrived = await arrivals.arrival(of: certain) {
                     #expect(

@@ -67,7 +67,7 @@ struct DetectorsOnMediaTests {
         let events = found.filter { $0.kind != .loudness }
         for e in Fixture.expected {
             // One frame for video, 100 ms for audio.
-            let tolerance = e.kind == "silence" ? 0.1 : 1.0 / 30 + 0.001
+            let tolerance = ["silence", "loudness-step"].contains(e.kind) ? 0.1 : 1.0 / 30 + 0.001
             let match = events.first {
                 $0.kind.rawValue == e.kind && $0.phase.rawValue == e.phase && abs($0.start - e.start) <= tolerance
                     && (e.end == nil || abs(($0.end ?? -99) - e.end!) <= tolerance)
