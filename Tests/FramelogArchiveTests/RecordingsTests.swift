@@ -262,9 +262,9 @@ struct RecordingsTests {
         }
     }
 
-    /// DVR in the web player: with an archive the watch page shows a seek bar; "−30 s" plays the archived
-    /// past at normal speed about 30 s behind live and the latency controller leaves it there; "live" brings
-    /// the live edge back within seconds.
+    /// DVR in the web player: with an archive the watch page shows a seek bar, which previews the thumbnail
+    /// of the moment under the pointer; "−30 s" plays the archived past at normal speed about 30 s behind live
+    /// and the latency controller leaves it there; "live" brings the live edge back within seconds.
     @Test func seekBackThirtySecondsAndReturnToLive() async throws {
         try await withLocalBroker { broker in
             let b = broker.bootstrapServers
@@ -339,10 +339,41 @@ struct RecordingsTests {
             let frames = decode.stdout.split(separator: "\n").filter { !$0.hasPrefix("#") }.count
             #expect(decode.stderr.isEmpty && abs(frames - 600) <= 2, "\(frames) frames: \(decode.stderr)")
 
+            // Thumbnails of the last 60 s, as the analyzer publishes them, for the seek bar's preview: again
+            // and again, since the origin reads them from when it finds their topic.
+            let picture = try testJPEG(in: directory)
+            let thumbnails = Task {
+                let producer = try Producer(
+                    configuration: ProducerConfiguration(bootstrapServers: [b]), logger: quietLogger)
+                let now = Int64(Date().timeIntervalSince1970 * 1000)
+                while !Task.isCancelled {
+                    for at in stride(from: now - 60_000, to: now, by: 2000) {
+                        try await producer.send(
+                            topic: "framelog.thumbs", key: Array(stream.utf8), value: picture,
+                            headers: [KafkaHeader(key: "fl-capture-ms", value: Array("\(at)".utf8))])
+                    }
+                    try await Task.sleep(for: .seconds(1))
+                }
+                await producer.close()
+            }
+            defer { thumbnails.cancel() }
             let run = try runProgram(
                 projectRoot + "/.venv/bin/python",
                 [projectRoot + "/Tests/FramelogOriginTests/scripts/dvr.py", "\(base)/watch/\(stream)"])
+            thumbnails.cancel()
             let seen = try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: [[String: Any]]]
+            // Hovering a quarter of the way along the bar previews that moment's thumbnail; leaving hides it.
+            let preview = seen?["preview"] ?? []
+            #expect(preview.first?["shown"] as? Bool == true, "the preview shows: \(preview)")
+            #expect(preview.first?["width"] as? Int == 32, "\(preview)")
+            if let hover = preview.first, let t = hover["t"] as? Double, let start = hover["dvrStartMs"] as? Double,
+                let now = hover["now"] as? Double
+            {
+                let expected = start + (now - start) * 0.25
+                #expect(abs(t - expected) < 4000, "the preview is of the moment under the pointer: \(hover)")
+                #expect((hover["src"] as? String)?.contains("/thumbs/\(stream)/at.jpg?t=") == true)
+            }
+            #expect(preview.last?["shown"] as? Bool == false, "leaving the bar hides it: \(preview)")
             let live = seen?["live"] ?? []
             let past = seen?["past"] ?? []
             let back = seen?["back"] ?? []
@@ -441,4 +472,13 @@ struct RecordingsTests {
         #expect(abs(joinedDuration * 1000 - Double(recordedMs)) < 100, "\(joinedDuration) s of \(recordedMs) ms")
         #expect(Double(recordedMs) < Double(all.last!.endMs - all.first!.startMs) - 3000, "the gap is skipped")
     }
+}
+
+/// A 32x18 JPEG (ffmpeg's test pattern), made in `directory`.
+func testJPEG(in directory: String) throws -> [UInt8] {
+    let path = directory + "/thumb.jpg"
+    let made = try runProgram(
+        ffmpegPath, ["-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=32x18", "-frames:v", "1", path])
+    guard made.status == 0 else { throw CocoaError(.fileWriteUnknown) }
+    return Array(try Data(contentsOf: URL(fileURLWithPath: path)))
 }

@@ -396,9 +396,48 @@ async function refreshDvrStart() {
   } catch (e) { /* keep the last */ }
 }
 
-seek.addEventListener('input', () => { dragging = true; });
+// Scrubbing: with the analyzer's thumbnails, a preview of the moment under the pointer (or the dragged thumb):
+// the newest thumbnail at or before it (/thumbs/ID/at.jpg). It shows once the picture has loaded; where
+// there is none (no analyzer, or before its first thumbnail) the origin answers 404 and nothing shows.
+const preview = document.getElementById('preview');
+const previewImage = preview.querySelector('img');
+let previewSlot = null, previewWanted = false;
+previewImage.addEventListener('load', () => { preview.hidden = !previewWanted; });
+previewImage.addEventListener('error', () => { preview.hidden = true; });
+stats.preview = null;
+
+function showPreview(fraction) {
+  const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
+  const f = Math.min(1, Math.max(0, fraction)), at = from + (now - from) * f;
+  const behind = Math.max(0, Math.round((now - at) / 1000));
+  preview.querySelector('.when').textContent = `−${Math.floor(behind / 60)}:${String(behind % 60).padStart(2, '0')}`;
+  preview.style.left = `${(f * 100).toFixed(2)}%`;
+  previewWanted = true;
+  // One request per 2 s of the span under the pointer, not one per pixel.
+  const slot = Math.floor(at / 2000);
+  if (slot !== previewSlot) {
+    previewSlot = slot;
+    previewImage.src = `/thumbs/${id}/at.jpg?t=${slot * 2000}`;
+  } else if (previewImage.complete && previewImage.naturalWidth > 0) {
+    preview.hidden = false;
+  }
+  stats.preview = {t: slot * 2000};
+}
+
+function hidePreview() {
+  previewWanted = false;
+  preview.hidden = true;
+}
+
+seek.addEventListener('pointermove', e => {
+  const r = seek.getBoundingClientRect();
+  showPreview((e.clientX - r.left) / Math.max(1, r.width));
+});
+seek.addEventListener('pointerleave', () => { if (!dragging) hidePreview(); });
+seek.addEventListener('input', () => { dragging = true; showPreview(Number(seek.value) / 1000); });
 seek.addEventListener('change', () => {
   dragging = false;
+  hidePreview();
   const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
   seekTo(from + (now - from) * Number(seek.value) / 1000);
 });

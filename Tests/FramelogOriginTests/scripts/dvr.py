@@ -1,7 +1,8 @@
 """Seeks back 30 s in a live stream in headless Chromium with the player's own buttons, then returns to live.
+First it hovers over the seek bar a quarter of the way in: the thumbnail preview of that moment shows.
 
 Usage: dvr.py WATCH_URL   (prints JSON: samples of {t, position, mode, latency, time, error} while live, after
-"−30 s" and after "live", and whether the seek bar is shown)
+"−30 s" and after "live", whether the seek bar is shown, and the preview: while hovering, and after leaving)
 Uses Debian's /usr/bin/chromium through playwright (never a downloaded browser).
 """
 import asyncio
@@ -15,6 +16,14 @@ STATE = """() => {
   return {position: f.position, mode: f.mode, latency: f.latencyMs, time: v.currentTime, error: f.error || null,
           rate: v.playbackRate, seekBar: !document.getElementById('dvr').hidden,
           seekValue: Number(document.getElementById('seek').value), where: document.getElementById('where').textContent};
+}"""
+
+
+PREVIEW = """() => {
+  const p = document.getElementById('preview'), img = p.querySelector('img');
+  return {shown: !p.hidden && img.complete && img.naturalWidth > 0, width: img.naturalWidth, src: img.src,
+          when: p.querySelector('.when').textContent, t: (window.framelog.preview || {}).t || null,
+          dvrStartMs: window.framelog.dvrStartMs, now: Date.now()};
 }"""
 
 
@@ -33,11 +42,22 @@ async def main(url):
         page = await browser.new_page()
         await page.goto(url)
         live = await samples(page, 8)
+        box = await page.locator("#seek").bounding_box()
+        await page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
+        hovering = None
+        for _ in range(20):
+            await asyncio.sleep(0.25)
+            hovering = await page.evaluate(PREVIEW)
+            if hovering["shown"]:
+                break
+        await page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] - 200)
+        await asyncio.sleep(0.3)
+        left = await page.evaluate(PREVIEW)
         await page.click("#back30")
         past = await samples(page, 10)
         await page.click("#live")
         back = await samples(page, 10)
-        print(json.dumps({"live": live, "past": past, "back": back}))
+        print(json.dumps({"live": live, "past": past, "back": back, "preview": [hovering, left]}))
         await browser.close()
 
 
