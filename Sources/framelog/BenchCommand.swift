@@ -8,7 +8,9 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Benchmarks, each run side by side with its baseline in the same run.",
-        subcommands: [KafkaBench.self, KafkaBenchWorker.self, ArchiveBench.self, TranscodeBench.self])
+        subcommands: [
+            KafkaBench.self, KafkaBenchWorker.self, ArchiveBench.self, TranscodeBench.self, AnalyzeBench.self,
+        ])
 }
 
 struct KafkaBench: AsyncParsableCommand {
