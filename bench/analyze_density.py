@@ -30,7 +30,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import FRAMELOG, percentile, wait_line  # noqa: E402
+from stack import FRAMELOG, busy_jiffies, make_looped_source, percentile, stop_all, wait_line  # noqa: E402
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--counts", default="4,8,12", help="numbers of streams to try, comma-separated")
@@ -39,35 +39,6 @@ parser.add_argument("--seconds", type=int, default=60, help="measured window per
 parser.add_argument("--warmup", type=int, default=20, help="seconds after the streams start, before measuring")
 args = parser.parse_args()
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-
-
-def make_source(path):
-    subprocess.run([
-        "ffmpeg", "-hide_banner", "-loglevel", "error",
-        "-f", "lavfi", "-i", "testsrc2=size=1280x720:rate=30:duration=60",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60",
-        "-vf", "drawtext=text='%{pts\\:hms}':x=40:y=40:fontsize=64:fontcolor=white:box=1",
-        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1500k",
-        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", path], check=True)
-
-
-def busy_jiffies():
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
-def stop(procs):
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    for p in procs:
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def follow(bootstrap, topics, seconds):
@@ -118,10 +89,10 @@ def run(count, moderation, source_file, workdir):
         chunks, thumbs, events = follow(bootstrap, topics, args.seconds)
         busy1, total1 = busy_jiffies()
     finally:
-        stop(ingests)
+        stop_all(ingests)
         time.sleep(2)
-        stop([analyze])
-        stop([broker])
+        stop_all([analyze])
+        stop_all([broker])
         log.close()
     outages = [e for e in events if e.get("kind") == "ml-unavailable"]
     result = {"streams": count, "moderation": moderation, "seconds": args.seconds,
@@ -154,7 +125,7 @@ def run(count, moderation, source_file, workdir):
 
 with tempfile.TemporaryDirectory() as workdir:
     source_file = os.path.join(workdir, "source.mp4")
-    make_source(source_file)
+    make_looped_source(source_file)
     for moderation in args.moderation.split(","):
         for count in [int(c) for c in args.counts.split(",")]:
             r = run(count, moderation, source_file, workdir)

@@ -118,3 +118,36 @@ def percentile(values, p):
     """The p-th percentile (0-100) of values, nearest rank."""
     values = sorted(values)
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))]
+
+
+def make_looped_source(path, size="1280x720"):
+    """60 s of test pattern with a clock and a 440 Hz tone, 30 fps, x264 veryfast 3 Mbit/s, a keyframe every
+    2 s, AAC: what the density benchmarks ingest in a loop."""
+    subprocess.run([
+        "ffmpeg", "-hide_banner", "-loglevel", "error",
+        "-f", "lavfi", "-i", f"testsrc2=size={size}:rate=30:duration=60",
+        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60",
+        "-vf", "drawtext=text='%{pts\\:hms}':x=40:y=40:fontsize=64:fontcolor=white:box=1",
+        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1500k",
+        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
+        "-c:a", "aac", "-b:a", "128k", path], check=True)
+
+
+def busy_jiffies():
+    """(busy, total) jiffies of the whole machine, from /proc/stat."""
+    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
+    idle = fields[3] + fields[4]
+    return sum(fields) - idle, sum(fields)
+
+
+def stop_all(procs):
+    """Ctrl-C to each, then waits; kills one that has not stopped in 60 s."""
+    for p in procs:
+        if p.poll() is None:
+            p.send_signal(signal.SIGINT)
+    for p in procs:
+        try:
+            p.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()

@@ -31,7 +31,8 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import FRAMELOG, follow_parts, percentile, wait_line  # noqa: E402
+from stack import (  # noqa: E402
+    FRAMELOG, busy_jiffies, follow_parts, make_looped_source, percentile, stop_all, wait_line)
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--counts", default="1,2,3,4,5,6", help="numbers of sources to try, comma-separated")
@@ -42,38 +43,8 @@ parser.add_argument("--ladder", default="720p:2800k,480p:1200k,360p:600k")
 args = parser.parse_args()
 
 
-def make_source(path):
-    subprocess.run([
-        "ffmpeg", "-hide_banner", "-loglevel", "error",
-        "-f", "lavfi", "-i", f"testsrc2=size={args.size}:rate=30:duration=60",
-        "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=48000:duration=60",
-        "-vf", "drawtext=text='%{pts\\:hms}':x=40:y=40:fontsize=64:fontcolor=white:box=1",
-        "-c:v", "libx264", "-preset", "veryfast", "-b:v", "3M", "-maxrate", "3M", "-bufsize", "1500k",
-        "-g", "60", "-keyint_min", "60", "-sc_threshold", "0", "-pix_fmt", "yuv420p",
-        "-c:a", "aac", "-b:a", "128k", path], check=True)
-
-
-def busy_jiffies():
-    """(busy, total) jiffies of the whole machine, from /proc/stat."""
-    fields = [int(x) for x in open("/proc/stat").readline().split()[1:]]
-    idle = fields[3] + fields[4]
-    return sum(fields) - idle, sum(fields)
-
-
 def median(values):
     return percentile(values, 50) if values else None
-
-
-def stop(procs):
-    for p in procs:
-        if p.poll() is None:
-            p.send_signal(signal.SIGINT)
-    for p in procs:
-        try:
-            p.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            p.kill()
-            p.wait()
 
 
 def run(count, source_file, workdir):
@@ -112,10 +83,10 @@ def run(count, source_file, workdir):
         log.flush()
         measured_log = os.path.getsize(log_path)  # its status lines up to here are the window's
     finally:
-        stop(ingests)
+        stop_all(ingests)
         time.sleep(3)
-        stop([transcode])
-        stop([broker])
+        stop_all([transcode])
+        stop_all([broker])
         log.close()
     text = open(log_path).read()
     shed = [line for line in text.splitlines() if "shedding" in line]
@@ -161,7 +132,7 @@ def run(count, source_file, workdir):
 
 with tempfile.TemporaryDirectory() as workdir:
     source_file = os.path.join(workdir, "source.mp4")
-    make_source(source_file)
+    make_looped_source(source_file, args.size)
     results = []
     for count in [int(c) for c in args.counts.split(",")]:
         result = run(count, source_file, workdir)
