@@ -79,6 +79,36 @@ test('parts arriving later and later step down even when the meter saw no limit'
   assert.equal(abr.decide(3100, Infinity, {stalled: true}), 's_360p');
 });
 
+test('parts of the rung being left, arriving later and later until the switch, do not step the next one down', () => {
+  const abr = new Abr(ladder());
+  for (let t = 0; t < 2000; t += 200) abr.noteArrival(t, 300, 's');
+  for (let t = 2000; t < 3000; t += 200) abr.noteArrival(t, 300 + 2 * (t - 1800), 's');
+  assert.equal(abr.decide(3000, Infinity), 's_480p');
+  // The switch waits for the next segment: the source's parts go on arriving, later each time.
+  for (let t = 3000; t < 5000; t += 200) abr.noteArrival(t, 700 + (t - 3000), 's');
+  assert.equal(abr.decide(5000, Infinity), 's_480p');
+  // The new rung's parts catch up: no growth either.
+  for (let t = 5000; t < 7000; t += 200) abr.noteArrival(t, Math.max(300, 1700 - (t - 5000)), 's_480p');
+  assert.equal(abr.decide(7000, Infinity), 's_480p');
+  // Late on the new rung itself: down again.
+  for (let t = 7000; t < 7600; t += 200) abr.noteArrival(t, 900, 's_480p');
+  assert.equal(abr.decide(7600, Infinity), 's_360p');
+});
+
+test('parts already late step down to a rung with room to repay the lateness, not one that barely fits', () => {
+  // 480p needs 1.2 Mbit/s: at 1.4 Mbit/s it fits with DOWN_MARGIN, but 600 ms of lateness would take
+  // 600 / (1.4 / 1.2 - 1) = 3.6 s to repay; 360p repays it in well under REPAY_MS.
+  const abr = new Abr(ladder());
+  for (let t = 0; t < 2000; t += 200) abr.noteArrival(t, 300);
+  for (let t = 2000; t < 2600; t += 200) abr.noteArrival(t, 900);
+  assert.equal(abr.decide(2600, 1_400_000), 's_360p');
+  // Barely late on a link that is short: the tallest rung that fits.
+  const gentle = new Abr(ladder());
+  for (let t = 0; t < 2000; t += 200) gentle.noteArrival(t, 300);
+  for (let t = 2000; t < 2600; t += 200) gentle.noteArrival(t, 460);
+  assert.equal(gentle.decide(2600, 1_400_000), 's_480p');
+});
+
 test('stepping up waits for room held for a while, and not right after a step down', () => {
   const abr = new Abr(ladder(), {audioBps: 128_000});
   abr.decide(0, 500_000, {stalled: true});

@@ -22,6 +22,9 @@ export const DELAY_GROWTH_MS = 350;
 /** A throughput below what the rung needs steps down once parts are also this much late: a link that is
  * truly short makes them late, a busy browser reading its responses in bursts does not. */
 export const CONFIRM_GROWTH_MS = 150;
+/** Parts already late when stepping down are a debt the lower rung repays with its spare throughput: it is
+ * chosen with room to repay it within this long (ms), on top of DOWN_MARGIN, before the buffer runs dry. */
+export const REPAY_MS = 1500;
 /** Objects whose reads span less than this (ms) say nothing of the link. */
 export const MIN_TRANSFER_MS = 15;
 
@@ -111,8 +114,13 @@ export class Abr {
 
   need(rung) { return rung.bandwidth + (rung.audio === false ? 0 : this.audioBps) + this.overheadBps; }
 
-  /** A video part arrived `delayMs` after its capture ended. */
-  noteArrival(now, delayMs) {
+  /**
+   * A video part of rung `rung` arrived `delayMs` after its capture ended. Parts of another rung say nothing
+   * of this one: while a switch waits for its segment boundary, the previous rung's parts still arrive,
+   * later and later on a link too slow for it, and would step this rung down too.
+   */
+  noteArrival(now, delayMs, rung = this.current) {
+    if (rung !== this.current) return;
     this.delays.push([now, delayMs]);
     while (this.delays.length && now - this.delays[0][0] > 8000) this.delays.shift();
   }
@@ -137,9 +145,10 @@ export class Abr {
     const growth = this.delayGrowth(now);
     const fits = (r, margin) => this.need(r) * margin <= estimateBps;
     if (stalled || growth > DELAY_GROWTH_MS || (!fits(this.rungs[index], 1) && growth > CONFIRM_GROWTH_MS)) {
-      // Down: the tallest lower rung that fits, else the lowest.
+      // Down: the tallest lower rung that fits with room to repay the lateness, else the lowest.
       const lower = this.rungs.slice(index + 1);
-      const to = lower.find(r => fits(r, DOWN_MARGIN)) || lower[lower.length - 1];
+      const margin = Math.max(DOWN_MARGIN, 1 + Math.max(0, growth) / REPAY_MS);
+      const to = lower.find(r => fits(r, margin)) || lower[lower.length - 1];
       this.upSince = null;
       if (to) {
         this.downAt = now;

@@ -141,11 +141,14 @@ async function main() {
     if (stats.position !== 'live') { await sleep(200); continue; }
     const mine = session;
     liveAbort = new AbortController();
+    // The rung the video records come from: the one wanted when the feeds open, then each `rung` marker's.
+    let from = null;
     const onRecord = (h, bytes) => {
       if (mine !== session) return;
+      if (h.kind === 'rung' && h.track === 'video') from = h.stream;
       if (abr && h.kind === 'chunk' && h.track === 'video' && h.last !== false) {
         stats.arrivalMs = Date.now() - h.captureMs - 1000 * h.duration / h.timescale;
-        abr.noteArrival(performance.now(), stats.arrivalMs);
+        abr.noteArrival(performance.now(), stats.arrivalMs, from ?? abr.current);
       }
       pipeline.onRecord(h, bytes);
     };
@@ -162,6 +165,7 @@ async function main() {
       await refreshLadder(list);
       // One feed for everything, or one per track on a ladder (a ladder that appears later reconnects).
       const options = {ladder: abr !== null, rungs, meter};
+      from = rungs.want();
       if (transport === 'hls') await readHls(id, onRecord, names, liveAbort.signal, options);
       else await readFeeds(id, onRecord, names, liveAbort.signal, options);
     } catch (e) {
