@@ -27,6 +27,13 @@ public struct AnalyzeConfiguration: Sendable {
     public var thumbnailsTopic = "framelog.thumbs"
     /// How long the thumbnails topic keeps them. Default 24 hours.
     public var thumbnailsRetention: Duration = .seconds(86_400)
+    /// Sprite sheets of the thumbnails, for seek-bar thumbnail tracks (`/thumbs/ID/thumbs.vtt` on the
+    /// origin); nil: none. Default 5 × 5 tiles 160 wide (50 s at one thumbnail every 2 s).
+    public var sheets: SheetLayout? = SheetLayout()
+    /// The topic sheets go to (key: stream id; value: the JPEG; header `fl-sheet`, docs/thumbnails.md; the
+    /// record timestamp is the first tile's capture time), with the thumbnails' retention. Default
+    /// "framelog.thumbs.sheets".
+    public var sheetsTopic = "framelog.thumbs.sheets"
     /// Moderation: a model scores a sampled picture of each stream's video (docs/moderation.md); nil: off.
     /// Default nil (`framelog analyze` turns it on).
     public var moderation: ModerationConfiguration? = nil
@@ -66,10 +73,36 @@ public struct AnalyzeConfiguration: Sendable {
                 .invalidConfiguration, "the thumbnail interval must be 0.1 to 3600 seconds, not \(every)")
         }
         if let moderation { try moderation.validate() }
-        guard !eventsTopic.isEmpty, !thumbnailsTopic.isEmpty else {
+        if let sheets, !sheets.isValid {
+            throw AnalyzeError(
+                .invalidConfiguration,
+                "a sheet is 1 to 16 tiles a side, each 16 to 640 pixels wide, not \(sheets)")
+        }
+        guard !eventsTopic.isEmpty, !thumbnailsTopic.isEmpty, !sheetsTopic.isEmpty else {
             throw AnalyzeError(.invalidConfiguration, "a topic name is empty")
         }
     }
+}
+
+/// How thumbnails are tiled into sprite sheets: a grid of `columns` × `rows` tiles, each `tileWidth` pixels
+/// wide and as high as the pictures' shape makes it (a sheet holds pictures of one size: a new size starts
+/// a new sheet). Defaults 5 × 5 tiles 160 wide (160 × 90 for 16:9).
+public struct SheetLayout: Sendable, Hashable, CustomStringConvertible {
+    public var columns = 5
+    public var rows = 5
+    public var tileWidth = 160
+
+    public init() {}
+
+    var isValid: Bool { (1...16).contains(columns) && (1...16).contains(rows) && (16...640).contains(tileWidth) }
+
+    /// The height of a tile for pictures of `width` × `height`: even, at least 2, at most 4 widths.
+    func tileHeight(width: Int, height: Int) -> Int {
+        let exact = Double(tileWidth) * Double(height) / Double(max(1, width))
+        return min(4 * tileWidth, max(2, 2 * Int((exact / 2).rounded())))
+    }
+
+    public var description: String { "\(columns)x\(rows) tiles \(tileWidth) wide" }
 }
 
 /// How moderation runs: a model worker (Python, onnxruntime) that the analyzer starts, feeds with sampled

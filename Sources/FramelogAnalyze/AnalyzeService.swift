@@ -31,7 +31,7 @@ public final class AnalyzeService: Service, Sendable {
         let reader = StreamReader(configuration: c, logger: logger)
         do {
             let admin = try Admin(configuration: configuration.kafka, logger: logger)
-            // Both topics keep what they hold for a while, then delete it.
+            // Each topic keeps what it holds for a while, then delete it.
             func create(_ topic: String, keeping retention: Duration) async throws {
                 let configs = ["cleanup.policy": "delete", "retention.ms": "\(retention.milliseconds)"]
                 try await admin.createTopic(
@@ -41,6 +41,9 @@ public final class AnalyzeService: Service, Sendable {
             try await create(configuration.eventsTopic, keeping: configuration.eventsRetention)
             if configuration.thumbnailEvery != nil {
                 try await create(configuration.thumbnailsTopic, keeping: configuration.thumbnailsRetention)
+                if configuration.sheets != nil {
+                    try await create(configuration.sheetsTopic, keeping: configuration.thumbnailsRetention)
+                }
             }
             let producer = try Producer(
                 configuration: ProducerConfiguration(client: configuration.kafka), logger: logger)
@@ -91,6 +94,21 @@ public final class AnalyzeService: Service, Sendable {
                 logger.warning("thumbnail not published", metadata: ["error": "\(error)", "stream.id": "\(stream)"])
             }
         }
+        let sheets = configuration.sheetsTopic
+        let publishSheet: StreamAnalyzer.PublishSheet = { stream, sheet, jpeg in
+            do {
+                let encoder = JSONEncoder()
+                encoder.outputFormatting = .sortedKeys
+                try await producer.send(
+                    topic: sheets, key: Array(stream.utf8), value: jpeg,
+                    headers: [KafkaHeader(key: ThumbnailSheet.header, value: Array(try encoder.encode(sheet)))],
+                    timestamp: sheet.captureMs[0])
+                Counter(label: "framelog_analyze_sheets_total").increment()
+            } catch {
+                Counter(label: "framelog_analyze_sheets_lost_total").increment()
+                logger.warning("sheet not published", metadata: ["error": "\(error)", "stream.id": "\(stream)"])
+            }
+        }
         // Moderation: one model worker for every stream this member owns, kept running beside the reader.
         let moderator = try configuration.moderation.map { try Moderator(configuration: $0, logger: logger) }
         let configuration = self.configuration
@@ -105,7 +123,7 @@ public final class AnalyzeService: Service, Sendable {
                 try await reader.runWorkers { stream in
                     StreamAnalyzer(
                         stream: stream, configuration: configuration, logger: logger, publish: publish,
-                        publishThumbnail: publishThumbnail, moderator: moderator)
+                        publishThumbnail: publishThumbnail, publishSheet: publishSheet, moderator: moderator)
                 }
                 return true
             }

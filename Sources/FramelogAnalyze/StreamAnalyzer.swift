@@ -14,6 +14,8 @@ actor StreamAnalyzer: StreamWorker {
     typealias Publish = @Sendable (AnalysisEvent) async -> Void
     /// A thumbnail: stream, capture time (ms since the epoch), media time (s), JPEG.
     typealias PublishThumbnail = @Sendable (String, Int64, Double, [UInt8]) async -> Void
+    /// A sprite sheet of thumbnails: stream, its description, JPEG.
+    typealias PublishSheet = @Sendable (String, ThumbnailSheet, [UInt8]) async -> Void
 
     private struct Run {
         var process: PipedProcess
@@ -26,6 +28,12 @@ actor StreamAnalyzer: StreamWorker {
     private let logger: Logger
     private let publish: Publish
     private let publishThumbnail: PublishThumbnail
+    private let publishSheet: PublishSheet
+    /// Thumbnails published and not yet in a sheet: capture time, JPEG.
+    private var tiles: [(captureMs: Int64, jpeg: [UInt8])] = []
+    private var tilesSize: (width: Int, height: Int)?
+    /// The sheet being made and published (one at a time, in order).
+    private var sheetTask: Task<Void, Never>?
     /// Thumbnails come in two halves, in order: the time (stderr) and the JPEG (stdout).
     private var thumbnailTimes: [Double] = []
     private var thumbnailPictures: [[UInt8]] = []
@@ -52,7 +60,8 @@ actor StreamAnalyzer: StreamWorker {
 
     init(
         stream: String, configuration: AnalyzeConfiguration, logger: Logger, publish: @escaping Publish,
-        publishThumbnail: @escaping PublishThumbnail, moderator: Moderator? = nil
+        publishThumbnail: @escaping PublishThumbnail, publishSheet: @escaping PublishSheet = { _, _, _ in },
+        moderator: Moderator? = nil
     ) {
         self.stream = stream
         self.configuration = configuration
@@ -61,6 +70,7 @@ actor StreamAnalyzer: StreamWorker {
         self.logger = logger
         self.publish = publish
         self.publishThumbnail = publishThumbnail
+        self.publishSheet = publishSheet
         self.moderator = moderator
     }
 
@@ -112,6 +122,7 @@ actor StreamAnalyzer: StreamWorker {
     func discontinuity() async {
         for media in Array(runs.keys) { await stopRun(media, kill: false) }
         await finishModeration()
+        flushSheet()
         inits = [:]
         // Everything fed has been analyzed (the runs finished); the next run's times start again.
         committable = pending.last?.record ?? committable
@@ -127,6 +138,7 @@ actor StreamAnalyzer: StreamWorker {
     func stop() async {
         for media in Array(runs.keys) { await stopRun(media, kill: true) }
         await finishModeration()
+        flushSheet()
         if registered { await moderator?.unregister(stream: stream) }
         registered = false
     }
@@ -248,8 +260,47 @@ actor StreamAnalyzer: StreamWorker {
             let time = thumbnailTimes.removeFirst()
             let picture = thumbnailPictures.removeFirst()
             guard let capture = maps[.video]?.captureMs(at: time) else { continue }
-            if configuration.thumbnailEvery != nil { await publishThumbnail(stream, capture, time, picture) }
+            if configuration.thumbnailEvery != nil {
+                await publishThumbnail(stream, capture, time, picture)
+                tile(captureMs: capture, jpeg: picture)
+            }
             await moderate(time: time, captureMs: capture, picture: picture)
+        }
+    }
+
+    // MARK: Sprite sheets
+
+    /// A published thumbnail joins the next sheet, which is made once it has every tile, or when a picture
+    /// of another size comes (a sheet holds pictures of one size).
+    private func tile(captureMs: Int64, jpeg: [UInt8]) {
+        guard let layout = configuration.sheets, let size = JPEGSize.of(jpeg) else { return }
+        if let last = tiles.last, captureMs <= last.captureMs { return }
+        if tilesSize.map({ $0 != size }) == true { flushSheet() }
+        tilesSize = size
+        tiles.append((captureMs, jpeg))
+        if tiles.count >= layout.columns * layout.rows { flushSheet() }
+    }
+
+    /// Makes and publishes the sheet of the tiles so far (a short one at a discontinuity, the end, a new
+    /// picture size, or when the stream moves away), after the one before it.
+    private func flushSheet() {
+        guard let layout = configuration.sheets, let size = tilesSize, !tiles.isEmpty else { return }
+        let taken = tiles
+        tiles = []
+        let sheet = ThumbnailSheet(
+            columns: layout.columns, rows: layout.rows, tileWidth: layout.tileWidth,
+            tileHeight: layout.tileHeight(width: size.width, height: size.height), captureMs: taken.map(\.captureMs))
+        let (before, stream, ffmpeg, logger, publish) = (sheetTask, stream, configuration.ffmpeg, logger, publishSheet)
+        sheetTask = Task {
+            await before?.value
+            do {
+                let jpeg = try await SheetComposer.compose(
+                    taken.map(\.jpeg), sheet: sheet, ffmpeg: ffmpeg, logger: logger)
+                await publish(stream, sheet, jpeg)
+            } catch {
+                Counter(label: "framelog_analyze_sheets_lost_total").increment()
+                logger.warning("sheet not made: \(error)")
+            }
         }
     }
 

@@ -20,7 +20,9 @@ struct AnalyzeCommand: AsyncParsableCommand {
             wall-clock. Renditions (a transcoder's output) are not analyzed.
 
             The same ffmpeg makes a thumbnail every --thumbnail-every seconds (a JPEG 320 pixels wide), \
-            published to --thumbnails-topic with its capture time (kept 24 hours).
+            published to --thumbnails-topic with its capture time (kept 24 hours). Every --sheets of them \
+            (5x5 by default) are tiled into a sprite sheet, published to --sheets-topic: the origin lists their \
+            tiles in a WebVTT thumbnail track for seek bars (/thumbs/ID/thumbs.vtt, docs/thumbnails.md).
 
             Moderation (--moderation on, the default) has a model score one of those pictures every \
             --moderation-every seconds: by default open_nsfw (not safe for work), from the Python package \
@@ -59,6 +61,15 @@ struct AnalyzeCommand: AsyncParsableCommand {
 
     @Option(help: "The topic thumbnails are published to (key: stream id; headers fl-capture-ms, fl-pts-ms).")
     var thumbnailsTopic = "framelog.thumbs"
+
+    @Option(
+        help: ArgumentHelp(
+            "Tile the thumbnails into sprite sheets of this many columns x rows, each tile 160 pixels wide; "
+                + "off: none.", valueName: "CxR|off"))
+    var sheets = "5x5"
+
+    @Option(help: "The topic sprite sheets are published to (key: stream id; header fl-sheet).")
+    var sheetsTopic = "framelog.thumbs.sheets"
 
     @Option(help: ArgumentHelp("Black is reported once it has lasted this long.", valueName: "seconds"))
     var blackMin = 1.0
@@ -115,6 +126,18 @@ struct AnalyzeCommand: AsyncParsableCommand {
         c.eventsTopic = eventsTopic
         c.thumbnailsTopic = thumbnailsTopic
         c.thumbnailEvery = thumbnailEvery == 0 ? nil : thumbnailEvery
+        c.sheetsTopic = sheetsTopic
+        if sheets == "off" {
+            c.sheets = nil
+        } else {
+            let sides = sheets.lowercased().split(separator: "x", omittingEmptySubsequences: false).map { Int($0) }
+            guard sides.count == 2, let columns = sides[0], let rows = sides[1] else {
+                throw CLIError("--sheets must be COLUMNSxROWS (such as 5x5) or off, not \(sheets)")
+            }
+            var layout = SheetLayout()
+            (layout.columns, layout.rows) = (columns, rows)
+            c.sheets = layout
+        }
         c.ffmpeg = ffmpeg
         switch from {
         case "live": c.start = .live

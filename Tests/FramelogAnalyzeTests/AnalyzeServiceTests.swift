@@ -26,6 +26,10 @@ struct AnalyzeServiceTests {
             ac.group = "an-\(tag)"
             ac.eventsTopic = "an-events-\(tag)"
             ac.thumbnailsTopic = "an-thumbs-\(tag)"
+            ac.sheetsTopic = "an-sheets-\(tag)"
+            var layout = SheetLayout()
+            (layout.columns, layout.rows) = (2, 2)
+            ac.sheets = layout
             ac.start = .earliest
             ac.sessionTimeout = .seconds(3)
             let analyzing = Task { try await AnalyzeService(configuration: ac, logger: quietLogger).run() }
@@ -50,7 +54,9 @@ struct AnalyzeServiceTests {
             while ContinuousClock.now < deadline {
                 values = try await readAll(b, topic: ac.eventsTopic).map(\.value)
                 events = values.compactMap { try? JSONDecoder().decode(AnalysisEvent.self, from: Data($0)) }
-                if events.filter({ $0.kind != .loudness }).count >= Fixture.expected.count { break }
+                // Ten thumbnails make sheets of 4, 4 and, at the end, 2.
+                let sheets = try await readAll(b, topic: ac.sheetsTopic).count
+                if events.filter({ $0.kind != .loudness }).count >= Fixture.expected.count, sheets >= 3 { break }
                 try await Task.sleep(for: .milliseconds(500))
             }
             analyzing.cancel()
@@ -126,6 +132,21 @@ struct AnalyzeServiceTests {
                 thumbnailsInTime += 1
             }
             #expect(thumbnailsInTime >= 5)
+            // Sprite sheets of those thumbnails, 4 to a sheet, the last one short; each JPEG the size its
+            // description says.
+            let sheets = try await readAll(b, topic: ac.sheetsTopic)
+            let descriptions = sheets.compactMap { record in
+                record.header(ThumbnailSheet.header).flatMap { h in
+                    h.value.flatMap { try? JSONDecoder().decode(ThumbnailSheet.self, from: Data($0)) }
+                }
+            }
+            #expect(descriptions.map(\.captureMs.count) == [4, 4, 2])
+            #expect(descriptions.flatMap(\.captureMs).map { $0 - base } == thumbnailTimes)
+            for (record, sheet) in zip(sheets, descriptions) {
+                #expect(sheet.isConsistent && [sheet.tileWidth, sheet.tileHeight] == [160, 90], "\(sheet)")
+                #expect(JPEGSize.of(record.value).map { [$0.width, $0.height] } == [sheet.width, sheet.height])
+                #expect(record.key == Array(stream.utf8))
+            }
             // Nothing twice.
             #expect(Set(events.map { "\($0.id)/\($0.phase)" }).count == events.count)
         }

@@ -132,7 +132,7 @@ struct CLITests {
         #expect(help.status == 0)
         for word in [
             "blackdetect", "--events-topic", "--black-min", "docs/analysis-events.md", "--moderation-model",
-            "docs/moderation.md",
+            "docs/moderation.md", "--sheets", "docs/thumbnails.md",
         ] {
             #expect(help.stdout.contains(word), "analyze --help mentions \(word)")
         }
@@ -141,6 +141,8 @@ struct CLITests {
             (["--black-min", "0"], "black minimum must be positive"),
             (["--streams", "("], "not a regular expression"),
             (["--moderation", "maybe"], "--moderation must be on or off"),
+            (["--sheets", "5by5"], "--sheets must be COLUMNSxROWS"),
+            (["--sheets", "0x5"], "a sheet is 1 to 16 tiles a side"),
             (["--moderation-model", "/nonexistent.json"], "cannot read the model description /nonexistent.json"),
         ] {
             let r = try Self.run(
