@@ -5,7 +5,9 @@ import Logging
 
 /// Reads the analyzer's topics for the origin into an `AnalysisStore`: events from the oldest the topic
 /// keeps (the history a viewer can scroll; the store keeps each stream's newest), thumbnails from now on
-/// (the past ones are many, and `latest.jpg` needs only the next). A topic that does not exist yet (no
+/// (the past ones are many, and `latest.jpg` needs only the next), sprite sheets from the oldest kept
+/// (one per 25 thumbnails: the seek bar's previews of the past). A sheet whose description or JPEG size is
+/// wrong is skipped. A topic that does not exist yet (no
 /// analyzer ran) is looked for again every 5 s.
 final class AnalysisFollower: Sendable {
     let configuration: OriginConfiguration
@@ -20,7 +22,10 @@ final class AnalysisFollower: Sendable {
 
     func run() async throws {
         let wanted: [(topic: String, from: StartPosition)] =
-            [configuration.eventsTopic.map { ($0, .beginning) }, configuration.thumbnailsTopic.map { ($0, .end) }]
+            [
+                configuration.eventsTopic.map { ($0, .beginning) }, configuration.thumbnailsTopic.map { ($0, .end) },
+                configuration.thumbnailsTopic == nil ? nil : configuration.sheetsTopic.map { ($0, .beginning) },
+            ]
             .compactMap { $0 }
         guard !wanted.isEmpty else { return }
         var client = configuration.kafka
@@ -75,6 +80,12 @@ final class AnalysisFollower: Sendable {
             let capture = record.header("fl-capture-ms")?.value.flatMap({ Int64(String(decoding: $0, as: UTF8.self)) })
         {
             store.addThumbnail(stream: String(decoding: key, as: UTF8.self), captureMs: capture, jpeg: value)
+        } else if record.topic == configuration.sheetsTopic, let key = record.key,
+            let header = record.header(ThumbnailSheet.header)?.value,
+            let sheet = try? JSONDecoder().decode(ThumbnailSheet.self, from: Data(header)), sheet.isConsistent,
+            JPEGSize.of(value).map({ $0 == (sheet.width, sheet.height) }) == true
+        {
+            store.addSheet(stream: String(decoding: key, as: UTF8.self), sheet: sheet, jpeg: value)
         }
     }
 }

@@ -11,9 +11,17 @@ public final class AnalysisStore: Sendable {
         public var jpeg: [UInt8]
     }
 
+    /// One stream's sprite sheet: its description and the JPEG.
+    public struct Sheet: Sendable, Hashable {
+        public var sheet: ThumbnailSheet
+        public var jpeg: [UInt8]
+    }
+
     private struct Stream {
         var events: [(event: AnalysisEvent, json: [UInt8])] = []
         var thumbnails: [Thumbnail] = []
+        /// By their first tile's capture time, ascending.
+        var sheets: [Sheet] = []
         /// Open intervals by kind: the start event's id.
         var open: [EventKind: String] = [:]
         var followers: [UInt64: AsyncStream<[UInt8]>.Continuation] = [:]
@@ -21,11 +29,13 @@ public final class AnalysisStore: Sendable {
 
     private let eventsKept: Int
     private let thumbnailsKept: Int
+    private let sheetsKept: Int
     private let state = Mutex<(streams: [String: Stream], nextFollower: UInt64)>(([:], 0))
 
-    public init(eventsKept: Int = 1000, thumbnailsKept: Int = 300) {
+    public init(eventsKept: Int = 1000, thumbnailsKept: Int = 300, sheetsKept: Int = 120) {
         self.eventsKept = max(1, eventsKept)
         self.thumbnailsKept = max(1, thumbnailsKept)
+        self.sheetsKept = max(1, sheetsKept)
     }
 
     /// An event record's value (JSON). Repeats (the same id and phase) are dropped; malformed JSON is.
@@ -69,6 +79,35 @@ public final class AnalysisStore: Sendable {
             }
             s.streams[stream] = entry
         }
+    }
+
+    /// A sprite sheet of `stream`; one with the same first tile as a kept one replaces it (made again after
+    /// the stream moved to another analyzer).
+    public func addSheet(stream: String, sheet: ThumbnailSheet, jpeg: [UInt8]) {
+        guard let first = sheet.captureMs.first else { return }
+        state.withLock { s in
+            var entry = s.streams[stream] ?? Stream()
+            entry.sheets.removeAll { $0.sheet.captureMs.first == first }
+            let at = entry.sheets.firstIndex { ($0.sheet.captureMs.first ?? 0) > first } ?? entry.sheets.endIndex
+            entry.sheets.insert(Sheet(sheet: sheet, jpeg: jpeg), at: at)
+            if entry.sheets.count > sheetsKept { entry.sheets.removeFirst(entry.sheets.count - sheetsKept) }
+            s.streams[stream] = entry
+        }
+    }
+
+    /// A stream's kept sheets, oldest first.
+    public func sheets(_ stream: String) -> [Sheet] {
+        state.withLock { $0.streams[stream]?.sheets ?? [] }
+    }
+
+    /// The kept sheet whose first tile was captured at `firstMs`.
+    public func sheet(_ stream: String, first firstMs: Int64) -> Sheet? {
+        state.withLock { $0.streams[stream]?.sheets.first { $0.sheet.captureMs.first == firstMs } }
+    }
+
+    /// A stream's kept thumbnails, oldest first.
+    public func thumbnails(_ stream: String) -> [Thumbnail] {
+        state.withLock { $0.streams[stream]?.thumbnails ?? [] }
     }
 
     /// The newest thumbnail of a stream.

@@ -48,7 +48,9 @@ public final class OriginService: Service {
         let following = configuration.eventsTopic != nil || configuration.thumbnailsTopic != nil
         let analysis =
             following
-            ? AnalysisStore(eventsKept: configuration.eventsKept, thumbnailsKept: configuration.thumbnailsKept) : nil
+            ? AnalysisStore(
+                eventsKept: configuration.eventsKept, thumbnailsKept: configuration.thumbnailsKept,
+                sheetsKept: configuration.sheetsKept) : nil
         let routes = OriginRoutes(
             store: store, blockingTargetDurations: configuration.blockingTargetDurations, metricsText: metricsText,
             archive: archive, analysis: analysis)

@@ -29,6 +29,12 @@ public struct OriginConfiguration: Sendable {
     /// followed (no `/api/streams/ID/events`, no `/thumbs/`). Defaults "framelog.events", "framelog.thumbs".
     public var eventsTopic: String? = "framelog.events"
     public var thumbnailsTopic: String? = "framelog.thumbs"
+    /// The analyzer's sprite sheets, read from the oldest the topic keeps, for `/thumbs/ID/thumbs.vtt`. Nil:
+    /// not followed (the track lists single thumbnails only). Default "framelog.thumbs.sheets".
+    public var sheetsTopic: String? = "framelog.thumbs.sheets"
+    /// How many of each stream's newest sheets the origin keeps in memory. Default 120 (100 minutes of
+    /// 5 × 5 tiles, one every 2 s; a sheet is 30–80 KB).
+    public var sheetsKept = 120
     /// How many of each stream's newest events and thumbnails the origin keeps in memory. Defaults 1000 and
     /// 300 (10 minutes at one every 2 s; a thumbnail is 2–5 KB).
     public var eventsKept = 1000

@@ -20,7 +20,7 @@ struct AnalysisFollowerTests {
             do {
                 let kafka = KafkaClientOptions(bootstrapServers: [b])
                 let admin = try Admin(configuration: kafka, logger: quietLogger)
-                for topic in ["framelog.events", "framelog.thumbs"] {
+                for topic in ["framelog.events", "framelog.thumbs", "framelog.thumbs.sheets"] {
                     try await admin.createTopic(TopicSpec(name: topic), ifNotExists: true)
                 }
                 let producer = try Producer(configuration: ProducerConfiguration(client: kafka), logger: quietLogger)
@@ -29,8 +29,20 @@ struct AnalysisFollowerTests {
                     startCaptureMs: 1_000_000, publishedMs: 1_001_000)
                 try await producer.send(
                     topic: "framelog.events", key: Array(stream.utf8), value: Array(try JSONEncoder().encode(event)))
+                // Sheets are read from the oldest kept: one published before the origin looked is served.
+                // One whose JPEG is not the size its description says is skipped.
+                for (first, tileWidth) in [(1_000_000, 160), (2_000_000, 200)] {
+                    let sheet = ThumbnailSheet(
+                        columns: 2, rows: 2, tileWidth: tileWidth, tileHeight: 90, captureMs: [Int64(first)])
+                    try await producer.send(
+                        topic: "framelog.thumbs.sheets", key: Array(stream.utf8), value: picture,
+                        headers: [
+                            KafkaHeader(key: ThumbnailSheet.header, value: Array(try JSONEncoder().encode(sheet)))
+                        ])
+                }
                 var events: [AnalysisEvent] = []
                 var thumbnail: (status: Int, body: Data) = (0, Data())
+                var sheet: (status: Int, body: Data) = (0, Data())
                 let deadline = ContinuousClock.now + .seconds(30)
                 while ContinuousClock.now < deadline {
                     // Thumbnails are read from when the origin found their topic: keep publishing.
@@ -42,13 +54,18 @@ struct AnalysisFollowerTests {
                             [AnalysisEvent].self, from: try await fetch(base + "/api/streams/\(stream)/events").body))
                         ?? []
                     thumbnail = try await fetch(base + "/thumbs/\(stream)/latest.jpg")
-                    if !events.isEmpty && thumbnail.status == 200 { break }
+                    sheet = try await fetch(base + "/thumbs/\(stream)/sheets/1000000.jpg")
+                    if !events.isEmpty && thumbnail.status == 200 && sheet.status == 200 { break }
                     try await Task.sleep(for: .milliseconds(500))
                 }
                 await producer.close()
                 #expect(events == [event])
                 #expect(thumbnail.status == 200)
                 #expect(Array(thumbnail.body) == picture)
+                #expect(sheet.status == 200 && Array(sheet.body) == picture)
+                #expect(try await fetch(base + "/thumbs/\(stream)/sheets/2000000.jpg").status == 404)
+                let track = try await fetch(base + "/thumbs/\(stream)/thumbs.vtt")
+                #expect(String(decoding: track.body, as: UTF8.self).contains("sheets/1000000.jpg#xywh=0,0,160,90"))
                 let page = try runProgram(python, [scripts + "streamlist.py", base, stream])
                 #expect(page.status == 0, "\(page.stdout)\(page.stderr)")
                 #expect(page.stdout.contains("\"alerts\": [\"black\"]"), "\(page.stdout)")

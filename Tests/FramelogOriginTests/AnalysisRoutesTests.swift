@@ -1,5 +1,6 @@
 import Foundation
 import FramelogMedia
+import FramelogTestSupport
 import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
@@ -106,6 +107,104 @@ struct AnalysisRoutesTests {
                 #expect(lines.last?.contains("\"phase\":\"end\"") == true)
             }
             try await closer.value
+        }
+    }
+
+    @Test func theThumbnailTrackListsSheetTilesThenNewerThumbnailsEachBoxInsideItsImage() async throws {
+        let directory = try scratchDirectory()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        func jpeg(_ size: String) throws -> [UInt8] {
+            let made = try runProgram(
+                ffmpegPath,
+                [
+                    "-y", "-v", "error", "-f", "lavfi", "-i", "testsrc2=size=\(size)", "-frames:v", "1",
+                    directory + "/p.jpg",
+                ])
+            #expect(made.status == 0)
+            return [UInt8](try Data(contentsOf: URL(fileURLWithPath: directory + "/p.jpg")))
+        }
+        let feeder = Feeder.started(parts: 2)
+        let analysis = AnalysisStore()
+        let full = ThumbnailSheet(
+            columns: 2, rows: 2, tileWidth: 160, tileHeight: 90, captureMs: [1000, 3000, 5000, 7000])
+        let short = ThumbnailSheet(columns: 2, rows: 2, tileWidth: 160, tileHeight: 90, captureMs: [9000, 11000])
+        analysis.addSheet(stream: "cam1", sheet: short, jpeg: try jpeg("320x180"))
+        analysis.addSheet(stream: "cam1", sheet: full, jpeg: try jpeg("320x180"))
+        // Thumbnails since the origin started: two also in a sheet, two newer than every sheet.
+        let single = try jpeg("320x180")
+        for ms: Int64 in [9000, 11000, 13000, 15000] {
+            analysis.addThumbnail(stream: "cam1", captureMs: ms, jpeg: single)
+        }
+        let routes = OriginRoutes(store: feeder.store, analysis: analysis)
+        try await makeApp(feeder.store, routes: routes).test(.router) { client in
+            /// The track's cues: (from s, to s, image path, box), each checked against the WebVTT syntax.
+            func cues(_ query: String) async throws -> (zero: String?, cues: [(Double, Double, String, [Int])]) {
+                try await client.execute(uri: "/thumbs/cam1/thumbs.vtt\(query)", method: .get) { r in
+                    #expect(r.status == .ok)
+                    #expect(r.headers[.contentType] == "text/vtt; charset=utf-8")
+                    let blocks = String(buffer: r.body).components(separatedBy: "\n\n")
+                    #expect(blocks.first == "WEBVTT")
+                    let timing = /^(\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3}) --> (\d{2,}):([0-5]\d):([0-5]\d)\.(\d{3})$/
+                    let text = /^(sheets\/\d+\.jpg|at\.jpg\?t=\d+)#xywh=(\d+),(\d+),(\d+),(\d+)$/
+                    var found: [(Double, Double, String, [Int])] = []
+                    for block in blocks.dropFirst() where !block.hasPrefix("NOTE") {
+                        let lines = block.split(separator: "\n").map(String.init)
+                        guard lines.count == 2, let t = lines[0].wholeMatch(of: timing),
+                            let x = lines[1].wholeMatch(of: text)
+                        else {
+                            Issue.record("not a thumbnail cue: \(block)")
+                            continue
+                        }
+                        func s(_ h: Substring, _ m: Substring, _ sec: Substring, _ ms: Substring) -> Double {
+                            Double(h)! * 3600 + Double(m)! * 60 + Double(sec)! + Double(ms)! / 1000
+                        }
+                        found.append(
+                            (
+                                s(t.1, t.2, t.3, t.4), s(t.5, t.6, t.7, t.8), String(x.1),
+                                [x.2, x.3, x.4, x.5].map { Int($0)! }
+                            ))
+                    }
+                    return (r.headers[.init("X-Start-Ms")!], found)
+                }
+            }
+            let all = try await cues("")
+            #expect(all.zero == "1000")
+            #expect(all.cues.map(\.0) == [0, 2, 4, 6, 8, 10, 12, 14])
+            #expect(all.cues.map(\.1) == [2, 4, 6, 8, 10, 12, 14, 16])
+            #expect(
+                all.cues.map(\.2) == Array(repeating: "sheets/1000.jpg", count: 4) + [
+                    "sheets/9000.jpg", "sheets/9000.jpg", "at.jpg?t=13000", "at.jpg?t=15000",
+                ])
+            // Every box lies inside the image it names, as served.
+            for (_, _, image, box) in all.cues {
+                let size = try await client.execute(uri: "/thumbs/cam1/\(image)", method: .get) { r in
+                    #expect(r.status == .ok && r.headers[.contentType] == "image/jpeg", "\(image)")
+                    return JPEGSize.of(Array(buffer: r.body))
+                }
+                guard let size else {
+                    Issue.record("\(image) is no JPEG")
+                    continue
+                }
+                #expect(
+                    box[2] > 0 && box[3] > 0 && box[0] + box[2] <= size.width && box[1] + box[3] <= size.height,
+                    "\(image) \(box)")
+            }
+            #expect(all.cues[3].3 == [160, 90, 160, 90])
+            #expect(all.cues[6].3 == [0, 0, 320, 180])
+            // A range: times from its start, the tile that holds the start included.
+            let range = try await cues("?start=4000&end=1970-01-01T00:00:10Z")
+            #expect(range.zero == "4000")
+            #expect(range.cues.map(\.0) == [0, 1, 3, 5] && range.cues.map(\.1) == [1, 3, 5, 6])
+            for (uri, status) in [
+                ("/thumbs/cam1/thumbs.vtt?start=20000", HTTPResponse.Status.notFound),
+                ("/thumbs/cam1/thumbs.vtt?start=5000&end=4000", .badRequest),
+                ("/thumbs/cam1/thumbs.vtt?start=soon", .badRequest),
+                ("/thumbs/other/thumbs.vtt", .notFound),
+                ("/thumbs/cam1/sheets/2000.jpg", .notFound),
+                ("/thumbs/cam1/sheets/x.png", .badRequest),
+            ] {
+                try await client.execute(uri: uri, method: .get) { r in #expect(r.status == status, "\(uri)") }
+            }
         }
     }
 }

@@ -3,7 +3,7 @@ import Hummingbird
 import NIOCore
 
 /// What the analyzer found, for viewers and tools: each stream's events (JSON, or followed live as
-/// server-sent events) and thumbnails.
+/// server-sent events), thumbnails, and the seek bar's thumbnail track with its sprite sheets.
 struct AnalysisRoutes {
     let origin: OriginRoutes
     let analysis: AnalysisStore
@@ -17,6 +17,8 @@ struct AnalysisRoutes {
             }
             return jpeg(thumbnail, cache: "max-age=1")
         }
+        router.get("/thumbs/:id/thumbs.vtt") { request, context in try track(request, context) }
+        router.get("/thumbs/:id/sheets/:file") { _, context in try sheet(context) }
         router.get("/thumbs/:id/at.jpg") { request, context in
             let id = try stream(context)
             guard let t = try ArchiveTime.query(request, "t") else {
@@ -27,6 +29,42 @@ struct AnalysisRoutes {
             }
             return jpeg(thumbnail, cache: "max-age=60")
         }
+    }
+
+    /// The seek bar's WebVTT thumbnail track (`ThumbnailTrack`); `?start=T&end=T` limits it to a range and
+    /// counts cue times from `start` (as a VOD playlist of the same range does), else from the first tile.
+    private func track(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+        let id = try stream(context)
+        let start = try ArchiveTime.query(request, "start")
+        let end = try ArchiveTime.query(request, "end")
+        if let start, let end, end <= start {
+            throw HTTPError(.badRequest, message: "end must be after start")
+        }
+        let singles = analysis.thumbnails(id).compactMap { t in
+            JPEGSize.of(t.jpeg).map { (captureMs: t.captureMs, width: $0.width, height: $0.height) }
+        }
+        let built = ThumbnailTrack(sheets: analysis.sheets(id).map(\.sheet), singles: singles)
+        guard let (text, zero) = built.vtt(start: start, end: end) else {
+            throw HTTPError(.notFound, message: "no thumbnail of \(id) is kept for that range")
+        }
+        var response = respond(Array(text.utf8), type: "text/vtt; charset=utf-8", cache: "max-age=2")
+        response.headers[.init("X-Start-Ms")!] = "\(zero)"
+        return response
+    }
+
+    /// A sprite sheet: `sheets/<its first tile's capture ms>.jpg`.
+    private func sheet(_ context: BasicRequestContext) throws -> Response {
+        let id = try stream(context)
+        let file = context.parameters.get("file") ?? ""
+        guard file.hasSuffix(".jpg"), let first = Int64(file.dropLast(4)) else {
+            throw HTTPError(.badRequest, message: "a sheet is named <capture ms>.jpg")
+        }
+        guard let kept = analysis.sheet(id, first: first) else {
+            throw HTTPError(.notFound, message: "no sheet of \(id) starts at \(first)")
+        }
+        var response = respond(kept.jpeg, type: "image/jpeg", cache: "max-age=3600")
+        response.headers[.init("X-Capture-Ms")!] = "\(first)"
+        return response
     }
 
     private func stream(_ context: BasicRequestContext) throws -> String {
