@@ -1,4 +1,5 @@
 import Foundation
+import FramelogMedia
 import GRDB
 
 /// The archive's catalog: one row per archived segment, in SQLite (WAL, `synchronous = FULL`), so that
@@ -38,6 +39,14 @@ public final class ArchiveCatalog: Sendable {
                         );
                         CREATE INDEX IF NOT EXISTS segment_start ON segment (stream, start_ms);
                         CREATE INDEX IF NOT EXISTS segment_age ON segment (start_ms);
+                        CREATE TABLE IF NOT EXISTS sheet (
+                          stream TEXT NOT NULL,
+                          first_ms INTEGER NOT NULL,
+                          last_ms INTEGER NOT NULL,
+                          bytes INTEGER NOT NULL,
+                          description TEXT NOT NULL,
+                          PRIMARY KEY (stream, first_ms)
+                        );
                         """)
             }
         } catch {
@@ -74,6 +83,101 @@ public final class ArchiveCatalog: Sendable {
         } catch {
             throw ArchiveError(.catalog, "cannot record \(segments.count) segments: \(error)")
         }
+    }
+
+    // MARK: Sprite sheets
+
+    /// Adds or replaces a stored sheet's row.
+    public func upsertSheet(stream: String, sheet: ThumbnailSheet, bytes: Int) async throws(ArchiveError) {
+        try await upsertSheets([(stream, sheet, bytes)])
+    }
+
+    private func upsertSheets(_ rows: [(stream: String, sheet: ThumbnailSheet, bytes: Int)]) async throws(ArchiveError)
+    {
+        var arguments: [(String, Int64, Int64, Int, String)] = []
+        for row in rows {
+            guard let first = row.sheet.captureMs.first, let last = row.sheet.captureMs.last,
+                let description = try? JSONEncoder().encode(row.sheet)
+            else { continue }
+            arguments.append((row.stream, first, last, row.bytes, String(decoding: description, as: UTF8.self)))
+        }
+        let values = arguments
+        do {
+            try await pool.write { db in
+                for (stream, first, last, bytes, description) in values {
+                    try db.execute(
+                        sql: """
+                            INSERT OR REPLACE INTO sheet (stream, first_ms, last_ms, bytes, description)
+                            VALUES (?, ?, ?, ?, ?)
+                            """, arguments: [stream, first, last, bytes, description])
+                }
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot record \(rows.count) sheets: \(error)")
+        }
+    }
+
+    /// A stream's sheets with a tile in [start, end] (nil: unbounded), oldest first.
+    public func sheets(stream: String, startMs: Int64? = nil, endMs: Int64? = nil) async throws(ArchiveError)
+        -> [ThumbnailSheet]
+    {
+        do {
+            return try await pool.read { db in
+                try String.fetchAll(
+                    db,
+                    sql: """
+                        SELECT description FROM sheet WHERE stream = ? AND last_ms >= ? AND first_ms <= ?
+                        ORDER BY first_ms
+                        """, arguments: [stream, startMs ?? Int64.min, endMs ?? Int64.max]
+                ).compactMap { try? JSONDecoder().decode(ThumbnailSheet.self, from: Data($0.utf8)) }
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
+        }
+    }
+
+    /// Sheets to delete: every tile older than `horizonMs`, or than the oldest media the stream still has
+    /// (a sheet goes with the media it previews).
+    public func retirableSheets(horizonMs: Int64) async throws(ArchiveError) -> [(stream: String, firstMs: Int64)] {
+        do {
+            return try await pool.read { db in
+                try Row.fetchAll(
+                    db,
+                    sql: """
+                        SELECT stream, first_ms FROM sheet AS s WHERE last_ms < ?
+                          OR last_ms < (SELECT MIN(start_ms) FROM segment WHERE segment.stream = s.stream)
+                        """, arguments: [horizonMs]
+                ).map { (stream: $0["stream"], firstMs: $0["first_ms"]) }
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot read the catalog: \(error)")
+        }
+    }
+
+    /// Removes sheets' rows.
+    public func deleteSheets(_ sheets: [(stream: String, firstMs: Int64)]) async throws(ArchiveError) {
+        do {
+            try await pool.write { db in
+                for s in sheets {
+                    try db.execute(
+                        sql: "DELETE FROM sheet WHERE stream = ? AND first_ms = ?", arguments: [s.stream, s.firstMs])
+                }
+            }
+        } catch {
+            throw ArchiveError(.catalog, "cannot delete catalog rows: \(error)")
+        }
+    }
+
+    /// Replaces every sheet row (a rebuild from the stored sheets).
+    public func replaceSheets(with sheets: [(stream: String, sheet: ThumbnailSheet, bytes: Int)])
+        async throws(ArchiveError)
+    {
+        do {
+            try await pool.write { db in try db.execute(sql: "DELETE FROM sheet") }
+        } catch {
+            throw ArchiveError(.catalog, "cannot clear the sheets: \(error)")
+        }
+        try await upsertSheets(sheets)
     }
 
     /// Removes segments' rows.

@@ -15,6 +15,9 @@ public struct ArchiveConfiguration: Sendable {
     public var maxBytes: Int64 = 200_000_000_000
     /// How often retention runs. Default 60 s.
     public var retentionInterval: Duration = .seconds(60)
+    /// The analyzer's thumbnail sheets topic, archived beside the media (read by the group
+    /// `<group>-sheets`, once the topic exists); nil: none. Default "framelog.thumbs.sheets".
+    public var sheetsTopic: String? = "framelog.thumbs.sheets"
     /// Group session timeout: how soon a dead archiver's streams move to the others. Default 6 s.
     public var sessionTimeout: Duration = .seconds(6)
 

@@ -45,6 +45,17 @@ public final class ArchiveService: Service {
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.keepRetention(store: store, catalog: catalog) }
             group.addTask { await self.watchLag(reader, catalog: catalog) }
+            if let topic = c.sheetsTopic {
+                group.addTask {
+                    // Sheets are extras: their failure is logged, never the archive's.
+                    do {
+                        try await self.archiveSheets(topic: topic, store: store, catalog: catalog)
+                    } catch is CancellationError {
+                    } catch {
+                        self.logger.error("archiving thumbnail sheets stopped", metadata: ["error": "\(error)"])
+                    }
+                }
+            }
             // Segments do not wait for the next record to become durable.
             group.addTask {
                 while !Task.isCancelled {
@@ -139,8 +150,9 @@ public final class ArchiveService: Service {
         }
     }
 
-    /// Rebuilds the catalog from the meta files alone (`framelog archive --rebuild-catalog`): every meta
-    /// file whose media is whole becomes a row. Returns the rows written and the files skipped.
+    /// Rebuilds the catalog from the meta files and sheets alone (`framelog archive --rebuild-catalog`):
+    /// every meta file whose media is whole, and every sheet that carries its description, becomes a row.
+    /// Returns the rows written and the files skipped.
     public static func rebuildCatalog(directory: String, logger: Logger) async throws -> (rows: Int, skipped: Int) {
         let store = ArchiveStore(root: directory)
         try store.prepare()
@@ -149,7 +161,59 @@ public final class ArchiveService: Service {
         for path in unreadable { logger.error("unreadable segment entry skipped", metadata: ["path": "\(path)"]) }
         let catalog = try ArchiveCatalog(path: directory + "/catalog.sqlite")
         try await catalog.replaceAll(with: whole)
-        return (whole.count, unreadable.count + segments.count - whole.count)
+        let (sheets, unreadableSheets) = store.storedSheets()
+        for path in unreadableSheets { logger.error("unreadable sheet skipped", metadata: ["path": "\(path)"]) }
+        try await catalog.replaceSheets(with: sheets)
+        return (whole.count + sheets.count, unreadable.count + segments.count - whole.count + unreadableSheets.count)
+    }
+
+    // MARK: Sprite sheets
+
+    /// The streams' thumbnail sheets (`framelog analyze`), kept beside their media so that the seek bar's
+    /// previews of the past outlive the sheets topic: a consumer group of its own (`<group>-sheets`) over
+    /// the topic, once it exists. Each sheet is written durably, its description inside the file, and
+    /// recorded in the catalog before its offset is committed. A record that is not a sheet of a stream
+    /// this archive keeps is skipped (and committed).
+    private func archiveSheets(topic: String, store: ArchiveStore, catalog: ArchiveCatalog) async throws {
+        let admin = try Admin(configuration: configuration.kafka, logger: logger)
+        while !Task.isCancelled {
+            if let topics = try? await admin.listTopics(), topics.contains(where: { $0.name == topic }) { break }
+            try await Task.sleep(for: .seconds(5))
+        }
+        var c = ConsumerConfiguration(client: configuration.kafka)
+        c.groupID = configuration.group + "-sheets"
+        c.offsetReset = .earliest
+        c.sessionTimeout = configuration.sessionTimeout
+        let consumer = try Consumer(configuration: c, logger: logger)
+        let pattern = try configuration.streams.map { try Regex($0) }
+        let archived = Counter(label: "framelog_archive_sheets_total")
+        let skipped = Counter(label: "framelog_archive_sheets_skipped_total")
+        logger.info("archiving thumbnail sheets", metadata: ["kafka.topic": "\(topic)"])
+        do {
+            try consumer.subscribe(topics: [topic])
+            for try await record in consumer.messages {
+                let stream = record.key.map { String(decoding: $0, as: UTF8.self) } ?? ""
+                guard (try? StreamNames.validate(streamID: stream)) != nil,
+                    pattern.map({ (try? $0.wholeMatch(in: stream)) != nil }) ?? true,
+                    let header = record.header(ThumbnailSheet.header)?.value,
+                    let sheet = try? JSONDecoder().decode(ThumbnailSheet.self, from: Data(header)), sheet.isConsistent,
+                    JPEGSize.of(record.value).map({ $0 == (sheet.width, sheet.height) }) == true,
+                    let file = SheetFile.embed(header, in: record.value)
+                else {
+                    skipped.increment()
+                    try await consumer.commit(record)
+                    continue
+                }
+                try store.writeSheet(stream: stream, firstMs: sheet.captureMs[0], bytes: file)
+                try await catalog.upsertSheet(stream: stream, sheet: sheet, bytes: file.count)
+                try await consumer.commit(record)
+                archived.increment()
+            }
+        } catch {
+            await consumer.close()
+            throw error
+        }
+        await consumer.close()
     }
 
     // MARK: Retention and lag
@@ -169,22 +233,31 @@ public final class ArchiveService: Service {
 
     /// Deletes the oldest segments until none is older than `maxAge` and the total is under `maxBytes`:
     /// catalog rows first, then files, then inits no segment names and empty folders. The segment being
-    /// written is not in the catalog, so it is never deleted. Returns the segments deleted.
+    /// written is not in the catalog, so it is never deleted. Then the thumbnail sheets older than `maxAge`
+    /// or than their stream's oldest media left. Returns the segments deleted.
     @discardableResult
     public static func applyRetention(
         store: ArchiveStore, catalog: ArchiveCatalog, maxAge: Duration, maxBytes: Int64, nowMs: Int64, logger: Logger
     ) async throws -> [StoredSegment] {
         let horizon = nowMs - Int64(maxAge.components.seconds * 1000)
         let doomed = try await catalog.retirable(horizonMs: horizon, maxBytes: maxBytes)
-        guard !doomed.isEmpty else { return [] }
-        try await catalog.delete(doomed)
-        for segment in doomed { store.delete(segment) }
-        for stream in Set(doomed.map(\.stream)) {
-            store.deleteUnusedInits(stream: stream, keep: try await catalog.initIDs(stream: stream))
+        if !doomed.isEmpty {
+            try await catalog.delete(doomed)
+            for segment in doomed { store.delete(segment) }
+            for stream in Set(doomed.map(\.stream)) {
+                store.deleteUnusedInits(stream: stream, keep: try await catalog.initIDs(stream: stream))
+            }
+            logger.info(
+                "retention deleted the oldest segments",
+                metadata: ["segments": "\(doomed.count)", "bytes": "\(doomed.reduce(0) { $0 + $1.bytes })"])
         }
-        logger.info(
-            "retention deleted the oldest segments",
-            metadata: ["segments": "\(doomed.count)", "bytes": "\(doomed.reduce(0) { $0 + $1.bytes })"])
+        // Then the sheets: past the horizon, or older than their stream's oldest media left. Rows first.
+        let sheets = try await catalog.retirableSheets(horizonMs: horizon)
+        if !sheets.isEmpty {
+            try await catalog.deleteSheets(sheets)
+            for sheet in sheets { store.deleteSheet(stream: sheet.stream, firstMs: sheet.firstMs) }
+            logger.info("retention deleted thumbnail sheets", metadata: ["sheets": "\(sheets.count)"])
+        }
         return doomed
     }
 

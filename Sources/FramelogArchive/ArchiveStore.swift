@@ -14,6 +14,7 @@ import FramelogMedia
 ///     DIR/streams/<id>/<track>/init/<init id>.mp4
 ///     DIR/streams/<id>/<track>/seg/<n>.m4s
 ///     DIR/streams/<id>/meta/<n>.json          the segment's catalog entry (`StoredSegment`)
+///     DIR/streams/<id>/sheets/<ms>.jpg        a sprite sheet of thumbnails, its description inside
 ///
 /// Every file is written durably: to a temporary file in the same folder, made durable, renamed, and the
 /// rename made durable. Segments go in groups (`stage`, then `publish`: one syncfs for all the temporary
@@ -34,6 +35,12 @@ public struct ArchiveStore: Sendable {
     }
     public func metaPath(_ stream: String, _ number: UInt64) -> String {
         "\(streamFolder(stream))/meta/\(number).json"
+    }
+
+    /// A stored sprite sheet of the stream's thumbnails (`framelog analyze`), named by its first tile's
+    /// capture time; its description is inside it (`SheetFile`).
+    public func sheetPath(_ stream: String, _ firstMs: Int64) -> String {
+        "\(streamFolder(stream))/sheets/\(firstMs).jpg"
     }
 
     /// Temporary files carry this in their name; anything with it is a leftover of an interrupted write.
@@ -136,6 +143,43 @@ public struct ArchiveStore: Sendable {
         return (segments, unreadable)
     }
 
+    /// Writes a sprite sheet durably (`bytes`: the JPEG with its description embedded, `SheetFile`).
+    public func writeSheet(stream: String, firstMs: Int64, bytes: [UInt8]) throws(ArchiveError) {
+        try writeDurably(bytes, to: sheetPath(stream, firstMs))
+    }
+
+    /// Every stored sheet with its description; files that are not one (or are misnamed) are returned as
+    /// paths.
+    public func storedSheets() -> (
+        sheets: [(stream: String, sheet: ThumbnailSheet, bytes: Int)], unreadable: [String]
+    ) {
+        var sheets: [(stream: String, sheet: ThumbnailSheet, bytes: Int)] = []
+        var unreadable: [String] = []
+        for path in files(under: streamsFolder)
+        where path.hasSuffix(".jpg") && (path as NSString).deletingLastPathComponent.hasSuffix("/sheets") {
+            let folder = ((path as NSString).deletingLastPathComponent as NSString).deletingLastPathComponent
+            let stream = (folder as NSString).lastPathComponent
+            guard let data = FileManager.default.contents(atPath: path),
+                let description = SheetFile.description(in: [UInt8](data)),
+                let sheet = try? JSONDecoder().decode(ThumbnailSheet.self, from: Data(description)),
+                sheet.isConsistent, sheetPath(stream, sheet.captureMs[0]) == path
+            else {
+                unreadable.append(path)
+                continue
+            }
+            sheets.append((stream, sheet, data.count))
+        }
+        return (sheets, unreadable)
+    }
+
+    /// Deletes a stored sheet, and its folder once empty.
+    public func deleteSheet(stream: String, firstMs: Int64) {
+        let path = sheetPath(stream, firstMs)
+        unlink(path)
+        rmdir((path as NSString).deletingLastPathComponent)
+        rmdir(streamFolder(stream))
+    }
+
     /// Deletes a segment's files (meta first: a listing never names media that is gone).
     public func delete(_ segment: StoredSegment) {
         unlink(metaPath(segment.stream, segment.number))
@@ -147,7 +191,7 @@ public struct ArchiveStore: Sendable {
     public func deleteUnusedInits(stream: String, keep: Set<String>) {
         let folder = streamFolder(stream)
         let tracks = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
-        for track in tracks where track != "meta" {
+        for track in tracks where track != "meta" && track != "sheets" {
             let inits = "\(folder)/\(track)/init"
             for file in (try? FileManager.default.contentsOfDirectory(atPath: inits)) ?? [] where file.hasSuffix(".mp4")
             {

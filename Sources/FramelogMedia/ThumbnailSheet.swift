@@ -71,3 +71,38 @@ public enum JPEGSize {
         return nil
     }
 }
+
+/// A sheet stored as one file (the archive's): the description rides in the JPEG itself, in a comment
+/// segment (COM, 0xFFFE) right after the start of image, behind a `framelog-sheet:` prefix. Decoders
+/// ignore comments; the file alone says what its tiles are.
+public enum SheetFile {
+    static let prefix = Array("framelog-sheet:".utf8)
+
+    /// `jpeg` with `description` (the `fl-sheet` header's JSON) in a comment; nil when `jpeg` is not a JPEG
+    /// or the description is too long for one segment.
+    public static func embed(_ description: [UInt8], in jpeg: [UInt8]) -> [UInt8]? {
+        let payload = prefix + description
+        guard jpeg.count > 2, jpeg[0] == 0xFF, jpeg[1] == 0xD8, payload.count + 2 <= 0xFFFF else { return nil }
+        let length = payload.count + 2
+        return [0xFF, 0xD8, 0xFF, 0xFE, UInt8(length >> 8), UInt8(length & 0xFF)] + payload + jpeg[2...]
+    }
+
+    /// The description embedded in a stored sheet, or nil (not a JPEG, or no such comment before the image
+    /// data).
+    public static func description(in jpeg: [UInt8]) -> [UInt8]? {
+        guard jpeg.count > 4, jpeg[0] == 0xFF, jpeg[1] == 0xD8 else { return nil }
+        var i = 2
+        while i + 3 < jpeg.count, jpeg[i] == 0xFF {
+            let marker = jpeg[i + 1]
+            if marker == 0xDA || marker == 0xD9 { return nil }
+            let length = Int(jpeg[i + 2]) << 8 | Int(jpeg[i + 3])
+            guard length >= 2, i + 2 + length <= jpeg.count else { return nil }
+            if marker == 0xFE {
+                let payload = jpeg[(i + 4)..<(i + 2 + length)]
+                if payload.starts(with: prefix) { return Array(payload.dropFirst(prefix.count)) }
+            }
+            i += 2 + length
+        }
+        return nil
+    }
+}

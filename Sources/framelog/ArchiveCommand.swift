@@ -17,8 +17,13 @@ struct ArchiveCommand: AsyncParsableCommand {
               DIR/streams/ID/TRACK/init/INIT.mp4   init segments
               DIR/streams/ID/TRACK/seg/N.m4s       segments (video, audio)
               DIR/streams/ID/meta/N.json           each segment's catalog entry (what --rebuild-catalog reads)
+              DIR/streams/ID/sheets/MS.jpg         thumbnail sprite sheets, their description inside
 
-            Retention deletes the oldest segments beyond --retention or --max-bytes, catalog rows first.
+            The analyzer's thumbnail sheets (--sheets-topic, docs/thumbnails.md) are archived too, by the group \
+            GROUP-sheets, so that an origin with --archive previews the past on its seek bar.
+
+            Retention deletes the oldest segments beyond --retention or --max-bytes, catalog rows first, and \
+            the sheets older than --retention or than their stream's oldest segment left.
             Ctrl-C (or SIGTERM) stops it after the segment being written.
             """)
 
@@ -34,6 +39,10 @@ struct ArchiveCommand: AsyncParsableCommand {
         help: ArgumentHelp(
             "Stream ids to archive, a regular expression over the whole id (default: all).", valueName: "regex"))
     var streams: String?
+
+    @Option(
+        help: ArgumentHelp("The analyzer's thumbnail sheets topic to archive; none: not archived.", valueName: "topic"))
+    var sheetsTopic = "framelog.thumbs.sheets"
 
     @Option(help: "Delete segments captured longer ago than this, e.g. 7d, 12h.")
     var retention = "7d"
@@ -57,6 +66,7 @@ struct ArchiveCommand: AsyncParsableCommand {
         var c = ArchiveConfiguration(kafka: try kafka.clientOptions(clientID: "framelog-archive"), directory: dir)
         c.group = group
         c.streams = streams
+        c.sheetsTopic = sheetsTopic == "none" || sheetsTopic.isEmpty ? nil : sheetsTopic
         guard let seconds = IngestCommand.parseDuration(retention) else {
             throw CLIError("bad --retention \"\(retention)\": expected e.g. 7d, 12h, 30m")
         }

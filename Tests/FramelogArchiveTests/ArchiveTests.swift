@@ -258,6 +258,13 @@ struct ArchiveTests {
             logger: Logger(label: "t"))
         #expect(byAge.map(\.stream) == ["b"])
         #expect(!FileManager.default.fileExists(atPath: store.streamFolder("b")), "empty folders removed")
+        // Thumbnail sheets go with the media they preview: one older than what is left after the next step,
+        // one within it.
+        for first: Int64 in [1_001_000, 1_004_500] {
+            let sheet = ThumbnailSheet(columns: 1, rows: 1, tileWidth: 16, tileHeight: 9, captureMs: [first])
+            try store.writeSheet(stream: "a", firstMs: first, bytes: [0xFF, 0xD8, 0xFF, 0xD9])
+            try await catalog.upsertSheet(stream: "a", sheet: sheet, bytes: 4)
+        }
         // By size: 10 × 100 bytes down to 650: the four oldest go, and the init only they named.
         let bySize = try await ArchiveService.applyRetention(
             store: store, catalog: catalog, maxAge: .seconds(1 << 30), maxBytes: 650, nowMs: 1_001_000,
@@ -269,6 +276,8 @@ struct ArchiveTests {
         #expect(
             FileManager.default.fileExists(atPath: store.initPath("a", "video", "0000000000000001")),
             "segment 4 needs it")
+        #expect(try await catalog.sheets(stream: "a").map(\.captureMs) == [[1_004_500]])
+        #expect(!FileManager.default.fileExists(atPath: store.sheetPath("a", 1_001_000)))
         _ = all
     }
 

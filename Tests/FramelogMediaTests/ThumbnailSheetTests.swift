@@ -58,4 +58,17 @@ struct ThumbnailSheetTests {
         bad[5].tileWidth = 100_000
         for sheet in bad { #expect(!sheet.isConsistent, "\(sheet)") }
     }
+
+    @Test func aStoredSheetCarriesItsDescriptionAndStaysAJPEGOfTheSameSize() {
+        let jpeg = jpegHead(width: 320, height: 180)
+        let description = Array(#"{"columns":2}"#.utf8)
+        let stored = SheetFile.embed(description, in: jpeg)
+        #expect(stored.flatMap { SheetFile.description(in: $0) } == description)
+        #expect(stored.flatMap { JPEGSize.of($0) }.map { [$0.width, $0.height] } == [320, 180])
+        #expect(SheetFile.description(in: jpeg) == nil, "no comment")
+        #expect(SheetFile.embed(description, in: [1, 2, 3]) == nil)
+        #expect(SheetFile.embed([UInt8](repeating: 65, count: 70_000), in: jpeg) == nil)
+        // Truncated inside the comment: no description, no crash.
+        #expect(stored.map { SheetFile.description(in: Array($0.prefix(12))) } == .some(nil))
+    }
 }

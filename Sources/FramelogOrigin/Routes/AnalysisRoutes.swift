@@ -1,3 +1,4 @@
+import Foundation
 import FramelogMedia
 import Hummingbird
 import NIOCore
@@ -17,7 +18,7 @@ struct AnalysisRoutes {
             }
             return jpeg(thumbnail, cache: "max-age=1")
         }
-        router.get("/thumbs/:id/thumbs.vtt") { request, context in try track(request, context) }
+        router.get("/thumbs/:id/thumbs.vtt") { request, context in try await track(request, context) }
         router.get("/thumbs/:id/sheets/:file") { _, context in try sheet(context) }
         router.get("/thumbs/:id/at.jpg") { request, context in
             let id = try stream(context)
@@ -33,7 +34,8 @@ struct AnalysisRoutes {
 
     /// The seek bar's WebVTT thumbnail track (`ThumbnailTrack`); `?start=T&end=T` limits it to a range and
     /// counts cue times from `start` (as a VOD playlist of the same range does), else from the first tile.
-    private func track(_ request: Request, _ context: BasicRequestContext) throws -> Response {
+    /// With an archive (`--archive`), its sheets count too: previews of the past outlive the sheets topic.
+    private func track(_ request: Request, _ context: BasicRequestContext) async throws -> Response {
         let id = try stream(context)
         let start = try ArchiveTime.query(request, "start")
         let end = try ArchiveTime.query(request, "end")
@@ -43,7 +45,11 @@ struct AnalysisRoutes {
         let singles = analysis.thumbnails(id).compactMap { t in
             JPEGSize.of(t.jpeg).map { (captureMs: t.captureMs, width: $0.width, height: $0.height) }
         }
-        let built = ThumbnailTrack(sheets: analysis.sheets(id).map(\.sheet), singles: singles)
+        var sheets = analysis.sheets(id).map(\.sheet)
+        if let archive = origin.archive {
+            sheets += try await archive.catalog.sheets(stream: id, startMs: start, endMs: end)
+        }
+        let built = ThumbnailTrack(sheets: sheets, singles: singles)
         guard let (text, zero) = built.vtt(start: start, end: end) else {
             throw HTTPError(.notFound, message: "no thumbnail of \(id) is kept for that range")
         }
@@ -52,17 +58,20 @@ struct AnalysisRoutes {
         return response
     }
 
-    /// A sprite sheet: `sheets/<its first tile's capture ms>.jpg`.
+    /// A sprite sheet: `sheets/<its first tile's capture ms>.jpg`, kept in memory or else in the archive.
     private func sheet(_ context: BasicRequestContext) throws -> Response {
         let id = try stream(context)
         let file = context.parameters.get("file") ?? ""
         guard file.hasSuffix(".jpg"), let first = Int64(file.dropLast(4)) else {
             throw HTTPError(.badRequest, message: "a sheet is named <capture ms>.jpg")
         }
-        guard let kept = analysis.sheet(id, first: first) else {
-            throw HTTPError(.notFound, message: "no sheet of \(id) starts at \(first)")
-        }
-        var response = respond(kept.jpeg, type: "image/jpeg", cache: "max-age=3600")
+        let jpeg =
+            analysis.sheet(id, first: first)?.jpeg
+            ?? origin.archive.flatMap { FileManager.default.contents(atPath: $0.store.sheetPath(id, first)) }.map {
+                [UInt8]($0)
+            }
+        guard let jpeg else { throw HTTPError(.notFound, message: "no sheet of \(id) starts at \(first)") }
+        var response = respond(jpeg, type: "image/jpeg", cache: "max-age=3600")
         response.headers[.init("X-Capture-Ms")!] = "\(first)"
         return response
     }
