@@ -174,6 +174,7 @@ let package = Package(
                 .embedInCode("Web/player.mjs"), .embedInCode("Web/mse.mjs"), .embedInCode("Web/feed.mjs"),
                 .embedInCode("Web/hls.mjs"), .embedInCode("Web/latency.mjs"), .embedInCode("Web/streams.mjs"),
                 .embedInCode("Web/vod.mjs"), .embedInCode("Web/abr.mjs"), .embedInCode("Web/alerts.mjs"),
+                .embedInCode("Web/thumbs.mjs"),
             ],
             swiftSettings: strict
         ),

@@ -23,6 +23,7 @@ enum WebAssets {
         Asset(path: "/streams.mjs", type: javascript, bytes: PackageResources.streams_mjs),
         Asset(path: "/abr.mjs", type: javascript, bytes: PackageResources.abr_mjs),
         Asset(path: "/alerts.mjs", type: javascript, bytes: PackageResources.alerts_mjs),
+        Asset(path: "/thumbs.mjs", type: javascript, bytes: PackageResources.thumbs_mjs),
     ]
 
     static let javascript = "text/javascript; charset=utf-8"

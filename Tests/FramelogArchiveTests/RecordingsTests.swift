@@ -366,6 +366,7 @@ struct RecordingsTests {
             let preview = seen?["preview"] ?? []
             #expect(preview.first?["shown"] as? Bool == true, "the preview shows: \(preview)")
             #expect(preview.first?["width"] as? Int == 32, "\(preview)")
+            #expect(preview.first?["source"] as? String == "track", "from the thumbnail track: \(preview)")
             if let hover = preview.first, let t = hover["t"] as? Double, let start = hover["dvrStartMs"] as? Double,
                 let now = hover["now"] as? Double
             {

@@ -18,6 +18,7 @@
 // live feed and the latency controller back.
 
 import {Abr, ThroughputMeter} from './abr.mjs';
+import {parseThumbnailTrack, cueAt} from './thumbs.mjs';
 import {AlertTracker, alertLabel} from './alerts.mjs';
 import {readFeeds} from './feed.mjs';
 import {readHls} from './hls.mjs';
@@ -400,15 +401,52 @@ async function refreshDvrStart() {
   } catch (e) { /* keep the last */ }
 }
 
-// Scrubbing: with the analyzer's thumbnails, a preview of the moment under the pointer (or the dragged thumb):
-// the newest thumbnail at or before it (/thumbs/ID/at.jpg). It shows once the picture has loaded; where
-// there is none (no analyzer, or before its first thumbnail) the origin answers 404 and nothing shows.
+// Scrubbing: with the analyzer's thumbnails, a preview of the moment under the pointer (or the dragged thumb).
+// First from the thumbnail track (/thumbs/ID/thumbs.vtt: tiles of sprite sheets, as far back as the sheets
+// topic or the archive keeps them; fetched again at most every 10 s), else the newest thumbnail at or
+// before it (/thumbs/ID/at.jpg, as far back as the origin has kept them). It shows once the picture has
+// loaded; where there is none (no analyzer, or before its first thumbnail) nothing shows.
 const preview = document.getElementById('preview');
 const previewImage = preview.querySelector('img');
-let previewSlot = null, previewWanted = false;
-previewImage.addEventListener('load', () => { preview.hidden = !previewWanted; });
-previewImage.addEventListener('error', () => { preview.hidden = true; });
+const previewTile = preview.querySelector('.tile'), previewTileImage = previewTile.querySelector('i');
+let previewSlot = null, previewWanted = false, previewSource = null;
+previewImage.addEventListener('load', () => { preview.hidden = !previewWanted || previewSource !== 'at'; });
+previewImage.addEventListener('error', () => { if (previewSource === 'at') preview.hidden = true; });
 stats.preview = null;
+const track = {cues: [], fetchedAt: -Infinity, fetching: false, loaded: new Set()};
+
+async function refreshTrack() {
+  // Again after 10 s; after 2 s while there is none yet (the analyzer may just be starting).
+  if (track.fetching || performance.now() - track.fetchedAt < (track.cues.length ? 10_000 : 2000)) return;
+  track.fetching = true;
+  try {
+    const url = new URL(`/thumbs/${id}/thumbs.vtt`, location.href);
+    const r = await fetch(url, {cache: 'no-store'});
+    if (r.ok) {
+      track.cues = parseThumbnailTrack(await r.text(), Number(r.headers.get('X-Start-Ms')), url.href);
+    } else if (r.status === 404) {
+      track.cues = [];
+    }
+  } catch (e) { /* keep the last */ }
+  track.fetchedAt = performance.now();
+  track.fetching = false;
+}
+
+/** Shows `cue`'s box of its image, scaled to the preview's 160 pixels, once the image has loaded. */
+function showTile(cue) {
+  const scale = 160 / cue.w;
+  previewTile.style.height = `${Math.round(cue.h * scale)}px`;
+  Object.assign(previewTileImage.style, {
+    width: `${cue.w}px`, height: `${cue.h}px`, transform: `scale(${scale})`,
+    backgroundImage: `url("${cue.url}")`, backgroundPosition: `-${cue.x}px -${cue.y}px`});
+  previewTile.hidden = false;
+  previewImage.hidden = true;
+  const show = () => { track.loaded.add(cue.url); preview.hidden = !previewWanted || previewSource !== 'track'; };
+  if (track.loaded.has(cue.url)) { show(); return; }
+  const loading = new Image();
+  loading.onload = show;
+  loading.src = cue.url;
+}
 
 function showPreview(fraction) {
   const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
@@ -417,6 +455,18 @@ function showPreview(fraction) {
   preview.querySelector('.when').textContent = `−${Math.floor(behind / 60)}:${String(behind % 60).padStart(2, '0')}`;
   preview.style.left = `${(f * 100).toFixed(2)}%`;
   previewWanted = true;
+  refreshTrack();
+  const cue = cueAt(track.cues, at);
+  if (cue) {
+    previewSource = 'track';
+    previewSlot = null;
+    showTile(cue);
+    stats.preview = {t: cue.fromMs, source: 'track', url: cue.url, w: cue.w, h: cue.h};
+    return;
+  }
+  previewSource = 'at';
+  previewTile.hidden = true;
+  previewImage.hidden = false;
   // One request per 2 s of the span under the pointer, not one per pixel.
   const slot = Math.floor(at / 2000);
   if (slot !== previewSlot) {
@@ -425,7 +475,7 @@ function showPreview(fraction) {
   } else if (previewImage.complete && previewImage.naturalWidth > 0) {
     preview.hidden = false;
   }
-  stats.preview = {t: slot * 2000};
+  stats.preview = {t: slot * 2000, source: 'at', url: previewImage.src};
 }
 
 function hidePreview() {
@@ -489,5 +539,7 @@ if (params.get('recording') === '1') {
   setInterval(drawAlerts, 250);
   setInterval(refreshDvrStart, 10_000);
   setTimeout(refreshDvrStart, 1000);
+  // The thumbnail track, ready before the first hover (refreshTrack keeps its own pace).
+  setInterval(() => { if (!dvr.hidden) refreshTrack(); }, 1000);
   main();
 }

@@ -1,5 +1,6 @@
 """Seeks back 30 s in a live stream in headless Chromium with the player's own buttons, then returns to live.
-First it hovers over the seek bar a quarter of the way in: the thumbnail preview of that moment shows.
+First it hovers over the seek bar a quarter of the way in: the thumbnail preview of that moment shows, from
+the thumbnail track once the player has it.
 
 Usage: dvr.py WATCH_URL   (prints JSON: samples of {t, position, mode, latency, time, error} while live, after
 "−30 s" and after "live", whether the seek bar is shown, and the preview: while hovering, and after leaving)
@@ -20,9 +21,15 @@ STATE = """() => {
 
 
 PREVIEW = """() => {
-  const p = document.getElementById('preview'), img = p.querySelector('img');
-  return {shown: !p.hidden && img.complete && img.naturalWidth > 0, width: img.naturalWidth, src: img.src,
-          when: p.querySelector('.when').textContent, t: (window.framelog.preview || {}).t || null,
+  const p = document.getElementById('preview'), img = p.querySelector('img'), tile = p.querySelector('.tile');
+  const f = window.framelog.preview || {};
+  // From the thumbnail track (a tile: the box of its image the cue names), or else at.jpg (the img).
+  const track = f.source === 'track';
+  const box = tile.getBoundingClientRect();
+  return {shown: !p.hidden && (track ? !tile.hidden && box.width === 160 && box.height > 0
+                                     : img.complete && img.naturalWidth > 0),
+          source: f.source || null, width: track ? f.w : img.naturalWidth, src: track ? f.url : img.src,
+          when: p.querySelector('.when').textContent, t: f.t || null,
           dvrStartMs: window.framelog.dvrStartMs, now: Date.now()};
 }"""
 
@@ -45,10 +52,12 @@ async def main(url):
         box = await page.locator("#seek").bounding_box()
         await page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] + box["height"] / 2)
         hovering = None
-        for _ in range(20):
+        for i in range(20):
             await asyncio.sleep(0.25)
+            # A pointer that rests still moves a pixel now and then: the preview follows it.
+            await page.mouse.move(box["x"] + box["width"] * 0.25 + i % 2, box["y"] + box["height"] / 2)
             hovering = await page.evaluate(PREVIEW)
-            if hovering["shown"]:
+            if hovering["shown"] and hovering["source"] == "track":
                 break
         await page.mouse.move(box["x"] + box["width"] * 0.25, box["y"] - 200)
         await asyncio.sleep(0.3)
