@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -28,10 +27,9 @@ import time
 from playwright.async_api import async_playwright
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import demo  # noqa: E402
+from stack import clock_clip, demo, read_clock  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-CLOCK = re.compile(r"(\d\d):(\d\d):(\d\d)[.,:](\d\d\d)")
 
 
 def pct(values, p):
@@ -39,27 +37,11 @@ def pct(values, p):
     return values[min(len(values) - 1, int(len(values) * p))] if values else None
 
 
-def read_clock(png, folder, n):
-    """The UTC milliseconds of the day tesseract reads in one screenshot, or None."""
-    path = os.path.join(folder, f"shot{n}.png")
-    with open(path, "wb") as f:
-        f.write(png)
-    out = subprocess.run(["tesseract", path, "-", "--psm", "7", "-c", "tessedit_char_whitelist=0123456789:. UTC"],
-                         capture_output=True, text=True).stdout
-    m = CLOCK.search(out.replace(" ", ""))
-    if not m:
-        return None
-    h, mi, s, ms = (int(g) for g in m.groups())
-    return ((h * 60 + mi) * 60 + s) * 1000 + ms
-
-
 async def sample(page, seconds):
     """[(wall ms before, wall ms after, png, player's latencyMs, video height)] for `seconds`."""
     box = await page.evaluate("""() => { const r = document.querySelector('video').getBoundingClientRect();
         return {x: r.x, y: r.y, width: r.width, height: r.height}; }""")
-    # The clock sits at the bottom left, a fourteenth of the picture high (ingest's drawtext).
-    clip = {"x": box["x"], "y": box["y"] + box["height"] * 0.84, "width": box["width"] * 0.62,
-            "height": box["height"] * 0.16}
+    clip = clock_clip(box)
     shots = []
     end = time.time() + seconds
     while time.time() < end:

@@ -114,6 +114,31 @@ def follow_parts(bootstrap, topics, seconds, group="bench-follow"):
     return out
 
 
+CLOCK = re.compile(r"(\d\d):(\d\d):(\d\d)[.,:](\d\d\d)")
+
+
+def read_clock(png, folder, n):
+    """The UTC milliseconds of the day tesseract reads in one screenshot of a burned-in clock
+    (HH:MM:SS.mmm), or None. Needs tesseract (`scripts/setup.sh --bench-tools`)."""
+    path = os.path.join(folder, f"shot{n}.png")
+    with open(path, "wb") as f:
+        f.write(png)
+    out = subprocess.run(["tesseract", path, "-", "--psm", "7", "-c", "tessedit_char_whitelist=0123456789:. UTC"],
+                         capture_output=True, text=True).stdout
+    m = CLOCK.search(out.replace(" ", ""))
+    if not m:
+        return None
+    h, mi, s, ms = (int(g) for g in m.groups())
+    return ((h * 60 + mi) * 60 + s) * 1000 + ms
+
+
+def clock_clip(box):
+    """The screenshot clip of a video element's box (x, y, width, height) that holds the burned-in clock:
+    the bottom left, a fourteenth of the picture high (ingest's drawtext; bench/glass.py's generator)."""
+    return {"x": box["x"], "y": box["y"] + box["height"] * 0.84, "width": box["width"] * 0.62,
+            "height": box["height"] * 0.16}
+
+
 def percentile(values, p):
     """The p-th percentile (0-100) of values, nearest rank."""
     values = sorted(values)
