@@ -78,10 +78,10 @@ public enum HLSPlaylist {
             self.lastPart = lastPart
         }
 
-        /// The report of `window` at `uri`; nil while it has no part.
+        /// The report of `window` at `uri`: its newest complete part; nil while it has none.
         public init?(uri: String, window: LiveWindow) {
-            guard let last = window.segments.last else { return nil }
-            self.init(uri: uri, lastMSN: last.number, lastPart: last.parts.count - 1)
+            guard let last = window.segments.last(where: { $0.completeParts > 0 }) else { return nil }
+            self.init(uri: uri, lastMSN: last.number, lastPart: last.completeParts - 1)
         }
     }
 
@@ -98,12 +98,13 @@ public enum HLSPlaylist {
         return (max(context.partTarget, longest) * 1000).rounded(.up) / 1000
     }
 
-    /// The part a client should ask for next (the preload hint): the next part of the open segment, or the
-    /// first part of the next segment once the open one holds a full segment's worth.
+    /// The part a client should ask for next (the preload hint): the open segment's first part that is not
+    /// complete (it may be arriving chunk by chunk), or the first part of the next segment once the open one
+    /// holds a full segment's worth.
     public static func nextPart(_ window: LiveWindow, _ context: PlaylistContext) -> (segment: UInt64, part: Int)? {
         guard !window.ended, let last = window.segments.last else { return nil }
         let perSegment = max(1, Int((context.segmentTarget / context.partTarget).rounded()))
-        if !last.complete && last.parts.count < perSegment { return (last.number, last.parts.count) }
+        if !last.complete && last.completeParts < perSegment { return (last.number, last.completeParts) }
         return (last.number + 1, 0)
     }
 
@@ -180,6 +181,8 @@ public enum HLSPlaylist {
         var currentInit = skipped > 0 ? nil : archived.last?.initID
         for i in segments.indices where i >= listedFrom {
             let segment = segments[i]
+            // An open segment whose first part is still arriving has nothing to list yet.
+            if !segment.complete && segment.completeParts == 0 { continue }
             if i == segments.startIndex ? joinBreaks : segment.discontinuity { out += "#EXT-X-DISCONTINUITY\n" }
             if segment.initID != currentInit {
                 out += "#EXT-X-MAP:URI=\"\(ObjectPaths.initSegment(segment.initID))\"\n"
@@ -188,7 +191,7 @@ public enum HLSPlaylist {
             // Every segment carries its capture wall-clock: players measure latency and align viewers by it.
             out += "#EXT-X-PROGRAM-DATE-TIME:\(iso8601(milliseconds: segment.captureMs))\n"
             if lowLatency && i >= partsFrom {
-                for part in segment.parts {
+                for part in segment.parts.prefix(segment.completeParts) {
                     out +=
                         "#EXT-X-PART:DURATION=\(decimal(part.duration, 5)),URI=\"\(ObjectPaths.part(segment.number, part.index))\""
                     out += part.independent ? ",INDEPENDENT=YES\n" : "\n"

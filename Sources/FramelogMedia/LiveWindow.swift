@@ -1,6 +1,8 @@
 /// The recent media of one track of a stream as an origin holds it: segments of parts, the init segments
-/// they need and the discontinuities between them. A part's later chunks are appended to it as they come. Records are applied in stream order; duplicates and replays
-/// (a sequence not above the last one kept) are dropped. Memory is bounded by `limits`.
+/// they need and the discontinuities between them. A part's later chunks are appended to it as they come;
+/// it is complete once a chunk says it is the last (`fl-last`), or the next part, a marker or a new init
+/// arrives. Records are applied in stream order; duplicates and replays (a sequence not above the last one
+/// kept) are dropped. Memory is bounded by `limits`.
 ///
 /// Pure state: the origin feeds it records and renders playlists from it.
 public struct LiveWindow: Sendable {
@@ -26,6 +28,14 @@ public struct LiveWindow: Sendable {
         /// The part's chunks back to back.
         public var bytes: [UInt8]
         public var chunks = 1
+        /// No more chunks will join it: playlists list it, and it is served as a whole object.
+        public var complete: Bool
+        public init(header: StreamRecordHeader, bytes: [UInt8], chunks: Int = 1, complete: Bool? = nil) {
+            self.header = header
+            self.bytes = bytes
+            self.chunks = chunks
+            self.complete = complete ?? header.last
+        }
         public var index: Int { header.part }
         public var duration: Double { Double(header.duration) / Double(max(header.timescale, 1)) }
         public var independent: Bool { header.independent }
@@ -40,6 +50,8 @@ public struct LiveWindow: Sendable {
         /// The segment will get no more parts (a later segment, marker or the end arrived).
         public var complete: Bool
         public var initID: String { parts[0].header.initID }
+        /// How many of its parts, from the first, are complete (all of them once the segment is).
+        public var completeParts: Int { parts.firstIndex { !$0.complete } ?? parts.count }
         public var duration: Double { parts.reduce(0) { $0 + $1.duration } }
         public var captureMs: Int64 { parts[0].header.captureMs }
         public var byteCount: Int { parts.reduce(0) { $0 + $1.bytes.count } }
@@ -113,12 +125,14 @@ public struct LiveWindow: Sendable {
                 open.parts[header.part].bytes += value
                 open.parts[header.part].chunks += 1
                 open.parts[header.part].header.duration += header.duration
+                open.parts[header.part].complete = header.last
                 segments[segments.count - 1] = open
             } else if header.chunk > 0 {
                 return .unusable
             } else if var open = openSegment, open.number == header.segment, header.part == open.parts.count,
                 header.initID == open.initID
             {
+                open.parts[open.parts.count - 1].complete = true
                 open.parts.append(Part(header: header, bytes: value))
                 segments[segments.count - 1] = open
             } else {
@@ -144,7 +158,9 @@ public struct LiveWindow: Sendable {
     }
 
     private mutating func closeOpenSegment() {
-        if let last = segments.indices.last, !segments[last].complete { segments[last].complete = true }
+        guard let last = segments.indices.last, !segments[last].complete else { return }
+        segments[last].complete = true
+        for i in segments[last].parts.indices { segments[last].parts[i].complete = true }
     }
 
     private mutating func trim() {

@@ -17,6 +17,10 @@ public struct StreamNumbering: Sendable {
     private var partIndex = 0
     /// Chunks of each secondary track numbered into the current part.
     private var followers: [StreamTrack: Int] = [:]
+    /// The current part's first pts, chunks so far, and whether its last chunk was numbered (`chunk(…)`).
+    private var partStartPts: Int64 = 0
+    private var partChunks = 0
+    private var partClosed = true
 
     public init(nextSequence: UInt64 = 0, nextSegment: UInt64 = 0, segmentTargetMs: Int, partTargetMs: Int) {
         self.nextSequence = nextSequence
@@ -37,6 +41,7 @@ public struct StreamNumbering: Sendable {
     ) -> StreamRecordHeader {
         precondition(kind != .chunk, "use part(…) or follow(…) for chunks")
         if kind != .end { segment = nil }
+        partClosed = true
         return StreamRecordHeader(
             kind: kind, track: track, sequence: takeSequence(), segment: segment ?? nextSegment, captureMs: captureMs,
             initID: initID)
@@ -66,15 +71,52 @@ public struct StreamNumbering: Sendable {
             partIndex += 1
         }
         followers = [:]
+        partClosed = true
         return StreamRecordHeader(
             kind: .chunk, track: track, sequence: takeSequence(), segment: segment!, part: partIndex,
             independent: independent, pts: pts, timescale: timescale, duration: duration, captureMs: captureMs,
             initID: initID)
     }
 
+    /// Numbers a chunk of the primary track that may be a fraction of a part (one frame, or a few): it
+    /// continues the current part, or opens the next one — at a keyframe, or once the part has reached its
+    /// target duration less a quarter of this chunk. `fl-last` is set on the chunk after which a chunk of the same
+    /// duration would open a new part, and then the next chunk does open one, so the flag never lies. With
+    /// chunks a part long, every chunk is a whole part (as `part(…)` numbers it).
+    public mutating func chunk(
+        track: StreamTrack = .video, pts: Int64, duration: Int64, timescale: UInt32, independent: Bool,
+        captureMs: Int64, initID: String
+    ) -> StreamRecordHeader {
+        let ticksPerMs = Double(max(timescale, 1)) / 1000
+        // A quarter of a chunk absorbs rounded timestamps (ms timescales), not a long first frame (AAC priming).
+        let slack = Double(duration) / 4
+        let partTarget = Double(partTargetMs) * ticksPerMs
+        let elapsed = Double(pts - partStartPts)
+        let opens = segment == nil || partClosed || independent || elapsed >= partTarget - slack
+        if opens {
+            var header = part(
+                track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
+                captureMs: captureMs, initID: initID)
+            partStartPts = pts
+            partChunks = 1
+            partClosed = Double(duration) >= partTarget - slack
+            header.last = partClosed
+            return header
+        }
+        let chunk = partChunks
+        partChunks += 1
+        partClosed = Double(pts + duration - partStartPts) >= partTarget - slack
+        return StreamRecordHeader(
+            kind: .chunk, track: track, sequence: takeSequence(), segment: segment!, part: partIndex, chunk: chunk,
+            last: partClosed, independent: false, pts: pts, timescale: timescale, duration: duration,
+            captureMs: captureMs, initID: initID)
+    }
+
     /// Numbers a chunk of a secondary track (audio): it joins the part the primary track opened last, as
     /// that track's next chunk of it (0 for the first). Nil before the primary track's first part after an
-    /// init or discontinuity: there is no part to join. Values are in the track's own `timescale`.
+    /// init or discontinuity: there is no part to join. Values are in the track's own `timescale`. It is its
+    /// part's last chunk when the primary track's newest chunk was (a chunk follows the primary chunk of
+    /// the same encoder flush).
     public mutating func follow(
         track: StreamTrack, pts: Int64, duration: Int64, timescale: UInt32, captureMs: Int64, initID: String
     ) -> StreamRecordHeader? {
@@ -83,7 +125,8 @@ public struct StreamNumbering: Sendable {
         followers[track] = chunk + 1
         return StreamRecordHeader(
             kind: .chunk, track: track, sequence: takeSequence(), segment: segment, part: partIndex, chunk: chunk,
-            independent: true, pts: pts, timescale: timescale, duration: duration, captureMs: captureMs,
+            last: partClosed, independent: true, pts: pts, timescale: timescale, duration: duration,
+            captureMs: captureMs,
             initID: initID)
     }
 }

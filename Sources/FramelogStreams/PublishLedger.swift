@@ -91,10 +91,11 @@ public struct PublishLedger: Sendable {
 
     /// Numbers a chunk of `track` and counts its bits towards the peak bandwidth (every track's). The
     /// primary track's chunk opens a part; another track's joins it, and is nil (not to be published)
-    /// before the primary track's first part of a run.
+    /// before the primary track's first part of a run. `fraction`: the primary track's chunks may be less
+    /// than a part (per-frame chunks); the numbering groups them into parts (`StreamNumbering.chunk`).
     public mutating func part(
         track: StreamTrack = .video, bytes: Int, pts: Int64, duration: Int64, timescale: UInt32, independent: Bool,
-        captureMs: Int64, position: (segment: UInt64, part: Int)? = nil
+        captureMs: Int64, position: (segment: UInt64, part: Int)? = nil, fraction: Bool = false
     ) -> StreamRecordHeader? {
         let initID = initIDs[track] ?? ""
         guard track.isPrimary else {
@@ -103,9 +104,14 @@ public struct PublishLedger: Sendable {
             if header != nil { segmentBits.bits += bytes * 8 }
             return header
         }
-        let header = numbering.part(
-            track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
-            captureMs: captureMs, initID: initID, position: position)
+        let header =
+            fraction && position == nil
+            ? numbering.chunk(
+                track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
+                captureMs: captureMs, initID: initID)
+            : numbering.part(
+                track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
+                captureMs: captureMs, initID: initID, position: position)
         if header.segment != segmentBits.segment {
             if segmentBits.ms >= Double(numbering.segmentTargetMs) / 2 {
                 peakBandwidth = max(peakBandwidth, Int(Double(segmentBits.bits) * 1000 / segmentBits.ms))
@@ -147,8 +153,8 @@ public struct PublishLedger: Sendable {
             lastSequence = max(lastSequence ?? 0, header.sequence)
             lastSegment = max(lastSegment ?? 0, header.segment)
             guard header.track.isPrimary else { return nil }
+            guard header.part == 0 && header.chunk == 0 else { return nil }
             let discontinuity = discontinuityBefore.remove(header.segment) != nil
-            guard header.part == 0 else { return nil }
             return SegmentIndexEntry(
                 stream: streamID, topic: metadata.topic, partition: metadata.partition, segment: header.segment,
                 sequence: header.sequence, offset: metadata.offset, initOffset: initOffset, initID: header.initID,

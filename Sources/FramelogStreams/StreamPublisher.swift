@@ -132,16 +132,17 @@ public final class StreamPublisher: Sendable {
     /// Publishes one CMAF fragment of one track of the current media. `pts` and `duration` are in the
     /// track's `timescale` ticks. Returns nil, publishing nothing, for a secondary track's fragment before
     /// the primary track's first part of a run (there is no part for it to join). `position` gives the part
-    /// a segment number and part index of the caller's (a rendition takes its source's).
+    /// a segment number and part index of the caller's (a rendition takes its source's). `fraction`: the
+    /// fragment may be a fraction of a part (per-frame chunks), grouped into parts by the numbering.
     @discardableResult
     public func publishPart(
         _ bytes: [UInt8], track: StreamTrack = .video, pts: Int64, duration: Int64, timescale: UInt32,
-        independent: Bool, captureMs: Int64, position: (segment: UInt64, part: Int)? = nil
+        independent: Bool, captureMs: Int64, position: (segment: UInt64, part: Int)? = nil, fraction: Bool = false
     ) async throws -> StreamRecordHeader? {
         let header = state.withLock {
             $0.ledger.part(
                 track: track, bytes: bytes.count, pts: pts, duration: duration, timescale: timescale,
-                independent: independent, captureMs: captureMs, position: position)
+                independent: independent, captureMs: captureMs, position: position, fraction: fraction)
         }
         guard let header else { return nil }
         try await publish(header, value: bytes, pending: .part(header, emitted: clock.now))
