@@ -48,7 +48,8 @@ final class OriginFeed: Sendable {
                 case .initSegment(let r), .chunk(let r), .discontinuity(let r), .end(let r):
                     let now = nowMs()
                     let outcome = store.apply(stream: r.stream, header: r.header, value: r.value, arrivalMs: now)
-                    // Parts of the video track: what a viewer waits for (audio follows it at once).
+                    // Chunks of the video track (a frame, or a whole part with `--chunks part`): what a feed
+                    // viewer waits for (audio follows at once). The metric keeps its name from whole parts.
                     if outcome == .added && r.header.kind == .chunk && r.header.track.isPrimary {
                         arrivalDelay.recordMilliseconds(max(0, now - r.header.captureMs))
                     }

@@ -52,6 +52,8 @@ public final class StreamStore: Sendable {
         var lastArrivalMs: Int64?
         var waiters: [UInt64: Waiter] = [:]
         var subscribers: [UInt64: AsyncStream<FeedItem>.Continuation] = [:]
+        /// Requests for a part still arriving, answered chunk by chunk.
+        var partWatchers: [UInt64: PartWatcher] = [:]
         /// Ready-to-send bodies of the windows' objects, keyed by their path under the stream's folder (the
         /// names playlists give them: "<track>/init/<id>.mp4", "<track>/seg/<n>.m4s",
         /// "<track>/part/<n>.<i>.m4s"): built once when a record arrives or a segment completes, then shared
@@ -89,14 +91,6 @@ public final class StreamStore: Sendable {
                 objects["\(header.track.rawValue)/init/\(header.initID).mp4"] = ByteBuffer(bytes: value)
                 updateObjects(header.track)
             case .chunk:
-                let key = "\(header.track.rawValue)/part/\(header.segment).\(header.part).m4s"
-                if header.chunk > 0, var part = objects[key] {
-                    var more = ByteBuffer(bytes: value)
-                    part.writeBuffer(&more)
-                    objects[key] = part
-                } else {
-                    objects[key] = ByteBuffer(bytes: value)
-                }
                 updateObjects(header.track)
             case .discontinuity, .end:
                 for track in windows.keys { updateObjects(track) }
@@ -106,6 +100,15 @@ public final class StreamStore: Sendable {
         private func updateObjects(_ track: StreamTrack) {
             guard let window = windows[track] else { return }
             let prefix = track.rawValue + "/"
+            // A part becomes an object once complete (its last chunk, or what follows it, arrived): the part
+            // still arriving is only served progressively, to the request for the preload hint.
+            for segment in window.segments.suffix(2) {
+                for part in segment.parts.prefix(segment.completeParts).reversed() {
+                    let key = "\(prefix)part/\(segment.number).\(part.index).m4s"
+                    if objects[key] != nil { break }
+                    objects[key] = ByteBuffer(bytes: part.bytes)
+                }
+            }
             for segment in window.segments.reversed() where segment.complete {
                 let key = "\(prefix)seg/\(segment.number).m4s"
                 if objects[key] != nil { break }
@@ -127,6 +130,46 @@ public final class StreamStore: Sendable {
                 }
             }
         }
+    }
+
+    /// A request for one part of one track, answered progressively.
+    struct PartWatcher {
+        var track: StreamTrack
+        var segment: UInt64
+        var part: Int
+        /// Bytes of the part sent so far (chunks are appended whole, so what follows is the new chunks').
+        var sentBytes = 0
+        var continuation: AsyncStream<PartChunk>.Continuation
+    }
+
+    /// What a progressive part response gets.
+    public enum PartChunk: Sendable {
+        /// The next bytes of the part (at first, every chunk that had arrived).
+        case bytes(ByteBuffer)
+        /// The part is complete: nothing more will come.
+        case complete
+        /// The part will not be completed here (the stream moved on without it, it ended, or the store
+        /// closed): the response must not look whole.
+        case abandoned
+    }
+
+    /// Sends `watcher` what the window holds of its part that it has not had; true when it is done with.
+    static func feed(_ watcher: inout PartWatcher, _ window: LiveWindow?) -> Bool {
+        guard let window else { return false }
+        let part = window.part(segment: watcher.segment, index: watcher.part)
+        if let part, part.bytes.count > watcher.sentBytes {
+            watcher.continuation.yield(.bytes(ByteBuffer(bytes: part.bytes[watcher.sentBytes...])))
+            watcher.sentBytes = part.bytes.count
+        }
+        if part?.complete ?? false {
+            watcher.continuation.yield(.complete)
+            return true
+        }
+        let passed =
+            window.ended || (window.segments.last.map { $0.number > watcher.segment } ?? false)
+            || (window.segment(watcher.segment).map { $0.complete || $0.parts.count > watcher.part + 1 } ?? false)
+        if passed { watcher.continuation.yield(.abandoned) }
+        return passed
     }
 
     /// The primary track's window: video, or muxed, else audio.
@@ -178,13 +221,14 @@ public final class StreamStore: Sendable {
         -> LiveWindow.Outcome
     {
         typealias Effects = (
-            LiveWindow.Outcome, [@Sendable (Bool) -> Void], [AsyncStream<FeedItem>.Continuation]
+            LiveWindow.Outcome, [@Sendable (Bool) -> Void], [AsyncStream<FeedItem>.Continuation],
+            [AsyncStream<PartChunk>.Continuation]
         )
-        let (outcome, wake, slow) = state.withLock { s -> Effects in
+        let (outcome, wake, slow, done) = state.withLock { s -> Effects in
             let entry = s.entries[stream] ?? Entry()
             s.entries[stream] = entry
             let outcome = entry.apply(header, value: value, limits: limits)
-            guard outcome == .added else { return (outcome, [], []) }
+            guard outcome == .added else { return (outcome, [], [], []) }
             entry.lastArrivalMs = arrivalMs
             entry.version += 1
             entry.updateObjects(after: header, value: value)
@@ -196,6 +240,20 @@ public final class StreamStore: Sendable {
                     return false
                 }
             }
+            // Finished outside the lock: finishing runs the termination handler, which takes it.
+            var done: [AsyncStream<PartChunk>.Continuation] = []
+            if !entry.partWatchers.isEmpty {
+                for id in Array(entry.partWatchers.keys) {
+                    var watcher = entry.partWatchers[id]!
+                    guard header.kind != .chunk || header.track == watcher.track else { continue }
+                    if Self.feed(&watcher, entry.windows[watcher.track]) {
+                        done.append(watcher.continuation)
+                        entry.partWatchers[id] = nil
+                    } else {
+                        entry.partWatchers[id] = watcher
+                    }
+                }
+            }
             let item = FeedItem(header: header, value: value)
             var slow: [AsyncStream<FeedItem>.Continuation] = []
             for (id, subscriber) in entry.subscribers {
@@ -204,8 +262,9 @@ public final class StreamStore: Sendable {
                     entry.subscribers[id] = nil
                 }
             }
-            return (outcome, wake, slow)
+            return (outcome, wake, slow, done)
         }
+        for watcher in done { watcher.finish() }
         for waiter in wake { waiter(true) }
         // Too far behind: end those feeds (outside the lock: finishing runs their termination handlers);
         // the players reconnect at the live edge.
@@ -215,15 +274,21 @@ public final class StreamStore: Sendable {
 
     /// Ends every feed and releases every held request; later subscriptions end at once. For shutdown.
     public func close() {
-        let (waiters, feeds) = state.withLock { s in
+        let (waiters, feeds, parts) = state.withLock { s in
             s.closed = true
             let waiters = s.entries.values.flatMap { $0.waiters.values.map(\.wake) }
             let feeds = s.entries.values.flatMap { $0.subscribers.values }
+            let parts = s.entries.values.flatMap { $0.partWatchers.values.map(\.continuation) }
+            for entry in s.entries.values { entry.partWatchers.removeAll() }
             for key in s.entries.keys {
                 s.entries[key]?.waiters.removeAll()
                 s.entries[key]?.subscribers.removeAll()
             }
-            return (waiters, feeds)
+            return (waiters, feeds, parts)
+        }
+        for part in parts {
+            part.yield(.abandoned)
+            part.finish()
         }
         for waiter in waiters { waiter(false) }
         for feed in feeds { feed.finish() }
@@ -317,7 +382,7 @@ public final class StreamStore: Sendable {
     static func available(_ window: LiveWindow, _ want: Want) -> Bool {
         if window.ended { return true }
         switch want {
-        case .firstPart: return !window.segments.isEmpty
+        case .firstPart: return window.segments.contains { $0.completeParts > 0 }
         case .firstCompleteSegment: return window.segments.first?.complete ?? false
         case .part(let segment, let part): return available(window, segment: segment, part: part)
         }
@@ -327,7 +392,7 @@ public final class StreamStore: Sendable {
         guard let last = window.segments.last else { return false }
         if last.number > segment { return true }
         guard last.number == segment else { return false }
-        if let part { return part < last.parts.count }
+        if let part { return part < last.completeParts }
         return last.complete
     }
 
@@ -428,6 +493,41 @@ public final class StreamStore: Sendable {
     /// primary segment that starts with a keyframe, with the other tracks' parts of the same segments (so a
     /// decoder can start at once), then every record as it arrives. Ends when the subscriber falls
     /// `feedBacklog` records behind. Nil for an unknown stream.
+    /// Part `part` of segment `segment` of `track` as it arrives, for the LL-HLS request of the
+    /// preload-hinted part: what has arrived of it at once, then each chunk as it comes, then `.complete`
+    /// (or `.abandoned`). Nil for an unknown stream or a closed store; a part already complete is served
+    /// as an object instead. The stream ends after `timeout` at most (`.abandoned`).
+    public func watchPart(
+        _ stream: String, track: StreamTrack, segment: UInt64, part: Int, timeout: Duration
+    ) -> AsyncStream<PartChunk>? {
+        let (chunks, continuation) = AsyncStream<PartChunk>.makeStream()
+        let id = state.withLock { s -> UInt64 in
+            s.nextID += 1
+            return s.nextID
+        }
+        let expiry = Task { [weak self] in
+            try? await Task.sleep(for: timeout)
+            guard let self else { return }
+            let watcher = self.state.withLock { $0.entries[stream]?.partWatchers.removeValue(forKey: id) }
+            watcher?.continuation.yield(.abandoned)
+            watcher?.continuation.finish()
+        }
+        continuation.onTermination = { [weak self] _ in
+            expiry.cancel()
+            self?.state.withLock { s in _ = s.entries[stream]?.partWatchers.removeValue(forKey: id) }
+        }
+        // nil: unknown stream or closed; true: registered; false: answered in full already.
+        let registered = state.withLock { s -> Bool? in
+            guard !s.closed, let entry = s.entries[stream] else { return nil }
+            var watcher = PartWatcher(track: track, segment: segment, part: part, continuation: continuation)
+            if Self.feed(&watcher, entry.windows[track]) { return false }
+            entry.partWatchers[id] = watcher
+            return true
+        }
+        if registered != true { continuation.finish() }
+        return registered == nil ? nil : chunks
+    }
+
     public func subscribe(_ stream: String, from: UInt64? = nil) -> AsyncStream<FeedItem>? {
         let (items, continuation) = AsyncStream<FeedItem>.makeStream(
             bufferingPolicy: .bufferingOldest(feedBacklog + 64))

@@ -187,8 +187,10 @@ struct PlaybackRoutes {
             body: .init(byteBuffer: ByteBuffer(string: text)))
     }
 
-    /// An init segment, a complete segment or a part. A request for the preload-hinted part (or the one
-    /// after it) is held until the part exists, at most `blockingTargetDurations` segment durations.
+    /// An init segment, a complete segment or a part. A request for the preload-hinted part is answered
+    /// as the part arrives: chunked, each chunk written the moment it reaches the origin (LL-HLS). One for
+    /// the part after it is held until that part is complete. Either waits at most
+    /// `blockingTargetDurations` segment durations.
     private func object(_ request: Request) async throws -> Response {
         let path = try origin.path(request)
         guard case .object(let name) = path.resource else { throw HTTPError(.notFound) }
@@ -201,6 +203,11 @@ struct PlaybackRoutes {
         {
             let timeout = Duration.milliseconds(
                 Int64(Double(snapshot.info?.segmentTargetMs ?? 2000) * origin.blockingTargetDurations))
+            if (number, index) == (next.segment, next.part),
+                let progressive = try await progressivePart(id, name.track, number, index, timeout: timeout)
+            {
+                return progressive
+            }
             _ = await store.waitFor(stream: id, track: name.track, segment: number, part: index, timeout: timeout)
         }
         let headers = name.kind == .initSegment ? initHeaders : mediaHeaders
@@ -213,4 +220,44 @@ struct PlaybackRoutes {
         }
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: body))
     }
+
+    /// The preload-hinted part, written as it arrives; nil when it completed (or never started) before
+    /// the first chunk could be sent, so that the caller answers as for any object. The response starts
+    /// once the part's first chunk is here; if the part is then not completed, the connection is cut
+    /// rather than a short part looking whole.
+    private func progressivePart(
+        _ id: String, _ track: StreamTrack, _ segment: UInt64, _ part: Int, timeout: Duration
+    ) async throws -> Response? {
+        guard let chunks = origin.store.watchPart(id, track: track, segment: segment, part: part, timeout: timeout)
+        else { return nil }
+        let reader = PartReader(chunks)
+        guard case .bytes(let first)? = await reader.next() else { return nil }
+        let bytesOut = origin.bytesOut
+        let body = ResponseBody { writer in
+            bytesOut.increment(by: first.readableBytes)
+            try await writer.write(first)
+            while let next = await reader.next() {
+                switch next {
+                case .bytes(let more):
+                    bytesOut.increment(by: more.readableBytes)
+                    try await writer.write(more)
+                case .complete:
+                    try await writer.finish(nil)
+                    return
+                case .abandoned:
+                    break
+                }
+            }
+            throw HTTPError(.serviceUnavailable, message: "part \(segment).\(part) was not completed")
+        }
+        return Response(status: .ok, headers: mediaHeaders, body: body)
+    }
+}
+
+/// Reads a progressive part's chunks: first in the route (to know the part started), then in its body.
+/// @unchecked Sendable: one task at a time reads it, the route and then the body writer it hands over to.
+private final class PartReader: @unchecked Sendable {
+    private var iterator: AsyncStream<StreamStore.PartChunk>.AsyncIterator
+    init(_ chunks: AsyncStream<StreamStore.PartChunk>) { iterator = chunks.makeAsyncIterator() }
+    func next() async -> StreamStore.PartChunk? { await iterator.next() }
 }
