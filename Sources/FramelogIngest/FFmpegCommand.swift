@@ -1,5 +1,5 @@
 /// Builds the ffmpeg command line that turns a source into fragmented MP4 on stdout: one fragment per
-/// part, a keyframe at every segment start.
+/// video frame (or per part, with `.part` chunking), a keyframe at every segment start.
 enum FFmpegCommand {
     /// The command for `c` when nothing is known of the source in advance.
     static func arguments(for c: IngestConfiguration, startedAtMs: Int64) -> [String] {
@@ -52,9 +52,22 @@ enum FFmpegCommand {
             "+frag_keyframe+empty_moov+default_base_moof+separate_moof" + (c.copy ? "+delay_moov" : "")
         args += [
             "-f", "mp4", "-movflags", flags,
-            "-frag_duration", String(c.partMilliseconds * 1000), "-flush_packets", "1", "pipe:1",
+            "-frag_duration", String(fragmentMicroseconds(c, plan: plan)), "-flush_packets", "1", "pipe:1",
         ]
         return args
+    }
+
+    /// ffmpeg cuts a fragment (of every track) before a packet that would take the packet's track past this
+    /// duration. Per part: the part duration. Per frame: just under one frame, so that every video frame
+    /// cuts, with the audio of the same instants; when the frame rate is not known in advance, 16 ms (every
+    /// frame up to 60 fps; the audio then sometimes cuts on its own, which only adds a record).
+    static func fragmentMicroseconds(_ c: IngestConfiguration, plan: EncodingPlan) -> Int {
+        switch c.chunking {
+        case .part: return c.partMilliseconds * 1000
+        case .frame:
+            guard let fps = plan.outputFrameRate, fps > 0 else { return 16_000 }
+            return max(1000, Int(1_000_000 / fps) - 100)
+        }
     }
 
     private static func input(_ c: IngestConfiguration, plan: EncodingPlan) -> [String] {

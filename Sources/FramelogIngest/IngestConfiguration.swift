@@ -29,8 +29,20 @@ public struct IngestConfiguration: Sendable {
     /// Title shown by origins and players; defaults to the stream id.
     public var title: String?
     public var source: IngestSource
-    /// Target duration of one part (one Kafka record). Default 200 ms.
+    /// How the encoder's output is cut into records (CMAF chunks).
+    public enum Chunking: String, Sendable, Hashable, CaseIterable {
+        /// One record per video frame, with the audio of the same instants: published the moment the encoder
+        /// emits it, so nothing waits for a whole part (docs/record-format.md). About 2 × the frame rate
+        /// records per second.
+        case frame
+        /// One record per part and track: fewer, larger records; a part moves once its last frame is encoded.
+        case part
+    }
+
+    /// Target duration of one part (LL-HLS part; with `.part` chunking also one record). Default 200 ms.
     public var partDuration: Duration = .milliseconds(200)
+    /// How the encoder's output is cut into records. Default `.frame`.
+    public var chunking: Chunking = .frame
     /// Target duration of one segment = keyframe interval. Default 2 s.
     public var segmentDuration: Duration = .seconds(2)
     /// Video bitrate in bits per second (encoding only). Default nil: by the output's resolution and frame

@@ -64,12 +64,16 @@ extension IngestSession {
             ])
     }
 
-    /// Publishes one track's fragment; parts and frames count the video track's.
+    /// Publishes one track's fragment (a chunk); parts and frames count the video track's.
     func publishPart(
         _ bytes: [UInt8], track: StreamTrack, pts: Int64, duration: Int64, timescale: UInt32, frames: Int,
         independent: Bool, captureMs: Int64
     ) async throws {
-        let counted = track.isPrimary ? 1 : 0
+        let header = try await publisher.publishPart(
+            bytes, track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
+            captureMs: captureMs, fraction: configuration.chunking == .frame)
+        // A part counts once, at its first chunk.
+        let counted = track.isPrimary && header?.chunk == 0 ? 1 : 0
         state.withLock { s in
             s.frames += frames
             s.bytes += bytes.count
@@ -80,9 +84,6 @@ extension IngestSession {
         metrics.parts.increment(by: counted)
         metrics.bytes.increment(by: bytes.count)
         metrics.frames.increment(by: frames)
-        try await publisher.publishPart(
-            bytes, track: track, pts: pts, duration: duration, timescale: timescale, independent: independent,
-            captureMs: captureMs)
     }
 
     func reportOversized(size: Int, pts: Int64, timescale: UInt32) {

@@ -70,8 +70,16 @@ struct IngestCommand: AsyncParsableCommand {
     @Flag(help: "Remux H.264/AAC input without re-encoding (segments follow the input's keyframes).")
     var copy = false
 
-    @Option(help: "Part duration in ms: one Kafka record each, the main latency knob.")
+    @Option(help: "Part duration in ms (LL-HLS parts; with --chunks part, one Kafka record each).")
     var partMs = 200
+
+    @Option(
+        help: ArgumentHelp(
+            """
+            How the encoder's output becomes Kafka records: frame = one record per video frame (and its audio), \
+            published the moment it is encoded, for the lowest latency; part = one record per part and track.
+            """, valueName: "frame|part"))
+    var chunks: IngestConfiguration.Chunking = .frame
 
     @Option(help: "Segment duration in ms (keyframe interval when encoding); a whole number of parts.")
     var segmentMs = 2000
@@ -91,7 +99,9 @@ struct IngestCommand: AsyncParsableCommand {
     var fps: Int?
 
     @Option(
-        help: "Largest part published, in bytes; larger parts are reported, counted and skipped to the next keyframe.")
+        help:
+            "Largest record (chunk) published, in bytes; a larger one is reported, counted and skipped to the next keyframe."
+    )
     var maxPartBytes = 4 << 20
 
     @Option(help: "DVR window: how long the stream topic keeps media, e.g. 3600s, 60m, 1h.")
@@ -133,6 +143,7 @@ struct IngestCommand: AsyncParsableCommand {
         c.copy = copy
         c.realTime = !fast
         c.partDuration = .milliseconds(partMs)
+        c.chunking = chunks
         c.segmentDuration = .milliseconds(segmentMs)
         if let bitrate {
             guard let bits = Self.parseBitrate(bitrate) else {
@@ -234,3 +245,5 @@ struct IngestCommand: AsyncParsableCommand {
         return Int64(lower).flatMap { $0 > 0 ? $0 : nil }
     }
 }
+
+extension IngestConfiguration.Chunking: ExpressibleByArgument {}

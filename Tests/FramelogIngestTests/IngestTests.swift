@@ -11,15 +11,47 @@ struct StreamCheck {
     var records: [(header: StreamRecordHeader, record: KafkaRecord)]
     /// Decoded video frames per encoder run (ffprobe), and their keyframe pts.
     var framesPerRun: [Int] = []
-    /// The video track's parts (one chunk each).
-    var parts: [(header: StreamRecordHeader, record: KafkaRecord)] {
-        records.filter { $0.header.kind == .chunk && $0.header.track == .video }
+    /// The video track's parts, assembled from their chunks.
+    var parts: [AssembledPart] {
+        assembleParts(records.filter { $0.header.kind == .chunk && $0.header.track == .video })
     }
     /// The audio track's chunks.
     var audio: [(header: StreamRecordHeader, record: KafkaRecord)] {
         records.filter { $0.header.kind == .chunk && $0.header.track == .audio }
     }
     func kinds() -> [StreamRecordHeader.Kind] { records.map(\.header.kind) }
+}
+
+/// A video part as a reader assembles it: its chunks back to back.
+struct AssembledPart {
+    /// The first chunk's header, with the duration of every chunk.
+    var header: StreamRecordHeader
+    /// The first chunk's record.
+    var record: KafkaRecord
+    var bytes: [UInt8]
+    var chunks: [StreamRecordHeader]
+}
+
+/// Groups one track's chunks into parts (consecutive chunks of the same segment and part), checking the
+/// chunk numbering: indexes 0, 1, 2… with pts running on, `fl-last` on the final chunk only, if at all.
+func assembleParts(_ chunks: [(header: StreamRecordHeader, record: KafkaRecord)]) -> [AssembledPart] {
+    var parts: [AssembledPart] = []
+    for (header, record) in chunks {
+        if var open = parts.last, open.header.segment == header.segment, open.header.part == header.part {
+            #expect(header.chunk == open.chunks.count, "chunk indexes run on: \(header)")
+            #expect(!open.chunks.last!.last, "no chunk after the one flagged last: \(header)")
+            #expect(header.pts == open.header.pts + open.header.duration, "pts run on within a part")
+            #expect(!header.independent, "only a part's first chunk starts with a keyframe")
+            open.header.duration += header.duration
+            open.bytes += record.value
+            open.chunks.append(header)
+            parts[parts.count - 1] = open
+        } else {
+            #expect(header.chunk == 0, "a part starts at chunk 0: \(header)")
+            parts.append(AssembledPart(header: header, record: record, bytes: record.value, chunks: [header]))
+        }
+    }
+    return parts
 }
 
 /// Checks sequence, segment and part numbering, timestamps and decodability of every encoder run, for the
@@ -47,7 +79,7 @@ func checkStream(
     var lastSegment: UInt64?
     for (n, run) in runs.enumerated() {
         let initRecord = run[0]
-        let parts = run.filter { $0.header.kind == .chunk && $0.header.track == .video }
+        let parts = assembleParts(run.filter { $0.header.kind == .chunk && $0.header.track == .video })
         if let audioInit = run.dropFirst().first {
             #expect(audioInit.header.kind == .initSegment && audioInit.header.track == .audio, "audio init next")
             try checkAudio(run, audioInit, parts, directory: directory + "/run\(n)-audio.mp4")
@@ -80,7 +112,7 @@ func checkStream(
         // Decode init + parts with ffmpeg: no errors, the exact frame count, keyframes at segment starts.
         let file = directory + "/run\(n).mp4"
         var bytes = initRecord.record.value
-        for part in parts { bytes += part.record.value }
+        for part in parts { bytes += part.bytes }
         try Data(bytes).write(to: URL(fileURLWithPath: file))
         let decode = try runProgram(ffmpegPath, ["-v", "error", "-i", file, "-f", "null", "-"])
         #expect(decode.status == 0 && decode.stderr.isEmpty, "ffmpeg decode errors: \(decode.stderr)")
@@ -92,20 +124,21 @@ func checkStream(
         var shortParts = 0
         let expectedFrames = try parts.reduce(0) { sum, part in
             var splitter = CMAFSplitter()
-            splitter.append(initRecord.record.value + part.record.value)
+            splitter.append(initRecord.record.value + part.bytes)
             _ = try splitter.next()
-            guard case .fragment(let fragment, _)? = try splitter.next() else {
-                throw MediaError(.missingBox, "no fragment")
-            }
-            let video = fragment.track(1)!
+            var samples = 0
+            while case .fragment(let fragment, _)? = try splitter.next() { samples += fragment.track(1)!.sampleCount }
             // Whole parts hold exactly part duration × fps frames (the last one may be cut short by the stop).
             if part.header.sequence != parts.last!.header.sequence && part.header.part > 0
-                && video.sampleCount != partMs * fps / 1000
+                && samples != partMs * fps / 1000
             {
                 shortParts += 1
-                #expect(video.sampleCount < partMs * fps / 1000, "a part longer than its target")
+                #expect(samples < partMs * fps / 1000, "a part longer than its target")
             }
-            return sum + video.sampleCount
+            // A full part's last chunk says so (per-frame chunks; one-chunk parts always do).
+            if samples == partMs * fps / 1000 { #expect(part.chunks.last!.last, "the last chunk of \(part.header)") }
+            #expect(samples > 0)
+            return sum + samples
         }
         #expect(shortParts <= shortPartsPerRun, "\(shortParts) parts short of \(partMs * fps / 1000) frames")
         #expect(frames.count == expectedFrames, "decoded frames vs samples published")
@@ -124,7 +157,7 @@ func checkStream(
 func checkAudio(
     _ run: [(header: StreamRecordHeader, record: KafkaRecord)],
     _ audioInit: (header: StreamRecordHeader, record: KafkaRecord),
-    _ video: [(header: StreamRecordHeader, record: KafkaRecord)], directory file: String
+    _ video: [AssembledPart], directory file: String
 ) throws {
     let audio = run.filter { $0.header.kind == .chunk && $0.header.track == .audio }
     try #require(!audio.isEmpty, "no audio chunks after an audio init")
@@ -389,6 +422,9 @@ struct IngestTests {
             var c = smallConfiguration(b, stream: stream)
             c.videoBitrate = 2_000_000
             c.maxPartBytes = 16 << 10
+            // The limit is per record; whole-part records at 2 Mbit/s are sure to pass 16 KiB (the least
+            // limit allowed), where a 320x180 frame may not.
+            c.chunking = .part
             let progress = try await runIngest(c) { $0.oversizedParts >= 5 }
             #expect((progress?.oversizedParts ?? 0) >= 5 && progress?.parts == 0)
             let records = try await readAll(b, topic: StreamNames.streamTopic(stream))
@@ -471,7 +507,7 @@ struct IngestTests {
             times?.count == 2 && abs(times![0] - 2) < 0.1 && abs(times![1] - 3) < 0.1, "\(String(describing: times))")
     }
 
-    @Test("ffmpeg arguments: keyframe interval = segment, fragment = part, wall-clock burned into the test pattern")
+    @Test("ffmpeg arguments: keyframe interval = segment, fragment = frame or part, wall-clock burned in")
     func ffmpegArguments() throws {
         var c = IngestConfiguration(
             kafka: KafkaClientOptions(bootstrapServers: ["x:1"]), streamID: "a", source: .testPattern)
@@ -481,7 +517,19 @@ struct IngestTests {
         let args = FFmpegCommand.arguments(for: c, startedAtMs: 86_400_000 * 3 + 3_723_045)
         let joined = args.joined(separator: " ")
         #expect(joined.contains("-g 50 -keyint_min 50 -sc_threshold 0"))
-        #expect(joined.contains("-frag_duration 250000"))
+        // Per frame (the default): just under a 25 fps frame; per part: the part.
+        #expect(joined.contains("-frag_duration 39900"))
+        c.chunking = .part
+        #expect(
+            FFmpegCommand.arguments(for: c, startedAtMs: 0).joined(separator: " ").contains("-frag_duration 250000"))
+        c.chunking = .frame
+        c.frameRate = nil
+        c.source = .rtmpListen(url: "rtmp://127.0.0.1:1935/live/k")
+        #expect(
+            FFmpegCommand.arguments(for: c, startedAtMs: 0).joined(separator: " ").contains("-frag_duration 16000"),
+            "a live input's rate is not known in advance")
+        c.source = .testPattern
+        c.frameRate = 25
         #expect(joined.contains("hms\\:3723.045\\:24HH"))
         #expect(args.last == "pipe:1" && args.contains("-nostdin"))
         c.source = .standardInput
