@@ -47,27 +47,60 @@ export function decodeTimeOf(part) {
 }
 
 /**
- * A response's body, read by pieces so that `meter` (a `ThroughputMeter`, or null) sees each of them and the
- * time from the first to the last.
+ * A response's body, read by pieces so that `meter` (a `ThroughputMeter`, or null) sees each of them and when
+ * the link was busy. The origin answers the preload-hinted part chunk by chunk as the chunks reach it, so the
+ * time from the first byte to the last is mostly waiting for the encoder, not the link: as for the feed, the
+ * link counts as busy only from the first read of a box (a CMAF chunk's moof or mdat) to the read that
+ * completes it. A part sent whole is read in the same way: its boxes follow each other at once.
  */
 export async function readBody(response, meter) {
   const reader = response.body.getReader();
   const pieces = [];
-  let length = 0, first = null, last = null;
+  let length = 0;
+  // Where the first box not yet whole starts (in body bytes; Infinity: a box that cannot be sized, so no
+  // more samples from this body), and when its first bytes came.
+  let cursor = 0, started = null;
+  const header = new Uint8Array(8);
   for (;;) {
     const {value, done} = await reader.read();
     if (done) break;
-    last = performance.now();
-    if (first === null) first = last;
-    if (meter) meter.read(last, value.length);
+    const now = performance.now();
     pieces.push(value);
     length += value.length;
+    if (!meter) continue;
+    meter.read(now, value.length);
+    let completed = false;
+    while (cursor + 8 <= length) {
+      copyOut(pieces, cursor, header);
+      const size = header[0] * 16777216 + (header[1] << 16) + (header[2] << 8) + header[3];
+      if (size < 8) { cursor = Infinity; break; }
+      if (cursor + size > length) break;
+      cursor += size;
+      completed = true;
+    }
+    if (cursor === Infinity) continue;
+    if (completed && started !== null) meter.transfer(started, now);
+    if (completed || started === null) started = cursor < length ? now : null;
   }
-  if (meter && first !== null) meter.transfer(first, last);
   const out = new Uint8Array(length);
   let at = 0;
   for (const p of pieces) { out.set(p, at); at += p.length; }
   return out;
+}
+
+/** Copies `into.length` bytes from `offset` of the concatenation of `pieces`. */
+function copyOut(pieces, offset, into) {
+  let at = 0, filled = 0;
+  for (const p of pieces) {
+    if (filled === into.length) break;
+    if (at + p.length > offset) {
+      const from = Math.max(0, offset + filled - at);
+      const n = Math.min(p.length - from, into.length - filled);
+      into.set(p.subarray(from, from + n), filled);
+      filled += n;
+    }
+    at += p.length;
+  }
 }
 
 /**
