@@ -489,14 +489,10 @@ public final class StreamStore: Sendable {
         state.withLock { s in s.entries[stream]?.waiters.removeValue(forKey: id) != nil }
     }
 
-    /// A live feed of a stream's records: first every track's current init and the parts of the newest
-    /// primary segment that starts with a keyframe, with the other tracks' parts of the same segments (so a
-    /// decoder can start at once), then every record as it arrives. Ends when the subscriber falls
-    /// `feedBacklog` records behind. Nil for an unknown stream.
     /// Part `part` of segment `segment` of `track` as it arrives, for the LL-HLS request of the
     /// preload-hinted part: what has arrived of it at once, then each chunk as it comes, then `.complete`
-    /// (or `.abandoned`). Nil for an unknown stream or a closed store; a part already complete is served
-    /// as an object instead. The stream ends after `timeout` at most (`.abandoned`).
+    /// (or `.abandoned`). Nil for an unknown stream or a closed store; a part already complete comes whole,
+    /// then `.complete`. The stream ends after `timeout` at most (`.abandoned`).
     public func watchPart(
         _ stream: String, track: StreamTrack, segment: UInt64, part: Int, timeout: Duration
     ) -> AsyncStream<PartChunk>? {
@@ -528,6 +524,10 @@ public final class StreamStore: Sendable {
         return registered == nil ? nil : chunks
     }
 
+    /// A live feed of a stream's records: first every track's current init and the parts of the newest
+    /// primary segment that starts with a keyframe, with the other tracks' parts of the same segments (so a
+    /// decoder can start at once), then every record as it arrives. Ends when the subscriber falls
+    /// `feedBacklog` records behind. Nil for an unknown stream.
     public func subscribe(_ stream: String, from: UInt64? = nil) -> AsyncStream<FeedItem>? {
         let (items, continuation) = AsyncStream<FeedItem>.makeStream(
             bufferingPolicy: .bufferingOldest(feedBacklog + 64))

@@ -236,7 +236,7 @@ struct PlaybackRoutes {
         let body = ResponseBody { writer in
             bytesOut.increment(by: first.readableBytes)
             try await writer.write(first)
-            while let next = await reader.next() {
+            reading: while let next = await reader.next() {
                 switch next {
                 case .bytes(let more):
                     bytesOut.increment(by: more.readableBytes)
@@ -245,7 +245,7 @@ struct PlaybackRoutes {
                     try await writer.finish(nil)
                     return
                 case .abandoned:
-                    break
+                    break reading
                 }
             }
             throw HTTPError(.serviceUnavailable, message: "part \(segment).\(part) was not completed")
