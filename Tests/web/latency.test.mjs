@@ -1,7 +1,8 @@
 // Unit tests of the player's latency controller (Sources/FramelogOrigin/Web/latency.mjs).
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {captureAt, decide, startTime, JUMP_THRESHOLD_MS} from '../../Sources/FramelogOrigin/Web/latency.mjs';
+import {captureAt, decide, startTime, JUMP_THRESHOLD_MS, TargetChooser, STALL_MEMORY_MS} from
+  '../../Sources/FramelogOrigin/Web/latency.mjs';
 
 test('on target, play at normal speed', () => {
   assert.deepEqual(decide({latencyMs: 510, targetMs: 500, currentTime: 10, bufferedEnd: 11}), {jumpTo: null, rate: 1});
@@ -45,4 +46,51 @@ test('capture time of a media time comes from the part that holds it', () => {
   assert.equal(Math.round(captureAt(timeline, 0.3)), 1300);
   assert.equal(captureAt(timeline, 5.1), 9100, 'after a jump in media time');
   assert.equal(captureAt([], 1), null);
+});
+
+test('a low target may catch up with less buffered ahead: the bound is 60 % of the target', () => {
+  assert.equal(decide({latencyMs: 350, targetMs: 200, currentTime: 10, bufferedEnd: 10.13}).rate, 1.075);
+  assert.equal(decide({latencyMs: 350, targetMs: 200, currentTime: 10, bufferedEnd: 10.11}).rate, 1);
+});
+
+/** `n` arrivals, one every 33 ms from `from`, with delays from `delay(i)`. */
+function feed(chooser, from, n, delay) {
+  for (let i = 0; i < n; i++) chooser.noteArrival(from + i * 33, delay(i));
+  return from + n * 33;
+}
+
+test('the target is the arrival p95 plus a display margin, in 50 ms steps, once it has measured', () => {
+  const c = new TargetChooser();
+  let t = feed(c, 0, 10, () => 60);
+  assert.deepEqual(c.choose(t), {targetMs: 500, reason: 'measuring'}, 'too few samples: the initial target');
+  // Steady arrivals 40–80 ms (p95 80): 180 → 200 ms, reached one step every 2 s.
+  t = feed(c, t, 300, i => 40 + (i % 41));
+  let chosen = c.choose(t);
+  assert.equal(chosen.reason, 'arrival p95 78 + 100');
+  const steps = [];
+  for (let s = 0; s < 12; s++) { t = feed(c, t, 61, i => 40 + (i % 41)); steps.push(c.choose(t).targetMs); }
+  assert.equal(chosen.targetMs, 450, "one step down at once");
+  assert.deepEqual(steps, [400, 350, 300, 250, 200, 200, 200, 200, 200, 200, 200, 200]);
+  // Never under the floor.
+  const fast = new TargetChooser({initialMs: 150});
+  assert.equal(fast.choose(feed(fast, 0, 100, () => 5)).targetMs, 150);
+});
+
+test('late arrivals raise the target at once; a stall raises it, and the penalty fades', () => {
+  const c = new TargetChooser({initialMs: 200});
+  let t = feed(c, 0, 300, () => 80);
+  assert.equal(c.choose(t).targetMs, 200);
+  // A burst of late chunks (a busy machine): p95 400 → 500 at once.
+  t = feed(c, t, 30, () => 400);
+  assert.equal(c.choose(t).targetMs, 500);
+  const d = new TargetChooser({initialMs: 200});
+  t = feed(d, 0, 300, () => 80);
+  d.noteStall(t);
+  const after = d.choose(t);
+  assert.equal(after.targetMs, 450);
+  assert.match(after.reason, /arrival p95 80 \+ 100 \+ 250 after a stall/);
+  // The stall forgotten, the target is back to 200, a step at a time.
+  for (let s = 0; s < 20; s++) { t = feed(d, t, 61, () => 80); d.choose(t); }
+  assert.ok(t > STALL_MEMORY_MS);
+  assert.deepEqual(d.choose(t), {targetMs: 200, reason: 'arrival p95 80 + 100'});
 });

@@ -7,7 +7,10 @@ export const JUMP_THRESHOLD_MS = 1500;
 export const DEAD_BAND_MS = 20;
 /** The most the playback rate moves away from 1 (±10 %: inaudible, invisible). */
 export const MAX_RATE_CHANGE = 0.1;
-/** With less than this buffered ahead (s), never speed up: catching up would run the buffer dry. */
+/**
+ * With less than this buffered ahead (s), never speed up: catching up would run the buffer dry. Low targets
+ * hold little ahead by design, so the bound is at most 60 % of the target.
+ */
 export const LOW_BUFFER_S = 0.3;
 
 /** Where playback starts (or restarts): `targetMs` behind the newest buffered frame, inside the buffer. */
@@ -18,7 +21,8 @@ export function startTime(bufferedStart, bufferedEnd, targetMs) {
 /**
  * What to do now. `jumpTo` (a media time) when far behind — a stall, a background tab — else the playback
  * rate that closes the gap: proportional to the error, 2 s of error giving the full ±10 %, but not faster
- * than real time while less than LOW_BUFFER_S is buffered ahead (the media is arriving late: a slow link).
+ * than real time while less than LOW_BUFFER_S (or 60 % of the target) is buffered ahead (the media is arriving
+ * late: a slow link).
  * @returns {{jumpTo: number|null, rate: number|null}} rate null: leave it as it is.
  */
 export function decide({latencyMs, targetMs, currentTime, bufferedEnd}) {
@@ -29,7 +33,8 @@ export function decide({latencyMs, targetMs, currentTime, bufferedEnd}) {
   }
   if (Math.abs(error) < DEAD_BAND_MS) return {jumpTo: null, rate: 1};
   const rate = 1 + Math.max(-MAX_RATE_CHANGE, Math.min(MAX_RATE_CHANGE, error / 2000));
-  return {jumpTo: null, rate: rate > 1 && bufferedEnd - currentTime < LOW_BUFFER_S ? 1 : rate};
+  const low = Math.min(LOW_BUFFER_S, 0.6 * targetMs / 1000);
+  return {jumpTo: null, rate: rate > 1 && bufferedEnd - currentTime < low ? 1 : rate};
 }
 
 /**
@@ -54,4 +59,62 @@ export function mediaTimeAt(timeline, ms) {
     if (p.capture <= ms && ms < p.capture + (p.end - p.start) * 1000 + 1) return p.start + (ms - p.capture) / 1000;
   }
   return null;
+}
+
+/** The least and the most the player chooses for itself (ms); `?target=` may force anything from 100 ms. */
+export const TARGET_FLOOR_MS = 150, TARGET_CEILING_MS = 5000;
+/** What the player allows over the arrival of the media for decoding and display (ms). */
+export const DISPLAY_MARGIN_MS = 100;
+/** Targets are multiples of this (ms), so that viewers who measure alike hold the same target. */
+export const TARGET_STEP_MS = 50;
+/** Each stall raises the target by this much (ms), fading out over STALL_MEMORY_MS. */
+export const STALL_PENALTY_MS = 250, STALL_MEMORY_MS = 20000;
+/** While steady, the target comes down by at most one step per this long (ms); it goes up at once. */
+export const LOWER_EVERY_MS = 2000;
+
+/**
+ * Chooses the latency target from what the player measures, unless the viewer forced one: how long after
+ * its capture each video chunk arrives (its 95th percentile over the last `windowMs`), plus a margin for
+ * decoding and display, plus a fading penalty for each recent stall. Raised at once, lowered a step at a
+ * time while the stream is steady. Pure: the player feeds it times (ms, one clock) and reads `choose`.
+ */
+export class TargetChooser {
+  constructor({initialMs = 500, windowMs = 10000, minSamples = 30} = {}) {
+    Object.assign(this, {windowMs, minSamples});
+    this.arrivals = [];
+    this.stalls = [];
+    this.current = initialMs;
+    this.reason = 'measuring';
+    this.loweredAt = -Infinity;
+  }
+
+  /** A video chunk arrived `delayMs` after the capture of its first frame. */
+  noteArrival(now, delayMs) {
+    this.arrivals.push({t: now, delayMs});
+    while (this.arrivals.length && now - this.arrivals[0].t > this.windowMs) this.arrivals.shift();
+  }
+
+  /** Playback stalled (ran out of media). */
+  noteStall(now) { this.stalls.push(now); }
+
+  /** @returns {{targetMs: number, reason: string}} the target to hold now, and why. */
+  choose(now) {
+    while (this.arrivals.length && now - this.arrivals[0].t > this.windowMs) this.arrivals.shift();
+    while (this.stalls.length && now - this.stalls[0] > STALL_MEMORY_MS) this.stalls.shift();
+    if (this.arrivals.length < this.minSamples) return {targetMs: this.current, reason: this.reason};
+    const sorted = this.arrivals.map(a => a.delayMs).sort((a, b) => a - b);
+    const p95 = sorted[Math.min(sorted.length - 1, Math.floor(0.95 * sorted.length))];
+    const penalty = this.stalls.reduce((sum, t) => sum + STALL_PENALTY_MS * (1 - (now - t) / STALL_MEMORY_MS), 0);
+    const wanted = Math.min(TARGET_CEILING_MS, Math.max(TARGET_FLOOR_MS,
+      Math.ceil((p95 + DISPLAY_MARGIN_MS + penalty) / TARGET_STEP_MS) * TARGET_STEP_MS));
+    if (wanted > this.current) {
+      this.current = wanted;
+    } else if (wanted < this.current && now - this.loweredAt >= LOWER_EVERY_MS) {
+      this.current -= TARGET_STEP_MS;
+      this.loweredAt = now;
+    }
+    this.reason = `arrival p95 ${Math.round(p95)} + ${DISPLAY_MARGIN_MS}` +
+      (penalty >= 1 ? ` + ${Math.round(penalty)} after ${this.stalls.length === 1 ? 'a stall' : this.stalls.length + ' stalls'}` : '');
+    return {targetMs: this.current, reason: this.reason};
+  }
 }

@@ -1,16 +1,18 @@
 // The player: ?recording=1 plays the stream's archived recording (native HLS VOD where the browser has it,
 // else the archive read into MSE, as DVR does; ?mse=1 forces that). Otherwise live: Media
 // Source Extensions fed by the low-latency feed (/feed/<id>) or by LL-HLS
-// (?transport=hls), video and audio in separate SourceBuffers, holding a target latency (default 500 ms, ?target= to change) by nudging playbackRate
-// and jumping when far behind; native HLS where MediaSource is missing (or ?native=1). Its figures are
+// (?transport=hls), video and audio in separate SourceBuffers, holding a target latency by nudging
+// playbackRate and jumping when far behind. The player chooses the target from how late the media arrives
+// (TargetChooser: arrival p95 + a display margin, raised after a stall, lowered while steady); ?target=
+// forces one. Native HLS where MediaSource is missing (or ?native=1). Its figures are
 // exposed as `window.framelog` for tests and benchmarks.
 //
 // A ladder (renditions `framelog transcode` made of the stream): the video comes from one rung at a time,
 // chosen by measured throughput and part arrival (abr.mjs) or by the quality menu, and switched at segment
 // boundaries, where every rung has the same numbers and timestamps; audio always comes from the source. The
 // renditions run behind the source (a part, plus encoding), so on a ladder the player's default target is
-// that much longer, as measured from the stream list, plus a margin: a latency every rung reaches, so that a
-// switch needs no jump and no wait.
+// that much longer (the chosen target + their lag, as measured from the stream list, + a margin): a latency
+// every rung reaches, so that a switch needs no jump and no wait.
 //
 // DVR: when the origin has an archive, a seek bar spans the recorded past (up to ?dvr= seconds, default
 // 2 h). Seeking back lets go of the latency: the past plays from the archive (vod.mjs) in a fresh MSE
@@ -22,7 +24,7 @@ import {parseThumbnailTrack, cueAt} from './thumbs.mjs';
 import {AlertTracker, alertLabel} from './alerts.mjs';
 import {readFeeds} from './feed.mjs';
 import {readHls} from './hls.mjs';
-import {decide, mediaTimeAt, startTime} from './latency.mjs';
+import {TargetChooser, decide, mediaTimeAt, startTime} from './latency.mjs';
 import {MsePipeline} from './mse.mjs';
 import {readVod, recordedTracks} from './vod.mjs';
 
@@ -32,15 +34,23 @@ const video = box.querySelector('video');
 const overlay = document.getElementById('overlay');
 const params = new URLSearchParams(location.search);
 const asked = Number(params.get('target')) || null;
-/** The default latency target, and what a ladder adds to it on top of how far its renditions lag (ms). */
+/** The latency target before the player has measured, and what a ladder adds to it on top of how far its
+ * renditions lag (ms). */
 const TARGET_MS = 500, LADDER_MARGIN_MS = 300;
+/** The target the player chooses for itself (null when ?target= forced one), and what a ladder adds. */
+const chooser = asked ? null : new TargetChooser({initialMs: TARGET_MS});
+let ladderExtraMs = 0;
+/** When the live feeds were last (re)opened: what arrives in the first moments is the backlog, not live. */
+let openedAt = -Infinity;
+const BACKLOG_MS = 1500;
 /** How far behind the source the renditions were at the last few refreshes of the stream list, ms. */
 const ladderLags = [];
 let target = Math.max(100, asked || TARGET_MS);
 const transport = params.get('transport') === 'hls' ? 'hls' : 'feed';
 const dvrSeconds = Math.max(30, Number(params.get('dvr')) || 7200);
 const stats = window.framelog = {
-  mode: 'mse', transport, target, latencyMs: null, samples: [], jumps: 0, reconnects: 0, stalls: 0, bytes: 0,
+  mode: 'mse', transport, target, targetReason: asked ? 'forced by ?target=' : 'measuring', latencyMs: null,
+  samples: [], jumps: 0, reconnects: 0, stalls: 0, bytes: 0,
   parts: 0, discontinuities: 0, ended: false, captureAt: t => pipeline.captureAt(t), error: null, tracks: [],
   buffered: () => pipeline.buffered(), avSkewMs: () => pipeline.avSkewMs,
   // 'live', or 'past' after a seek back (the controller lets go); the earliest time the seek bar reaches.
@@ -100,6 +110,7 @@ function control() {
   stats.samples.push([Date.now(), latency]);
   if (stats.samples.length > 3000) stats.samples.splice(0, 1000);
   if (abr) decideRung();
+  chooseTarget();
   const action = decide({latencyMs: latency, targetMs: target, currentTime: video.currentTime, bufferedEnd: end});
   if (action.jumpTo !== null) {
     video.currentTime = action.jumpTo;
@@ -112,10 +123,18 @@ function control() {
   pipeline.trim(false);
 }
 
+/** The target for now: the chooser's (plus the ladder's extra), unless ?target= forced one. */
+function chooseTarget() {
+  if (!chooser) return;
+  const {targetMs, reason} = chooser.choose(performance.now());
+  stats.target = target = targetMs + ladderExtraMs;
+  stats.targetReason = reason + (ladderExtraMs ? ` + ladder ${ladderExtraMs}` : '');
+}
+
 function draw() {
   const bits = pipeline.bitsPerSecond();
   const q = video.getVideoPlaybackQuality ? video.getVideoPlaybackQuality() : {droppedVideoFrames: 0};
-  const held = stats.position === 'live' ? `(target ${target})` : '(behind live: DVR)';
+  const held = stats.position === 'live' ? `(target ${target}: ${stats.targetReason})` : '(behind live: DVR)';
   overlay.textContent =
     `latency ${stats.latencyMs === null ? '–' : Math.round(stats.latencyMs) + ' ms'} ${held}\n` +
     `${(bits / 1e6).toFixed(2)} Mbit/s  ${video.videoWidth}x${video.videoHeight}\n` +
@@ -142,11 +161,17 @@ async function main() {
     if (stats.position !== 'live') { await sleep(200); continue; }
     const mine = session;
     liveAbort = new AbortController();
+    openedAt = performance.now();
     // The rung the video records come from: the one wanted when the feeds open, then each `rung` marker's.
     let from = null;
     const onRecord = (h, bytes) => {
       if (mine !== session) return;
       if (h.kind === 'rung' && h.track === 'video') from = h.stream;
+      // The source's chunks only: a ladder's extra covers how far its renditions lag.
+      if (chooser && h.kind === 'chunk' && h.track === 'video' && (from ?? (abr ? abr.current : id)) === id &&
+          performance.now() - openedAt > BACKLOG_MS) {
+        chooser.noteArrival(performance.now(), Date.now() - h.captureMs);
+      }
       if (abr && h.kind === 'chunk' && h.track === 'video' && h.last !== false) {
         stats.arrivalMs = Date.now() - h.captureMs - 1000 * h.duration / h.timescale;
         abr.noteArrival(performance.now(), stats.arrivalMs, from ?? abr.current);
@@ -214,7 +239,7 @@ async function refreshLadder(list = null) {
   ladderLags.push(Math.max(0, ...renditions.map(r => (r.behindLiveMs ?? 0) - (source.behindLiveMs ?? 0))));
   if (ladderLags.length > 6) ladderLags.shift();
   const lag = [...ladderLags].sort((a, b) => a - b)[ladderLags.length >> 1];
-  if (!asked) stats.target = target = TARGET_MS + lag + LADDER_MARGIN_MS;
+  if (!asked) ladderExtraMs = lag + LADDER_MARGIN_MS;
   stats.ladderLagMs = lag;
   stats.rungs = ladder;
   document.getElementById('ladder').hidden = false;
@@ -524,7 +549,10 @@ if (params.get('recording') === '1') {
   video.addEventListener('waiting', () => {
     stats.stalls++;
     waitingSince = performance.now();
-    if (started && stats.position === 'live' && !video.seeking && video.currentTime > playedFrom + 2) stalled = true;
+    if (started && stats.position === 'live' && !video.seeking && video.currentTime > playedFrom + 2) {
+      stalled = true;
+      if (chooser) chooser.noteStall(performance.now());
+    }
   });
   video.addEventListener('playing', () => {
     if (waitingSince === null) return;
