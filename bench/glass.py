@@ -18,7 +18,8 @@ latency is reported beside, never in place of the reading.
 
 Usage: bench/glass.py [--source demo|rtmp] [--copy] [--seconds 120] [--warmup 20] [--target MS]
                       [--framelog .build/release/framelog]
-Without --target each player picks its own (its default); with it, ?target=MS.
+Without --target each player chooses its own (adaptive); with it, ?target=MS. The target range seen and the
+player's last reason for it are reported.
 Needs tesseract (`scripts/setup.sh --bench-tools`) and Pillow (in the venv, with the moderation model).
 """
 import argparse
@@ -40,7 +41,8 @@ from stack import FRAMELOG, clock_clip, demo, free_port, percentile, read_clock,
 
 TABS = [("feed", ""), ("ll-hls", "transport=hls")]
 STATE = """() => { const f = window.framelog, v = document.querySelector('video');
-  return {latency: f.latencyMs, target: f.target, stalls: f.stalls, height: v.videoHeight}; }"""
+  return {latency: f.latencyMs, target: f.target, reason: f.targetReason, stalls: f.stalls,
+          height: v.videoHeight}; }"""
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSansMono.ttf"
 
 
@@ -166,6 +168,7 @@ def summarize(shots, first, folder, tab):
         if state["latency"] is not None:
             player.append(state["latency"])
     last = shots[-1][3] if shots else first
+    t = [shot[3]["target"] for shot in shots if shot[3].get("target") is not None]
 
     def q(values, p):
         return round(percentile(values, p)) if values else None
@@ -173,7 +176,8 @@ def summarize(shots, first, folder, tab):
     return {"samples": len(latencies), "unread": unread, "p50_ms": q(latencies, 50), "p95_ms": q(latencies, 95),
             "max_ms": q(latencies, 100), "screenshot_span_p50_ms": q(spans, 50),
             "player_says_p50_ms": q(player, 50), "player_says_p95_ms": q(player, 95),
-            "target_ms": last["target"], "stalls": (last["stalls"] or 0) - (first["stalls"] or 0)}
+            "target_ms": last["target"], "target_range_ms": [min(t), max(t)] if t else None,
+            "target_reason": last.get("reason"), "stalls": (last["stalls"] or 0) - (first["stalls"] or 0)}
 
 
 def main():
