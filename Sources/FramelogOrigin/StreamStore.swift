@@ -36,7 +36,7 @@ public final class StreamStore: Sendable {
         case firstCompleteSegment
     }
 
-    private struct Waiter {
+    struct Waiter {
         /// The track whose window must have it (nil: the primary track's).
         var track: StreamTrack?
         var want: Want
@@ -46,7 +46,8 @@ public final class StreamStore: Sendable {
 
     /// A class so that looking one up under the lock costs one reference, not a copy of every field (the
     /// fast path looks one up for every object it sends). Only touched under `state`'s lock.
-    private final class Entry {
+    // Internal, not private: StreamStore+Parts.swift and StreamStore+Feed.swift read them too.
+    final class Entry {
         var info: StreamInfo?
         var windows: [StreamTrack: LiveWindow] = [:]
         var lastArrivalMs: Int64?
@@ -132,52 +133,12 @@ public final class StreamStore: Sendable {
         }
     }
 
-    /// A request for one part of one track, answered progressively.
-    struct PartWatcher {
-        var track: StreamTrack
-        var segment: UInt64
-        var part: Int
-        /// Bytes of the part sent so far (chunks are appended whole, so what follows is the new chunks').
-        var sentBytes = 0
-        var continuation: AsyncStream<PartChunk>.Continuation
-    }
-
-    /// What a progressive part response gets.
-    public enum PartChunk: Sendable {
-        /// The next bytes of the part (at first, every chunk that had arrived).
-        case bytes(ByteBuffer)
-        /// The part is complete: nothing more will come.
-        case complete
-        /// The part will not be completed here (the stream moved on without it, it ended, or the store
-        /// closed): the response must not look whole.
-        case abandoned
-    }
-
-    /// Sends `watcher` what the window holds of its part that it has not had; true when it is done with.
-    static func feed(_ watcher: inout PartWatcher, _ window: LiveWindow?) -> Bool {
-        guard let window else { return false }
-        let part = window.part(segment: watcher.segment, index: watcher.part)
-        if let part, part.bytes.count > watcher.sentBytes {
-            watcher.continuation.yield(.bytes(ByteBuffer(bytes: part.bytes[watcher.sentBytes...])))
-            watcher.sentBytes = part.bytes.count
-        }
-        if part?.complete ?? false {
-            watcher.continuation.yield(.complete)
-            return true
-        }
-        let passed =
-            window.ended || (window.segments.last.map { $0.number > watcher.segment } ?? false)
-            || (window.segment(watcher.segment).map { $0.complete || $0.parts.count > watcher.part + 1 } ?? false)
-        if passed { watcher.continuation.yield(.abandoned) }
-        return passed
-    }
-
     /// The primary track's window: video, or muxed, else audio.
     static func primary(_ windows: [StreamTrack: LiveWindow]) -> LiveWindow? {
         windows[.video] ?? windows[.muxed] ?? windows[.audio]
     }
 
-    private struct State {
+    struct State {
         var entries: [String: Entry] = [:]
         var nextID: UInt64 = 0
         var cancelled: Set<UInt64> = []
@@ -194,9 +155,9 @@ public final class StreamStore: Sendable {
         }
     }
 
-    private let state = Mutex(State())
+    let state = Mutex(State())
     private let limits: LiveWindow.Limits
-    private let feedBacklog: Int
+    let feedBacklog: Int
 
     public init(limits: LiveWindow.Limits = .init(), feedBacklog: Int = 64) {
         self.limits = limits
@@ -487,110 +448,5 @@ public final class StreamStore: Sendable {
     /// being called: the caller must then expect it.
     public func cancelHold(stream: String, id: UInt64) -> Bool {
         state.withLock { s in s.entries[stream]?.waiters.removeValue(forKey: id) != nil }
-    }
-
-    /// Part `part` of segment `segment` of `track` as it arrives, for the LL-HLS request of the
-    /// preload-hinted part: what has arrived of it at once, then each chunk as it comes, then `.complete`
-    /// (or `.abandoned`). Nil for an unknown stream or a closed store; a part already complete comes whole,
-    /// then `.complete`. The stream ends after `timeout` at most (`.abandoned`).
-    public func watchPart(
-        _ stream: String, track: StreamTrack, segment: UInt64, part: Int, timeout: Duration
-    ) -> AsyncStream<PartChunk>? {
-        let (chunks, continuation) = AsyncStream<PartChunk>.makeStream()
-        let id = state.withLock { s -> UInt64 in
-            s.nextID += 1
-            return s.nextID
-        }
-        let expiry = Task { [weak self] in
-            try? await Task.sleep(for: timeout)
-            guard let self else { return }
-            let watcher = self.state.withLock { $0.entries[stream]?.partWatchers.removeValue(forKey: id) }
-            watcher?.continuation.yield(.abandoned)
-            watcher?.continuation.finish()
-        }
-        continuation.onTermination = { [weak self] _ in
-            expiry.cancel()
-            self?.state.withLock { s in _ = s.entries[stream]?.partWatchers.removeValue(forKey: id) }
-        }
-        // nil: unknown stream or closed; true: registered; false: answered in full already.
-        let registered = state.withLock { s -> Bool? in
-            guard !s.closed, let entry = s.entries[stream] else { return nil }
-            var watcher = PartWatcher(track: track, segment: segment, part: part, continuation: continuation)
-            if Self.feed(&watcher, entry.windows[track]) { return false }
-            entry.partWatchers[id] = watcher
-            return true
-        }
-        if registered != true { continuation.finish() }
-        return registered == nil ? nil : chunks
-    }
-
-    /// A live feed of a stream's records: first every track's current init and the parts of the newest
-    /// primary segment that starts with a keyframe, with the other tracks' parts of the same segments (so a
-    /// decoder can start at once), then every record as it arrives. Ends when the subscriber falls
-    /// `feedBacklog` records behind. Nil for an unknown stream.
-    public func subscribe(_ stream: String, from: UInt64? = nil) -> AsyncStream<FeedItem>? {
-        let (items, continuation) = AsyncStream<FeedItem>.makeStream(
-            bufferingPolicy: .bufferingOldest(feedBacklog + 64))
-        let registered = state.withLock { s -> Bool in
-            guard !s.closed, let entry = s.entries[stream] else { return false }
-            s.nextID += 1
-            let id = s.nextID
-            for item in Self.feedStart(entry.windows, from: from) { continuation.yield(item) }
-            if entry.primary.ended { continuation.yield(FeedItem(header: endHeader(entry.primary), value: [])) }
-            entry.subscribers[id] = continuation
-            continuation.onTermination = { [weak self] _ in
-                self?.state.withLock { s in _ = s.entries[stream]?.subscribers.removeValue(forKey: id) }
-            }
-            return true
-        }
-        if !registered {
-            continuation.finish()
-            return nil
-        }
-        return items
-    }
-
-    /// What a new feed subscriber gets first: from the newest primary segment that starts with a
-    /// keyframe (or from segment `from`, when the window has it and it starts with one), every track's
-    /// init, discontinuities (from the primary track) and parts, in stream order.
-    static func feedStart(_ windows: [StreamTrack: LiveWindow], from: UInt64? = nil) -> [FeedItem] {
-        guard let primary = primary(windows),
-            let newest = primary.segments.last(where: { $0.parts[0].independent })?.number
-        else { return [] }
-        let asked = primary.segments.first { $0.number == from && $0.parts[0].independent }
-        let start = asked?.number ?? newest
-        // (sequence, rank, item): inits and markers sort before the part whose sequence they borrow.
-        var items: [(UInt64, Int, FeedItem)] = []
-        for (track, window) in windows {
-            var currentInit: String?
-            for segment in window.segments where segment.number >= start {
-                let first = segment.parts[0].header
-                if segment.discontinuity && segment.number != start && track.isPrimary {
-                    var marker = StreamRecordHeader(
-                        kind: .discontinuity, sequence: first.sequence, segment: segment.number,
-                        captureMs: segment.captureMs, initID: segment.initID)
-                    marker.track = track
-                    items.append((first.sequence, 0, FeedItem(header: marker, value: [])))
-                }
-                if segment.initID != currentInit, let bytes = window.inits[segment.initID] {
-                    currentInit = segment.initID
-                    let initHeader = StreamRecordHeader(
-                        kind: .initSegment, track: track, sequence: first.sequence, segment: segment.number,
-                        captureMs: segment.captureMs, initID: segment.initID)
-                    items.append((first.sequence, 1, FeedItem(header: initHeader, value: bytes)))
-                }
-                guard currentInit != nil else { continue }
-                for part in segment.parts {
-                    items.append((part.header.sequence, 2, FeedItem(header: part.header, value: part.bytes)))
-                }
-            }
-        }
-        return items.sorted { ($0.0, $0.1) < ($1.0, $1.1) }.map(\.2)
-    }
-
-    private func endHeader(_ window: LiveWindow) -> StreamRecordHeader {
-        StreamRecordHeader(
-            kind: .end, sequence: window.lastSequence ?? 0, segment: window.segments.last?.number ?? 0, captureMs: 0,
-            initID: window.segments.last?.initID ?? "")
     }
 }
