@@ -109,28 +109,39 @@ public struct StreamRecordHeader: Sendable, Hashable {
     /// part of the `muxed` track). Unknown keys are ignored; a missing or malformed Framelog key, or a
     /// newer format version, is an `invalidRecord` error.
     public init(decoding headers: some Sequence<(key: String, value: [UInt8]?)>) throws(MediaError) {
-        var values: [String: String] = [:]
-        for (key, value) in headers where key.hasPrefix("fl-") {
-            values[key] = value.map { String(decoding: $0, as: UTF8.self) } ?? ""
-        }
-        func text(_ key: String) throws(MediaError) -> String {
-            guard let value = values[key] else { throw MediaError(.invalidRecord, "record has no \(key) header") }
+        var fields = Fields()
+        for (key, value) in headers { fields.set(key, value) }
+        try self.init(fields: fields)
+    }
+
+    /// Reads the headers collected in `fields`: what `init(decoding:)` does, without a generic sequence in
+    /// the way (readers that see every record of every stream collect the fields themselves).
+    public init(fields: Fields) throws(MediaError) {
+        func bytes(_ key: String, _ value: [UInt8]?) throws(MediaError) -> [UInt8] {
+            guard let value else { throw MediaError(.invalidRecord, "record has no \(key) header") }
             return value
         }
-        func number<T: FixedWidthInteger>(_ key: String, _: T.Type) throws(MediaError) -> T {
-            let value = try text(key)
-            guard let parsed = T(value) else {
-                throw MediaError(.invalidRecord, "header \(key)=\"\(value)\" is not a number")
+        func text(_ key: String, _ value: [UInt8]?) throws(MediaError) -> String {
+            String(decoding: try bytes(key, value), as: UTF8.self)
+        }
+        func flag(_ key: String, _ value: [UInt8]?) throws(MediaError) -> Bool {
+            try bytes(key, value) == [UInt8(ascii: "1")]
+        }
+        func number<T: FixedWidthInteger>(_ key: String, _ value: [UInt8]?, _: T.Type) throws(MediaError) -> T {
+            let value = try bytes(key, value)
+            guard let parsed = Self.integer(value, T.self) else {
+                throw MediaError(
+                    .invalidRecord, "header \(key)=\"\(String(decoding: value, as: UTF8.self))\" is not a number")
             }
             return parsed
         }
-        let version = try number(Key.version, Int.self)
+        let version = try number(Key.version, fields.version, Int.self)
         guard (1...FramelogMedia.recordFormatVersion).contains(version) else {
             throw MediaError(
                 .invalidRecord,
                 "record format version \(version); this build reads 1 to \(FramelogMedia.recordFormatVersion)")
         }
-        let kindText = try text(Key.kind)
+        let kindText = try text(Key.kind, fields.kind)
         let kind: Kind
         switch (version, kindText) {
         case (1, "part"): kind = .chunk
@@ -146,22 +157,84 @@ public struct StreamRecordHeader: Sendable, Hashable {
         var last = true
         if version >= 2 {
             if kind == .initSegment || kind == .chunk {
-                let name = try text(Key.track)
+                let name = try text(Key.track, fields.track)
                 guard let known = StreamTrack(rawValue: name), known != .muxed else {
                     throw MediaError(.invalidRecord, "unknown track \"\(name)\"")
                 }
                 track = known
             }
-            chunk = try number(Key.chunk, Int.self)
-            last = try text(Key.last) == "1"
+            chunk = try number(Key.chunk, fields.chunk, Int.self)
+            last = try flag(Key.last, fields.last)
         }
         self.init(
-            kind: kind, track: track, sequence: try number(Key.sequence, UInt64.self),
-            segment: try number(Key.segment, UInt64.self), part: try number(Key.part, Int.self), chunk: chunk,
-            last: last, independent: try text(Key.independent) == "1", pts: try number(Key.pts, Int64.self),
-            timescale: try number(Key.timescale, UInt32.self), duration: try number(Key.duration, Int64.self),
-            captureMs: try number(Key.captureMs, Int64.self), initID: try text(Key.initID))
+            kind: kind, track: track, sequence: try number(Key.sequence, fields.sequence, UInt64.self),
+            segment: try number(Key.segment, fields.segment, UInt64.self),
+            part: try number(Key.part, fields.part, Int.self), chunk: chunk, last: last,
+            independent: try flag(Key.independent, fields.independent),
+            pts: try number(Key.pts, fields.pts, Int64.self),
+            timescale: try number(Key.timescale, fields.timescale, UInt32.self),
+            duration: try number(Key.duration, fields.duration, Int64.self),
+            captureMs: try number(Key.captureMs, fields.captureMs, Int64.self),
+            initID: try text(Key.initID, fields.initID))
         self.version = version
+    }
+
+    /// The values of the keys a header is read from, collected one (key, value) at a time with `set`: no
+    /// dictionary, and no strings for numbers (every record of every stream comes through here).
+    public struct Fields: Sendable {
+        var version, kind, sequence, segment, part, independent, pts, timescale, duration, captureMs, initID,
+            track, chunk, last: [UInt8]?
+
+        public init() {}
+
+        /// Keeps `value` if `key` is one the header is read from (the last one wins); ignores other keys. A key
+        /// without a value counts as an empty value.
+        public mutating func set(_ key: String, _ value: [UInt8]?) {
+            let value = value ?? []
+            switch key {
+            case Key.version: version = value
+            case Key.kind: kind = value
+            case Key.sequence: sequence = value
+            case Key.segment: segment = value
+            case Key.part: part = value
+            case Key.independent: independent = value
+            case Key.pts: pts = value
+            case Key.timescale: timescale = value
+            case Key.duration: duration = value
+            case Key.captureMs: captureMs = value
+            case Key.initID: initID = value
+            case Key.track: track = value
+            case Key.chunk: chunk = value
+            case Key.last: last = value
+            default: break
+            }
+        }
+    }
+
+    /// A decimal integer in ASCII, as `T(String)` reads it (an optional sign, then digits); nil when it is
+    /// empty, not a number or out of `T`'s range.
+    static func integer<T: FixedWidthInteger>(_ bytes: [UInt8], _: T.Type) -> T? {
+        integer(bytes).flatMap { T(exactly: $0) }
+    }
+
+    /// `bytes` as a decimal integer, nil when it is not one or lies beyond ±UInt64.max (no header needs more).
+    static func integer(_ bytes: [UInt8]) -> Int128? {
+        var index = 0
+        var negative = false
+        if let sign = bytes.first, sign == UInt8(ascii: "-") || sign == UInt8(ascii: "+") {
+            negative = sign == UInt8(ascii: "-")
+            index = 1
+        }
+        guard index < bytes.count else { return nil }
+        var value: Int128 = 0
+        while index < bytes.count {
+            let digit = bytes[index] &- UInt8(ascii: "0")
+            guard digit < 10 else { return nil }
+            value = value * 10 + Int128(digit)
+            guard value <= Int128(UInt64.max) else { return nil }
+            index += 1
+        }
+        return negative ? -value : value
     }
 
     private static func milliseconds(_ value: Double) -> String {

@@ -12,7 +12,15 @@ public enum StreamCodec {
 
     /// The Framelog header of a stream record.
     public static func header(of record: KafkaRecord) throws(MediaError) -> StreamRecordHeader {
-        try StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) })
+        try header(of: record.headers)
+    }
+
+    /// The Framelog header in Kafka headers (the fields collected one by one: no generic sequence or copy in
+    /// the way of what every record of every stream goes through).
+    public static func header(of headers: [KafkaHeader]) throws(MediaError) -> StreamRecordHeader {
+        var fields = StreamRecordHeader.Fields()
+        for h in headers { fields.set(h.key, h.value) }
+        return try StreamRecordHeader(fields: fields)
     }
 
     /// JSON with sorted keys: the same entry always has the same bytes.

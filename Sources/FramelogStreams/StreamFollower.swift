@@ -89,7 +89,7 @@ public struct StreamFollower: Sendable {
         guard let state = progress[stream] else { return .skip }
         let header: StreamRecordHeader
         do {
-            header = try StreamRecordHeader(decoding: headers.map { ($0.key, $0.value) })
+            header = try StreamCodec.header(of: headers)
         } catch {
             return .malformed(error.message)
         }

@@ -97,7 +97,7 @@ struct ArchiveBench: AsyncParsableCommand {
         try await consumer.readToEnd(idle: .milliseconds(500), limit: .seconds(900)) { record in
             records += 1
             bytes += record.value.count
-            guard let h = try? StreamRecordHeader(decoding: record.headers.map { ($0.key, $0.value) }),
+            guard let h = try? StreamCodec.header(of: record),
                 h.kind == .chunk
             else { return }
             segments.insert("\(record.topic)/\(h.segment)")

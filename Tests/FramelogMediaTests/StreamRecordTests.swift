@@ -67,6 +67,22 @@ struct StreamRecordTests {
         #expect(throws: MediaError.self) { try StreamRecordHeader(decoding: [(key: "fl-version", value: nil)]) }
     }
 
+    @Test("numbers are read from the header bytes exactly as Swift reads them from text")
+    func numbersAsSwiftReadsThem() {
+        let texts = [
+            "0", "7", "+7", "-7", "-0", "", "+", "-", "12a", " 1", "1 ", "٥", "0042", "4294967295", "4294967296",
+            "9223372036854775807", "9223372036854775808", "-9223372036854775808", "-9223372036854775809",
+            "18446744073709551615", "18446744073709551616", "1795570186176",
+        ]
+        for text in texts {
+            let bytes = Array(text.utf8)
+            #expect(StreamRecordHeader.integer(bytes, Int64.self) == Int64(text), "\(text) as Int64")
+            #expect(StreamRecordHeader.integer(bytes, UInt64.self) == UInt64(text), "\(text) as UInt64")
+            #expect(StreamRecordHeader.integer(bytes, UInt32.self) == UInt32(text), "\(text) as UInt32")
+            #expect(StreamRecordHeader.integer(bytes, Int.self) == Int(text), "\(text) as Int")
+        }
+    }
+
     @Test("stream ids: letters, digits, . _ - only, 1 to 64, no leading punctuation")
     func streamIDs() throws {
         for good in ["a", "demo", "Show_1.main-2", String(repeating: "x", count: 64)] {
