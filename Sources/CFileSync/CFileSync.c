@@ -26,6 +26,21 @@ static int write_all(int fd, const char *bytes, size_t count) {
     return 0;
 }
 
+/// The aligned copy of what a thread writes directly: kept and grown, not allocated per file, so that each
+/// file does not cost fresh pages to fault in and zero (one per writing thread, as large as its largest file).
+static __thread void *direct_buffer = NULL;
+static __thread size_t direct_capacity = 0;
+
+static void *aligned_room(size_t size) {
+    if (size <= direct_capacity) return direct_buffer;
+    void *grown = NULL;
+    if (posix_memalign(&grown, framelog_direct_alignment, size) != 0) return NULL;
+    free(direct_buffer);
+    direct_buffer = grown;
+    direct_capacity = size;
+    return grown;
+}
+
 int framelog_write_file(const char *path, const void *bytes, size_t count, int direct) {
     int fd = -1;
     if (direct && count > 0) {
@@ -35,8 +50,8 @@ int framelog_write_file(const char *path, const void *bytes, size_t count, int d
     }
     if (fd >= 0) {
         size_t padded = (count + framelog_direct_alignment - 1) / framelog_direct_alignment * framelog_direct_alignment;
-        void *aligned = NULL;
-        if (posix_memalign(&aligned, framelog_direct_alignment, padded) != 0) {
+        void *aligned = aligned_room(padded);
+        if (aligned == NULL) {
             close(fd);
             errno = ENOMEM;
             return -1;
@@ -47,7 +62,6 @@ int framelog_write_file(const char *path, const void *bytes, size_t count, int d
         // The padding goes: the file ends where the bytes do.
         if (!failed) failed = ftruncate(fd, (off_t)count);
         int saved = errno;
-        free(aligned);
         if (failed) {
             close(fd);
             errno = saved;

@@ -39,6 +39,10 @@ public final class ArchiveService: Service {
         reading.streams = c.streams
         reading.start = .earliest
         reading.sessionTimeout = c.sessionTimeout
+        // Records per trip to the client: a record is a frame (a few KB), and the archive only appends it
+        // to memory, so 256 (the client's default) is milliseconds of work between trips, and a rebalance
+        // is still heard at once. The reader's 32 made a trip per 150 KB, and the archive half as fast.
+        reading.batchSize = 256
         let reader = StreamReader(configuration: reading, logger: logger)
         logger.info("archiving", metadata: ["archive.dir": "\(c.directory)", "kafka.group": "\(c.group)"])
         let batch = DurableBatch(store: store, catalog: catalog, reader: reader)

@@ -73,6 +73,9 @@ public struct SegmentAssembler: Sendable {
     /// flagged as a discontinuity.
     private var lastBegun: UInt64?
     private var initIDs: [StreamTrack: String] = [:]
+    /// Bytes of each track's last segment handed over: the next one's room is reserved up front, so that
+    /// appending a segment's chunks (a frame each) copies each byte once, not at every doubling.
+    private var lastSizes: [StreamTrack: Int] = [:]
 
     /// - Parameter after: the newest segment already handed over in an earlier run (the archive's catalog):
     ///   nothing at or before it is handed over again, and a segment that does not follow it is flagged.
@@ -142,8 +145,11 @@ public struct SegmentAssembler: Sendable {
             open[h.segment]!.tracks[h.track]!.duration += h.duration
             if h.chunk == 0 { open[h.segment]!.tracks[h.track]!.parts += 1 }
         } else if h.part == 0 && h.chunk == 0 {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(max(record.value.count, (lastSizes[h.track] ?? 0) * 9 / 8))
+            bytes += record.value
             open[h.segment]!.tracks[h.track] = TrackSegment(
-                track: h.track, initID: h.initID, bytes: record.value, pts: h.pts, duration: h.duration,
+                track: h.track, initID: h.initID, bytes: bytes, pts: h.pts, duration: h.duration,
                 timescale: h.timescale, parts: 1, independent: h.independent, captureMs: h.captureMs)
         }
         open[h.segment]!.firstOffset = min(open[h.segment]!.firstOffset, record.offset)
@@ -166,6 +172,7 @@ public struct SegmentAssembler: Sendable {
             guard !segment.tracks.isEmpty, segment.complete.isSuperset(of: segment.tracks.keys) else { break }
             open[number] = nil
             lastSegment = number
+            for (track, part) in segment.tracks { lastSizes[track] = part.bytes.count }
             out.append(
                 .segment(
                     Segment(
