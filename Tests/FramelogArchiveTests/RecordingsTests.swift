@@ -237,6 +237,26 @@ struct RecordingsTests {
             #expect(m1?["tracks"] as? [String] == ["video", "audio"], "\(mse.stdout)")
             let (u0, u1) = (m0?["time"] as? Double ?? 0, m1?["time"] as? Double ?? 0)
             #expect(u1 - u0 >= 2 && u0 < 10, "played \(u0) → \(u1) s of the recording through MSE")
+            // Its seek bar spans the whole recording: dragged past the gap into the second span, then back
+            // into the first, the picture shows each moment and plays on.
+            let firstStart = try #require(spans.first?["startMs"] as? Int)
+            let secondStart = try #require(spans.last?["startMs"] as? Int)
+            let targets = [secondStart + 2000, firstStart + 1000]
+            let seeking = try runProgram(
+                projectRoot + "/.venv/bin/python",
+                [
+                    projectRoot + "/Tests/FramelogOriginTests/scripts/recording.py",
+                    "\(base)/watch/\(stream)?recording=1&mse=1",
+                ] + targets.map(String.init))
+            let seekSeen = try JSONSerialization.jsonObject(with: Data(seeking.stdout.utf8)) as? [String: Any]
+            let seeks = seekSeen?["seeks"] as? [[String: Any]] ?? []
+            #expect(seeks.count == 2, "\(seeking.stdout)\(seeking.stderr)")
+            for seek in seeks {
+                let landed = seek["landed"] as? Double
+                #expect(landed != nil && seek["error"] is NSNull, "\(seek)")
+                #expect((seek["advanced"] as? Double ?? 0) >= 0.5, "plays on after the seek: \(seek)")
+                #expect((seek["where"] as? String)?.contains(" / 0:") == true, "\(seek)")
+            }
 
             try await checkClips(base: base, stream: stream, segments: all, directory: directory)
 

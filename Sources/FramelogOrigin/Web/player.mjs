@@ -55,6 +55,8 @@ const stats = window.framelog = {
   buffered: () => pipeline.buffered(), avSkewMs: () => pipeline.avSkewMs,
   // 'live', or 'past' after a seek back (the controller lets go); the earliest time the seek bar reaches.
   position: 'live', dvrStartMs: null, seekBack: ms => seekTo(Date.now() - ms), goLive: () => goLive(),
+  // A recording played through MSE: its extent {startMs, endMs}, and a seek to capture time `ms` in it.
+  recording: null, seekTo: ms => seekTo(ms),
   // The ladder: its rungs (tallest first), the one whose video is appended, every switch made, the link's
   // measured throughput (bits/s; null: not limited), and the quality menu's choice ('auto' or a rung id).
   rungs: [], rung: id, switches: [], estimateBps: null, quality: 'auto', setQuality: q => setQuality(q),
@@ -272,40 +274,56 @@ quality.addEventListener('change', () => setQuality(quality.value));
 
 // MARK: Recordings and DVR
 
-/** A recording through MSE: every segment from the first recorded moment, read as DVR reads the past. */
-async function playRecording() {
-  const list = await (await fetch(`/api/streams/${id}/recordings?limit=1`, {cache: 'no-store'})).json();
-  const first = list.spans[0].startMs;
-  const multivariant = await (await fetch(`/vod/${id}/index.m3u8`, {cache: 'no-store'})).text();
-  await pipeline.open();
-  pipeline.useTracks(recordedTracks(multivariant));
-  stats.tracks = [...pipeline.tracks.keys()];
-  // From the first buffered frame once there is one; what is well behind the playhead is dropped.
-  let placed = false;
-  setInterval(() => {
-    if (!video.buffered.length) return;
-    if (!placed) {
-      placed = true;
-      video.currentTime = video.buffered.start(0);
-      video.play().catch(() => {});
+/** The recording's extent: the first recorded moment and the last, over every page of its spans. */
+async function recordingExtent() {
+  let url = `/api/streams/${id}/recordings`, startMs = null, endMs = null;
+  for (let page = 0; url && page < 100; page++) {
+    const r = await fetch(url, {cache: 'no-store'});
+    if (!r.ok) throw new Error(`recordings: HTTP ${r.status}`);
+    const list = await r.json();
+    if (list.spans.length) {
+      startMs ??= list.spans[0].startMs;
+      endMs = list.spans[list.spans.length - 1].endMs;
     }
-    pipeline.trim(false);
-  }, 100);
-  await readVod(id, stats.tracks, first, (h, bytes) => pipeline.onRecord(h, bytes), {
-    stopped: () => false,
-    room: () => !video.buffered.length || video.buffered.end(video.buffered.length - 1) - video.currentTime < 30,
-  });
+    url = list.next;
+  }
+  if (startMs === null) throw new Error('nothing recorded');
+  return {startMs, endMs};
+}
+
+/**
+ * A recording through MSE, read as DVR reads the past: from its first moment, with the seek bar over the
+ * whole recording (a seek outside what is buffered reads the archive from there).
+ */
+async function playRecording() {
+  stats.recording = await recordingExtent();
+  const multivariant = await (await fetch(`/vod/${id}/index.m3u8`, {cache: 'no-store'})).text();
+  recordedNames = recordedTracks(multivariant);
+  stats.position = 'past';
+  dvr.hidden = false;
+  await seekTo(stats.recording.startMs);
 }
 
 const dvr = document.getElementById('dvr');
 const seek = document.getElementById('seek');
 const where = document.getElementById('where');
 let dragging = false;
+/** A recording's tracks, from its multivariant playlist (live, the stream list gives them). */
+let recordedNames = null;
+
+/** What the seek bar spans: the DVR window up to now, or the whole recording. */
+function seekSpan() {
+  if (stats.recording) return {from: stats.recording.startMs, to: stats.recording.endMs};
+  const now = Date.now();
+  return {from: stats.dvrStartMs ?? now - 60_000, to: now};
+}
 
 /** Plays the past from capture time `ms`: within what is buffered, else from the archive. */
 async function seekTo(ms) {
-  if (ms > Date.now() - 2000) return goLive();
-  ms = Math.max(ms, stats.dvrStartMs ?? ms);
+  const recording = stats.recording;
+  if (recording) ms = Math.min(Math.max(ms, recording.startMs), recording.endMs - 500);
+  else if (ms > Date.now() - 2000) return goLive();
+  else ms = Math.max(ms, stats.dvrStartMs ?? ms);
   const t = mediaTimeAt(pipeline.timeline, ms);
   stats.position = 'past';
   video.playbackRate = 1;
@@ -314,13 +332,13 @@ async function seekTo(ms) {
     return;
   }
   if (liveAbort) liveAbort.abort();
-  stats.mode = 'past';
+  if (!recording) stats.mode = 'past';
   pendingSeekMs = ms;
   const mine = await freshPipeline();
   try {
-    const info = await streamInfo();
-    pipeline.useTracks(info.tracks);
+    pipeline.useTracks(recording ? recordedNames : (await streamInfo()).tracks);
     const names = [...pipeline.tracks.keys()];
+    stats.tracks = names;
     await readVod(id, names, ms - 2000, (h, bytes) => { if (mine === session) pipeline.onRecord(h, bytes); }, {
       stopped: () => mine !== session,
       room: () => !video.buffered.length || video.buffered.end(video.buffered.length - 1) - video.currentTime < 30,
@@ -328,8 +346,8 @@ async function seekTo(ms) {
   } catch (e) {
     if (mine === session) stats.error = String(e);
   }
-  // Caught up with the newest recording (or it failed): back to live.
-  if (mine === session) goLive();
+  // Caught up with the newest recording (or it failed): back to live. A recording just ends.
+  if (mine === session && !recording) goLive();
 }
 
 /** Back to the live edge: the live feed and the latency controller take hold again. */
@@ -406,19 +424,24 @@ if (window.EventSource) {
 /** The seek bar spans [dvrStartMs, now]; the thumb is at the capture time on screen. */
 function drawSeekBar() {
   if (dvr.hidden || dragging) return;
-  const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
-  drawMarks(from, now);
-  const at = stats.position === 'live' ? now : (pipeline.captureAt(video.currentTime) ?? now);
-  seek.value = String(Math.round(1000 * (at - from) / Math.max(1, now - from)));
-  const behind = Math.max(0, Math.round((now - at) / 1000));
-  where.textContent = stats.position === 'live' ? 'live'
-    : `−${Math.floor(behind / 60)}:${String(behind % 60).padStart(2, '0')}`;
+  const {from, to} = seekSpan();
+  drawMarks(from, to);
+  const at = stats.position === 'live' ? to : (pipeline.captureAt(video.currentTime) ?? (stats.recording ? from : to));
+  seek.value = String(Math.round(1000 * (at - from) / Math.max(1, to - from)));
+  where.textContent = stats.recording ? `${clock(at - from)} / ${clock(to - from)}`
+    : stats.position === 'live' ? 'live' : `−${clock(to - at)}`;
   document.getElementById('live').classList.toggle('at-live', stats.position === 'live');
+}
+
+/** `ms` as m:ss. */
+function clock(ms) {
+  const s = Math.max(0, Math.round(ms / 1000));
+  return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, '0')}`;
 }
 
 /** The earliest recorded moment within the DVR window. */
 async function refreshDvrStart() {
-  if (dvr.hidden) return;
+  if (dvr.hidden || stats.recording) return;
   try {
     const r = await fetch(`/api/streams/${id}/recordings?start=${Date.now() - dvrSeconds * 1000}&limit=1`,
                           {cache: 'no-store'});
@@ -474,10 +497,9 @@ function showTile(cue) {
 }
 
 function showPreview(fraction) {
-  const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
-  const f = Math.min(1, Math.max(0, fraction)), at = from + (now - from) * f;
-  const behind = Math.max(0, Math.round((now - at) / 1000));
-  preview.querySelector('.when').textContent = `−${Math.floor(behind / 60)}:${String(behind % 60).padStart(2, '0')}`;
+  const {from, to} = seekSpan();
+  const f = Math.min(1, Math.max(0, fraction)), at = from + (to - from) * f;
+  preview.querySelector('.when').textContent = stats.recording ? clock(at - from) : `−${clock(to - at)}`;
   preview.style.left = `${(f * 100).toFixed(2)}%`;
   previewWanted = true;
   refreshTrack();
@@ -517,14 +539,18 @@ seek.addEventListener('input', () => { dragging = true; showPreview(Number(seek.
 seek.addEventListener('change', () => {
   dragging = false;
   hidePreview();
-  const now = Date.now(), from = stats.dvrStartMs ?? now - 60_000;
-  seekTo(from + (now - from) * Number(seek.value) / 1000);
+  const {from, to} = seekSpan();
+  seekTo(from + (to - from) * Number(seek.value) / 1000);
 });
 document.getElementById('back30').addEventListener('click', () => {
-  const at = stats.position === 'live' ? Date.now() : (pipeline.captureAt(video.currentTime) ?? Date.now());
+  const at = stats.position === 'live' ? Date.now() : (pipeline.captureAt(video.currentTime) ?? seekSpan().to);
   seekTo(at - 30_000);
 });
-document.getElementById('live').addEventListener('click', () => goLive());
+// From a recording, "live" is the stream's live page.
+document.getElementById('live').addEventListener('click', () => {
+  if (stats.recording) location.assign(`/watch/${id}`);
+  else goLive();
+});
 
 if (params.get('recording') === '1') {
   // The recording (the origin's archive, `/vod/<id>/index.m3u8`): a VOD from its start; the latency
@@ -537,6 +563,14 @@ if (params.get('recording') === '1') {
     video.src = `/vod/${id}/index.m3u8`;
     video.play().catch(() => {});
   } else {
+    // The seek bar spans the recording (native controls would reach only what is buffered); a click on the
+    // picture pauses and resumes.
+    video.controls = false;
+    video.addEventListener('click', () => { if (video.paused) video.play().catch(() => {}); else video.pause(); });
+    setInterval(control, 100);
+    setInterval(drawSeekBar, 250);
+    setInterval(drawAlerts, 250);
+    setInterval(() => { if (!dvr.hidden) refreshTrack(); }, 1000);
     playRecording().catch(e => { stats.error = String(e); });
   }
 } else if (!window.MediaSource || params.get('native') === '1') {
