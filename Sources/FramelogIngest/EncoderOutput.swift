@@ -37,7 +37,7 @@ struct EncoderOutput {
     init(configuration: IngestConfiguration, runStartMs: Int64) {
         self.configuration = configuration
         splitter = CMAFSplitter(maxBoxSize: configuration.maxPartBytes * 2 + (1 << 20))
-        captureClock = CaptureClock(startedAtMs: configuration.source.isRealTimeGenerated ? runStartMs : nil)
+        captureClock = CaptureClock(startedAtMs: configuration.source.isAnchoredAtStart ? runStartMs : nil)
     }
 
     /// Takes the next bytes of stdout, arriving at `arrivalMs`; returns what they complete.

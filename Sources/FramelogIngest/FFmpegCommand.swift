@@ -2,11 +2,11 @@
 /// video frame (or per part, with `.part` chunking), a keyframe at every segment start.
 enum FFmpegCommand {
     /// The command for `c` when nothing is known of the source in advance.
-    static func arguments(for c: IngestConfiguration, startedAtMs: Int64) -> [String] {
-        arguments(for: c, plan: EncodingPlan(c, source: nil), startedAtMs: startedAtMs)
+    static func arguments(for c: IngestConfiguration) -> [String] {
+        arguments(for: c, plan: EncodingPlan(c, source: nil))
     }
 
-    static func arguments(for c: IngestConfiguration, plan: EncodingPlan, startedAtMs: Int64) -> [String] {
+    static func arguments(for c: IngestConfiguration, plan: EncodingPlan) -> [String] {
         var args = ["-hide_banner", "-nostats", "-loglevel", "warning"]
         if c.source != .standardInput { args.append("-nostdin") }
         args += input(c, plan: plan)
@@ -20,7 +20,7 @@ enum FFmpegCommand {
             // ADTS (MPEG-TS input) must become an AudioSpecificConfig for MP4; the filter passes others through.
             args += ["-c:v", "copy", "-c:a", "copy", "-bsf:a", "aac_adtstoasc"]
         } else {
-            args += ["-vf", videoFilter(c, plan: plan, startedAtMs: startedAtMs)]
+            args += ["-vf", videoFilter(c, plan: plan)]
             args += ["-c:v", "libx264", "-preset", "veryfast", "-tune", "zerolatency", "-pix_fmt", "yuv420p"]
             if let fps = plan.frameRate {
                 let gop = String(c.segmentMilliseconds * fps / 1000)
@@ -97,7 +97,7 @@ enum FFmpegCommand {
     /// ffmpeg probes up to 5 s of a live input before it starts; half a second finds H.264 and AAC.
     private static let liveProbe = ["-analyzeduration", "500000", "-probesize", "1000000"]
 
-    private static func videoFilter(_ c: IngestConfiguration, plan: EncodingPlan, startedAtMs: Int64) -> String {
+    private static func videoFilter(_ c: IngestConfiguration, plan: EncodingPlan) -> String {
         guard case .testPattern = c.source else {
             guard let size = plan.size else {
                 // The source's picture as it is; only odd sizes (which 4:2:0 cannot hold) lose a line.
@@ -107,15 +107,18 @@ enum FFmpegCommand {
             return "scale=\(w):\(h):force_original_aspect_ratio=decrease,pad=\(w):\(h):-1:-1,setsar=1"
         }
         let h = (plan.size ?? EncodingPlan.testPatternSize).height
-        // Frame number and UTC wall-clock (start + pts, the same value as the capture-time header), so
-        // latency can be read off a screenshot.
-        let msOfDay = startedAtMs % 86_400_000
-        let offset =
-            "\(msOfDay / 1000).\(String(repeating: "0", count: 3 - String(msOfDay % 1000).count))\(msOfDay % 1000)"
+        let rate = plan.frameRate ?? EncodingPlan.testPatternFrameRate
+        // Frame number and the UTC wall clock of the frame's making, to the ms, so that latency can be read
+        // off a screenshot: the pts becomes the wall clock (ms) for the text, then the frame count again.
+        // ffmpeg starts making frames 0.3-0.4 s after it is spawned; a clock of spawn time + pts ran that far
+        // ahead. Ingest's capture header is anchored by arrival (`IngestSource.isAnchoredAtStart`): it
+        // follows this clock to within the encoding time.
         let fontSize = max(12, h / 14)
         var filter =
-            "drawtext=text='%{n}  %{pts\\:hms\\:\(offset)\\:24HH} UTC':x=\(fontSize / 2):y=h-th-\(fontSize / 2)"
+            "settb=1/1000,setpts=floor(RTCTIME/1000),"
+            + "drawtext=text='%{n}  %{pts\\:hms\\:0\\:24HH} UTC':x=\(fontSize / 2):y=h-th-\(fontSize / 2)"
             + ":fontsize=\(fontSize):fontcolor=white:box=1:boxcolor=black@0.7:boxborderw=\(fontSize / 4)"
+            + ",settb=1/\(rate),setpts=N"
         if let blackout = c.testPatternBlackout {
             // After the clock, so that the whole picture is black.
             let every = Double(blackout.every.milliseconds) / 1000

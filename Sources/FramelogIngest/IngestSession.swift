@@ -150,7 +150,7 @@ final class IngestSession: Sendable {
     private func runEncoder() async throws -> RunOutcome {
         let c = configuration
         let runStartMs = Self.nowMs()
-        let arguments = FFmpegCommand.arguments(for: c, plan: plan, startedAtMs: runStartMs)
+        let arguments = FFmpegCommand.arguments(for: c, plan: plan)
         logger.debug("starting ffmpeg", metadata: ["ffmpeg.arguments": "\(arguments.joined(separator: " "))"])
         let executable: Executable = c.ffmpeg.contains("/") ? .path(FilePath(c.ffmpeg)) : .name(c.ffmpeg)
         var options = PlatformOptions()

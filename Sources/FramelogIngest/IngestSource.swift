@@ -24,10 +24,13 @@ public enum IngestSource: Sendable, Hashable {
         }
     }
 
-    /// Sources ffmpeg generates or reads in real time from a start it controls, so capture time = start + pts.
-    var isRealTimeGenerated: Bool {
+    /// Files: ffmpeg reads them from a start it controls, so capture time = start + pts (also when read
+    /// faster than real time). Everything else, the test pattern included, is anchored by arrival: ffmpeg
+    /// starts making test-pattern frames 0.3-0.4 s after it is spawned, and each frame carries the wall clock
+    /// of its own making (`FFmpegCommand`), which a fixed start would run ahead of.
+    var isAnchoredAtStart: Bool {
         switch self {
-        case .testPattern, .file: true
+        case .file: true
         default: false
         }
     }

@@ -1,9 +1,10 @@
 /// Derives each part's capture wall-clock from its timestamps.
 ///
-/// `anchorMs` is the wall-clock of the first part's pts. Sources generated in real time (test pattern, a
-/// file read at native rate) anchor it at the moment the encoder started. Live inputs anchor it at the first
-/// part's arrival minus its duration and keep lowering it whenever a part arrives earlier than the anchor
-/// predicts, so the estimate never runs ahead of the real capture time and never drifts with a slow pipeline.
+/// `anchorMs` is the wall-clock of the first part's pts. Files, read from a start the encoder controls (at
+/// native rate or faster), anchor it at the moment the encoder started. Live inputs and generators that stamp
+/// each frame with the wall clock of its making (ingest's test pattern) anchor it at the first part's arrival
+/// minus its duration and keep lowering it whenever a part arrives earlier than the anchor predicts, so the
+/// estimate never runs ahead of the real capture time and never drifts with a slow pipeline.
 public struct CaptureClock: Sendable {
     public private(set) var anchorMs: Int64?
     private var firstPts: Int64?
