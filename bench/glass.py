@@ -1,13 +1,17 @@
 #!/usr/bin/env python3
 """Glass-to-glass latency read off the screen: two Chromium viewers, the feed and LL-HLS, side by side in one run.
 
-Two sources (`--source`):
+Three sources (`--source`):
   - demo: `framelog demo` (embedded broker, 720p30 test-pattern ingest, transcode, archive, analyze, origin).
-    The test pattern burns in ingest's capture clock (ffmpeg's start + pts, the value of `fl-capture-ms`).
+    The test pattern burns in the wall clock of each frame's making (ffmpeg's RTCTIME as the frame passes
+    its filter); `fl-capture-ms` follows it to within the encoding time. (Before 2026-12-04 evening it
+    burned in ffmpeg's spawn time + pts, 0.3-0.4 s ahead of the making, and overstated every reading.)
   - rtmp: broker, origin and `framelog ingest --rtmp-listen` (re-encoding; `--copy` to pass it through), fed
     by a small generator here: each frame is drawn by Pillow with the wall clock of its own creation,
     640x360 at 30 fps, piped into ffmpeg (x264 zerolatency, a keyframe every 2 s) and pushed over RTMP.
     This takes ingest's capture-time anchor out of the loop: the encoder and the RTMP hop count too.
+  - pattern: broker, origin and `framelog ingest --test-pattern --size 640x360` (no ladder, no other
+    services): Framelog's own path from the frame's making to the screen, with nothing upstream of it.
 Two tabs of headless Chromium (Debian's /usr/bin/chromium through playwright) play /watch/ID (the feed) and
 /watch/ID?transport=hls (LL-HLS). After `--warmup`, the script takes turns screenshotting the clock's corner
 of each tab's video for `--seconds`, noting the wall clock just before and after each screenshot, and the
@@ -16,7 +20,7 @@ measures, tesseract reads each picture: latency = mid-point of the screenshot's 
 read. Readings tesseract could not parse, or more than 10 s off, are counted and left out. The player's own
 latency is reported beside, never in place of the reading.
 
-Usage: bench/glass.py [--source demo|rtmp] [--copy] [--seconds 120] [--warmup 20] [--target MS]
+Usage: bench/glass.py [--source demo|rtmp|pattern] [--copy] [--seconds 120] [--warmup 20] [--target MS]
                       [--framelog .build/release/framelog]
 Without --target each player chooses its own (adaptive); with it, ?target=MS. The target range seen and the
 player's last reason for it are reported.
@@ -90,8 +94,9 @@ def generate(url, stop, size=(640, 360), fps=30):
 
 
 @contextlib.contextmanager
-def rtmp_stack(framelog, copy):
-    """broker + origin + `ingest --rtmp-listen` + the generator; yields (base URL, stream id)."""
+def rtmp_stack(framelog, copy, pattern=False):
+    """broker + origin + `ingest --rtmp-listen` + the generator (or, with `pattern`, `ingest --test-pattern`);
+    yields (base URL, stream id)."""
     with tempfile.TemporaryDirectory() as state:
         env = dict(os.environ, FRAMELOG_STATE_DIR=state)
         env.pop("FRAMELOG_BROKERS", None)
@@ -108,13 +113,15 @@ def rtmp_stack(framelog, copy):
             procs.insert(0, origin)
             wait_line(origin, r"listening on")
             url = f"rtmp://127.0.0.1:{rtmp_port}/live/glass"
-            ingest = subprocess.Popen([framelog, "ingest", "--brokers", bootstrap, "--stream", "glass", "--rtmp-listen",
-                                       url, "--quiet", "--log-level", "warning"] + (["--copy"] if copy else []),
+            source = ["--test-pattern", "--size", "640x360"] if pattern else ["--rtmp-listen", url]
+            ingest = subprocess.Popen([framelog, "ingest", "--brokers", bootstrap, "--stream", "glass", *source,
+                                       "--quiet", "--log-level", "warning"] + (["--copy"] if copy else []),
                                       env=env, stdout=subprocess.DEVNULL)
             procs.insert(0, ingest)
             time.sleep(2)
-            generator = threading.Thread(target=generate, args=(url, stop), daemon=True)
-            generator.start()
+            if not pattern:
+                generator = threading.Thread(target=generate, args=(url, stop), daemon=True)
+                generator.start()
             time.sleep(6)
             yield f"http://127.0.0.1:{port}", "glass"
         finally:
@@ -182,7 +189,7 @@ def summarize(shots, first, folder, tab):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--source", choices=["demo", "rtmp"], default="demo")
+    parser.add_argument("--source", choices=["demo", "rtmp", "pattern"], default="demo")
     parser.add_argument("--copy", action="store_true", help="rtmp: ingest passes the generator's video through")
     parser.add_argument("--seconds", type=float, default=120, help="sampling time")
     parser.add_argument("--warmup", type=float, default=20, help="seconds of playing before sampling")
@@ -192,7 +199,10 @@ def main():
     if subprocess.run(["which", "tesseract"], capture_output=True).returncode != 0:
         sys.exit("tesseract is missing: scripts/setup.sh --bench-tools")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    stack = demo(args.framelog) if args.source == "demo" else rtmp_stack(args.framelog, args.copy)
+    if args.source == "demo":
+        stack = demo(args.framelog)
+    else:
+        stack = rtmp_stack(args.framelog, args.copy, pattern=args.source == "pattern")
     with stack as started:
         base, stream = (started, "demo") if args.source == "demo" else started
         shots, first = asyncio.run(measure(base, stream, args))
