@@ -1,7 +1,7 @@
 // Unit tests of the player's latency controller (Sources/FramelogOrigin/Web/latency.mjs).
 import assert from 'node:assert/strict';
 import {test} from 'node:test';
-import {captureAt, decide, startTime, JUMP_THRESHOLD_MS, TargetChooser, STALL_MEMORY_MS} from
+import {captureAt, decide, startTime, JUMP_THRESHOLD_MS, MAX_STALL_SKIP_MS, TargetChooser, STALL_MEMORY_MS} from
   '../../Sources/FramelogOrigin/Web/latency.mjs';
 
 test('on target, play at normal speed', () => {
@@ -33,6 +33,29 @@ test('far behind, jump to where the frame is target old, but not past the buffer
   assert.deepEqual(b, {jumpTo: 10.95, rate: null});
   const c = decide({latencyMs: 500 + error, targetMs: 500, currentTime: 10, bufferedEnd: 10.1});
   assert.deepEqual(c, {jumpTo: null, rate: null}, 'nothing buffered to jump to');
+});
+
+test('after a stall, skip what it held back in one jump once it is buffered, bounded', () => {
+  // 600 ms behind after the stall, 1 s buffered ahead: skip the 0.6 s.
+  const a = decide({latencyMs: 1100, targetMs: 500, currentTime: 10, bufferedEnd: 11, afterStall: true});
+  assert.equal(a.rate, null);
+  assert.ok(Math.abs(a.jumpTo - 10.6) < 1e-9, `${a.jumpTo}`);
+  // No further than the bound: the rest is made up by the rate.
+  const b = decide({latencyMs: 500 + 1400, targetMs: 500, currentTime: 10, bufferedEnd: 20, afterStall: true});
+  assert.ok(Math.abs(b.jumpTo - (10 + MAX_STALL_SKIP_MS / 1000)) < 1e-9, `${b.jumpTo}`);
+  // Not buffered yet (0.2 s beyond the 0.3 s bound, 0.6 s wanted): wait, the rate rules meanwhile...
+  const waiting = {latencyMs: 1100, targetMs: 500, currentTime: 10, bufferedEnd: 10.5, afterStall: true};
+  assert.deepEqual(decide(waiting), decide({...waiting, afterStall: false}));
+  // ...until the last chance: then what is there, keeping the low-buffer bound (60 % of a low target here).
+  assert.ok(Math.abs(decide({...waiting, lastChance: true}).jumpTo - 10.2) < 1e-9);
+  const low = decide({latencyMs: 700, targetMs: 200, currentTime: 10, bufferedEnd: 10.3, afterStall: true,
+                      lastChance: true});
+  assert.ok(Math.abs(low.jumpTo - 10.18) < 1e-9, `${low.jumpTo}`);
+  // Nothing beyond the bound: the rate, as without the stall. On target: nothing to do.
+  const dry = {latencyMs: 900, targetMs: 500, currentTime: 10, bufferedEnd: 10.2, afterStall: true, lastChance: true};
+  assert.deepEqual(decide(dry), decide({...dry, afterStall: false}));
+  assert.deepEqual(decide({latencyMs: 510, targetMs: 500, currentTime: 10, bufferedEnd: 11, afterStall: true}),
+                   {jumpTo: null, rate: 1});
 });
 
 test('start target behind the newest frame, inside the buffer', () => {

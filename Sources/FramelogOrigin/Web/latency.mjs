@@ -12,6 +12,14 @@ export const MAX_RATE_CHANGE = 0.1;
  * hold little ahead by design, so the bound is at most 60 % of the target.
  */
 export const LOW_BUFFER_S = 0.3;
+/**
+ * After a stall, the most the player skips in one step (ms): the picture was frozen while the stall lasted,
+ * so what it held back is skipped at once, as a call would, instead of being made up at +10 % over seconds.
+ * Bounded: the rest of a longer stall is made up by the rate (or, past JUMP_THRESHOLD_MS, the jump).
+ */
+export const MAX_STALL_SKIP_MS = 1000;
+/** How long after a stall the player waits for the held-back media to be buffered before it skips (ms). */
+export const STALL_SKIP_WAIT_MS = 1500;
 
 /** Where playback starts (or restarts): `targetMs` behind the newest buffered frame, inside the buffer. */
 export function startTime(bufferedStart, bufferedEnd, targetMs) {
@@ -22,18 +30,25 @@ export function startTime(bufferedStart, bufferedEnd, targetMs) {
  * What to do now. `jumpTo` (a media time) when far behind — a stall, a background tab — else the playback
  * rate that closes the gap: proportional to the error, 2 s of error giving the full ±10 %, but not faster
  * than real time while less than LOW_BUFFER_S (or 60 % of the target) is buffered ahead (the media is arriving
- * late: a slow link).
+ * late: a slow link). After a stall (`afterStall`), the error up to MAX_STALL_SKIP_MS is skipped in one
+ * jump once that much is buffered beyond the low-buffer bound; on the `lastChance` (STALL_SKIP_WAIT_MS
+ * later) whatever is buffered beyond it. One jump, not many small ones: each seek is a visible hitch.
  * @returns {{jumpTo: number|null, rate: number|null}} rate null: leave it as it is.
  */
-export function decide({latencyMs, targetMs, currentTime, bufferedEnd}) {
+export function decide({latencyMs, targetMs, currentTime, bufferedEnd, afterStall = false, lastChance = false}) {
   const error = latencyMs - targetMs;
   if (error > JUMP_THRESHOLD_MS) {
     const to = Math.min(bufferedEnd - 0.05, currentTime + error / 1000);
     return {jumpTo: to > currentTime + 0.1 ? to : null, rate: null};
   }
+  const low = Math.min(LOW_BUFFER_S, 0.6 * targetMs / 1000);
+  if (afterStall && error > DEAD_BAND_MS) {
+    const want = Math.min(error, MAX_STALL_SKIP_MS) / 1000, room = bufferedEnd - low - currentTime;
+    if (room >= want) return {jumpTo: currentTime + want, rate: null};
+    if (lastChance && room > DEAD_BAND_MS / 1000) return {jumpTo: currentTime + room, rate: null};
+  }
   if (Math.abs(error) < DEAD_BAND_MS) return {jumpTo: null, rate: 1};
   const rate = 1 + Math.max(-MAX_RATE_CHANGE, Math.min(MAX_RATE_CHANGE, error / 2000));
-  const low = Math.min(LOW_BUFFER_S, 0.6 * targetMs / 1000);
   return {jumpTo: null, rate: rate > 1 && bufferedEnd - currentTime < low ? 1 : rate};
 }
 

@@ -24,7 +24,7 @@ import {parseThumbnailTrack, cueAt} from './thumbs.mjs';
 import {AlertTracker, alertLabel} from './alerts.mjs';
 import {readFeeds} from './feed.mjs';
 import {readHls} from './hls.mjs';
-import {TargetChooser, decide, mediaTimeAt, startTime} from './latency.mjs';
+import {DEAD_BAND_MS, STALL_SKIP_WAIT_MS, TargetChooser, decide, mediaTimeAt, startTime} from './latency.mjs';
 import {MsePipeline} from './mse.mjs';
 import {readVod, recordedTracks} from './vod.mjs';
 
@@ -73,6 +73,8 @@ let abr = null;
 /** Where the video comes from: the rung the decision names, else the stream itself. */
 const rungs = {want: () => (abr && abr.current) || id};
 let stalled = false;
+/** A stall is under way (live); after one, until when the player may skip what it held back (`decide`). */
+let inStall = false, skipUntil = null;
 /** Media time where playback (re)started: a `waiting` in the 2 s after it is the start, not a stall. */
 let playedFrom = null;
 let pipeline = new MsePipeline(video, stats);
@@ -113,7 +115,10 @@ function control() {
   if (stats.samples.length > 3000) stats.samples.splice(0, 1000);
   if (abr) decideRung();
   chooseTarget();
-  const action = decide({latencyMs: latency, targetMs: target, currentTime: video.currentTime, bufferedEnd: end});
+  const afterStall = skipUntil !== null, lastChance = afterStall && performance.now() >= skipUntil;
+  const action = decide({latencyMs: latency, targetMs: target, currentTime: video.currentTime, bufferedEnd: end,
+                         afterStall, lastChance});
+  if (action.jumpTo !== null || lastChance || Math.abs(latency - target) < DEAD_BAND_MS) skipUntil = null;
   if (action.jumpTo !== null) {
     video.currentTime = action.jumpTo;
     stats.jumps++;
@@ -585,10 +590,13 @@ if (params.get('recording') === '1') {
     waitingSince = performance.now();
     if (started && stats.position === 'live' && !video.seeking && video.currentTime > playedFrom + 2) {
       stalled = true;
+      inStall = true;
       if (chooser) chooser.noteStall(performance.now());
     }
   });
   video.addEventListener('playing', () => {
+    if (inStall) skipUntil = performance.now() + STALL_SKIP_WAIT_MS;
+    inStall = false;
     if (waitingSince === null) return;
     stats.stallsMs.push([Date.now(), Math.round(performance.now() - waitingSince)]);
     if (stats.stallsMs.length > 100) stats.stallsMs.shift();
