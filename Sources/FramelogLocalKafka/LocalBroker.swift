@@ -148,6 +148,12 @@ public final class LocalBroker: Service, Sendable {
         !stopped.value && !hasExited()
     }
 
+    /// The broker's resident memory in bytes (it holds every record: see `BrokerMemoryWatch`); nil once it
+    /// has stopped.
+    public var residentBytes: Int? {
+        isRunning ? BrokerMemoryWatch.residentBytes(pid: pid) : nil
+    }
+
     /// How `stop` ended the broker.
     public enum StopOutcome: Sendable, Equatable {
         /// It exited on SIGTERM within the grace period.
@@ -191,12 +197,23 @@ public final class LocalBroker: Service, Sendable {
     }
 
     /// Runs until graceful shutdown (or cancellation), then stops the broker. Throws if the broker dies.
+    /// Every 10 s it looks at the broker's memory and logs a warning, with what to do, at each threshold of
+    /// `BrokerMemoryWatch`.
     public func run() async throws {
+        var watch = BrokerMemoryWatch()
+        var lastLook = ContinuousClock.now
         while !Task.isCancelled && !Task.isShuttingDownGracefully {
             if hasExited() {
                 stopped.value = true
                 throw KafkaError(
                     code: .localBroker, message: "the local broker exited unexpectedly (output: \(logTail()))")
+            }
+            if ContinuousClock.now - lastLook >= .seconds(10) {
+                lastLook = .now
+                if let resident = residentBytes, let warning = watch.check(residentBytes: resident) {
+                    logger.warning(
+                        "\(warning)", metadata: ["kafka.bootstrap": "\(bootstrapServers)", "rss.bytes": "\(resident)"])
+                }
             }
             try? await Task.sleep(for: .milliseconds(200))
         }

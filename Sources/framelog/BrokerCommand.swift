@@ -3,6 +3,7 @@ import Foundation
 import FramelogKafka
 import FramelogLocalKafka
 import Logging
+import ServiceLifecycle
 
 struct BrokerCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -48,11 +49,26 @@ struct BrokerCommand: AsyncParsableCommand {
                     "Kafka broker (Tansu, in-memory) listening on \(broker.bootstrapServers)",
                     "Other framelog commands on this machine use it automatically; elsewhere: --brokers \(broker.bootstrapServers)",
                     "Ctrl-C stops it.",
-                ], logger: logger)
+                ], alongside: [BrokerMemoryLine(broker: broker)], logger: logger)
         } catch let error as KafkaError {
             throw CLIError(error.message)
         }
         await broker.stop()
         say("Broker stopped.")
+    }
+}
+
+/// A status line each minute: how much memory the broker holds (Tansu keeps every record until it stops;
+/// `LocalBroker` warns at each threshold of `BrokerMemoryWatch`).
+private struct BrokerMemoryLine: Service {
+    let broker: LocalBroker
+
+    func run() async throws {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: .seconds(60)) }
+            if !Task.isShuttingDownGracefully, let bytes = broker.residentBytes {
+                say("broker: \(BrokerMemoryWatch.describe(bytes)) in memory (every record is kept until it stops)")
+            }
+        }
     }
 }

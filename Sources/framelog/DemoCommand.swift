@@ -140,8 +140,11 @@ struct DemoCommand: AsyncParsableCommand {
         }
         services.append(
             .init(
-                service: IngestService(configuration: ingest, logger: logger) { p in
-                    if p.state != .ended { say("ingest: \(p.statusLine)") }
+                service: IngestService(configuration: ingest, logger: logger) { [broker] p in
+                    guard p.state != .ended else { return }
+                    // The embedded broker keeps every record in memory: its size belongs on the line.
+                    let memory = broker?.residentBytes.map { "; broker \(BrokerMemoryWatch.describe($0))" } ?? ""
+                    say("ingest: \(p.statusLine)\(memory)")
                 }))
         services.append(
             .init(

@@ -67,11 +67,12 @@ func say(_ line: String) {
 /// `cancellation`), printing `lines` once the group's Ctrl-C handling is in place: a Ctrl-C right after
 /// "Ctrl-C stops it" then stops the command cleanly instead of killing it.
 func runUntilStopped(
-    _ service: any Service, announcing lines: [String], logger: Logger, graceful: Duration = .seconds(10),
-    cancellation: Duration = .seconds(5)
+    _ service: any Service, announcing lines: [String], alongside: [any Service] = [], logger: Logger,
+    graceful: Duration = .seconds(10), cancellation: Duration = .seconds(5)
 ) async throws {
     var configuration = ServiceGroupConfiguration(
-        services: [.init(service: service), .init(service: Announcement(lines: lines))],
+        services: [.init(service: service), .init(service: Announcement(lines: lines))]
+            + alongside.map { .init(service: $0) },
         gracefulShutdownSignals: [.sigint, .sigterm], logger: logger)
     configuration.maximumGracefulShutdownDuration = graceful
     configuration.maximumCancellationDuration = cancellation

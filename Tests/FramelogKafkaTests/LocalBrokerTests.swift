@@ -10,6 +10,9 @@ struct LocalBrokerTests {
         let broker = try await LocalBroker.start(logger: quietLogger)
         #expect(broker.isRunning)
         #expect(broker.bootstrapServers == "127.0.0.1:\(broker.port)")
+        // Its memory, read from /proc: a running Tansu holds some MB.
+        let resident = broker.residentBytes
+        #expect(resident.map { $0 > 1_000_000 && $0 < 4_000_000_000 } == true, "\(String(describing: resident))")
         #expect(throws: Never.self) { try metadataProbe(port: broker.port, timeout: .seconds(2)).get() }
         // No client connected: the broker obeys SIGTERM well within the grace period.
         var outcome = LocalBroker.StopOutcome.alreadyStopped
@@ -20,6 +23,28 @@ struct LocalBrokerTests {
         #expect(kill(broker.pid, 0) != 0, "process is gone")
         #expect((try? metadataProbe(port: broker.port, timeout: .seconds(1)).get()) == nil, "nothing answers")
         #expect(await broker.stop() == .alreadyStopped)
+        #expect(broker.residentBytes == nil)
+    }
+
+    @Test("the broker's memory: a warning at 1 GiB (or a quarter of the machine) and at each doubling")
+    func memoryWarnings() {
+        let gib = 1 << 30
+        var watch = BrokerMemoryWatch(machineBytes: 24 * gib)
+        #expect(watch.check(residentBytes: 900_000_000) == nil)
+        let first = watch.check(residentBytes: gib + 1)
+        #expect(first?.contains("holds 1.0 GiB in memory (4 % of this machine's 24.0 GiB)") == true, "\(first ?? "")")
+        #expect(first?.contains("Restart it") == true && first?.contains("--brokers") == true)
+        #expect(watch.check(residentBytes: gib + 2) == nil, "once per threshold")
+        #expect(watch.check(residentBytes: 2 * gib) != nil)
+        // A jump past several thresholds warns once; the next is the doubling above it.
+        #expect(watch.check(residentBytes: 9 * gib) != nil)
+        #expect(watch.nextWarning == 16 * gib)
+        // A small machine is warned sooner: at a quarter of its memory.
+        var small = BrokerMemoryWatch(machineBytes: 2 * gib)
+        #expect(small.nextWarning == gib / 2)
+        #expect(small.check(residentBytes: gib / 2)?.contains("(25 % of this machine's 2.0 GiB)") == true)
+        #expect(BrokerMemoryWatch.describe(350_000_000) == "350 MB")
+        #expect(BrokerMemoryWatch.machineMemory().map { $0 > gib } == true, "MemTotal from /proc/meminfo")
     }
 
     @Test func stopIsBoundedWhileClientsAreConnected() async throws {
