@@ -426,7 +426,10 @@ if (window.EventSource) {
   };
 }
 
-/** The seek bar spans [dvrStartMs, now]; the thumb is at the capture time on screen. */
+/**
+ * The seek bar spans the DVR window [dvrStartMs, now], or the whole recording; the thumb is at the capture time
+ * on screen.
+ */
 function drawSeekBar() {
   if (dvr.hidden || dragging) return;
   const {from, to} = seekSpan();
