@@ -21,19 +21,23 @@ public struct BrokerMemoryWatch: Sendable {
         nextWarning = max(1, firstWarning ?? min(1 << 30, (machineBytes ?? Int.max) / 4))
     }
 
-    /// The warning for `residentBytes`, if it has reached the next threshold (which then doubles until it
-    /// lies above it), else nil.
-    public mutating func check(residentBytes: Int) -> String? {
+    /// What to say, once the warning's figures are in its metadata.
+    public static let advice =
+        "the embedded broker's memory keeps growing: Tansu's memory engine keeps every record until it stops "
+        + "(retention is ignored). Restart it to free the memory (what it holds is lost; the archive keeps what "
+        + "it archived), or use a real Kafka cluster (--brokers) for long broadcasts"
+
+    /// The warning's figures for `residentBytes` if it has reached the next threshold (which then doubles
+    /// until it lies above it), else nil: the memory, and its share of the machine when known.
+    public mutating func check(residentBytes: Int) -> [String: String]? {
         guard residentBytes >= nextWarning else { return nil }
         while nextWarning <= residentBytes { nextWarning *= 2 }
-        let share = machineBytes.map {
-            " (\(Int((100 * Double(residentBytes) / Double(max($0, 1))).rounded())) % of this machine's "
-                + "\(Self.describe($0)))"
+        var figures = ["broker.memory": Self.describe(residentBytes)]
+        if let machineBytes {
+            let share = Int((100 * Double(residentBytes) / Double(max(machineBytes, 1))).rounded())
+            figures["machine.share"] = "\(share) % of \(Self.describe(machineBytes))"
         }
-        return "the embedded broker holds \(Self.describe(residentBytes)) in memory\(share ?? "") and grows with every "
-            + "record: Tansu's in-memory storage keeps them all until it stops (retention is ignored). Restart it "
-            + "to free the memory (what it holds is lost; the archive keeps what it archived), or use a real "
-            + "Kafka cluster (--brokers) for long broadcasts."
+        return figures
     }
 
     /// "350 MB" below 1 GiB, else "1.2 GiB".

@@ -210,9 +210,10 @@ public final class LocalBroker: Service, Sendable {
             }
             if ContinuousClock.now - lastLook >= .seconds(10) {
                 lastLook = .now
-                if let resident = residentBytes, let warning = watch.check(residentBytes: resident) {
-                    logger.warning(
-                        "\(warning)", metadata: ["kafka.bootstrap": "\(bootstrapServers)", "rss.bytes": "\(resident)"])
+                if let resident = residentBytes, let figures = watch.check(residentBytes: resident) {
+                    var metadata: Logger.Metadata = ["kafka.bootstrap": "\(bootstrapServers)"]
+                    for (key, value) in figures { metadata[key] = "\(value)" }
+                    logger.warning("\(BrokerMemoryWatch.advice)", metadata: metadata)
                 }
             }
             try? await Task.sleep(for: .milliseconds(200))
