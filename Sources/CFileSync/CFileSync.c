@@ -1,6 +1,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -27,17 +28,38 @@ static int write_all(int fd, const char *bytes, size_t count) {
 }
 
 /// The aligned copy of what a thread writes directly: kept and grown, not allocated per file, so that each
-/// file does not cost fresh pages to fault in and zero (one per writing thread, as large as its largest file).
-static __thread void *direct_buffer = NULL;
-static __thread size_t direct_capacity = 0;
+/// file does not cost fresh pages to fault in and zero (one per writing thread, as large as its largest file,
+/// freed when the thread exits: dispatch's worker threads come and go).
+struct direct_room {
+    void *bytes;
+    size_t capacity;
+};
+static pthread_key_t direct_key;
+static pthread_once_t direct_once = PTHREAD_ONCE_INIT;
+
+static void free_room(void *room) {
+    free(((struct direct_room *)room)->bytes);
+    free(room);
+}
+
+static void make_key(void) { pthread_key_create(&direct_key, free_room); }
 
 static void *aligned_room(size_t size) {
-    if (size <= direct_capacity) return direct_buffer;
+    pthread_once(&direct_once, make_key);
+    struct direct_room *room = pthread_getspecific(direct_key);
+    if (room == NULL) {
+        room = calloc(1, sizeof *room);
+        if (room == NULL || pthread_setspecific(direct_key, room) != 0) {
+            free(room);
+            return NULL;
+        }
+    }
+    if (size <= room->capacity) return room->bytes;
     void *grown = NULL;
     if (posix_memalign(&grown, framelog_direct_alignment, size) != 0) return NULL;
-    free(direct_buffer);
-    direct_buffer = grown;
-    direct_capacity = size;
+    free(room->bytes);
+    room->bytes = grown;
+    room->capacity = size;
     return grown;
 }
 
