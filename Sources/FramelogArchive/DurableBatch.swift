@@ -1,4 +1,5 @@
 import Dispatch
+import FramelogKafka
 import FramelogStreams
 import Metrics
 
@@ -92,13 +93,13 @@ actor DurableBatch {
             let (store, catalog, reader, queue) = (self.store, self.catalog, self.reader, self.fileQueue)
             let (segmentsWritten, bytesWritten) = (self.segmentsWritten, self.bytesWritten)
             inFlight = Task {
-                let staged = try await Self.blocking(on: queue) {
+                let staged = try await runBlocking(on: queue) {
                     var staged: [ArchiveStore.Staged] = []
                     for (row, bytes) in zip(rows, files) { staged += try store.stage(row, media: bytes) }
                     return staged
                 }
                 try await previous?.value
-                try await Self.blocking(on: queue) { try store.publish(staged) }
+                try await runBlocking(on: queue) { try store.publish(staged) }
                 try await catalog.upsert(rows)
                 try await reader.commit(records)
                 segmentsWritten.increment(by: rows.count)
@@ -106,14 +107,5 @@ actor DurableBatch {
             }
         }
         try await previous?.value
-    }
-
-    /// Runs `body` on `queue`, suspending the caller until it returns.
-    private static func blocking<T: Sendable>(
-        on queue: DispatchQueue, _ body: @escaping @Sendable () throws -> T
-    ) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            queue.async { continuation.resume(with: Result { try body() }) }
-        }
     }
 }
