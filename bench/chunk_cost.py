@@ -20,33 +20,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import FRAMELOG, percentile, stop_all, wait_line  # noqa: E402
-
-TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def cpu_seconds(pid, tree):
-    """utime + stime of `pid` (and, with `tree`, every descendant), in seconds."""
-    stats = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                text = open(f"/proc/{entry}/stat").read()
-            except OSError:
-                continue
-            fields = text[text.rindex(")") + 2:].split()
-            stats[int(entry)] = (int(fields[1]), int(fields[11]) + int(fields[12]))
-    wanted, total, grew = {pid}, 0, True
-    while tree and grew:
-        grew = False
-        for p, (ppid, _) in stats.items():
-            if ppid in wanted and p not in wanted:
-                wanted.add(p)
-                grew = True
-    for p in wanted:
-        total += stats.get(p, (0, 0))[1]
-    return total / TICKS
-
+from stack import FRAMELOG, cpu_seconds, percentile, stop_all, wait_line  # noqa: E402
 
 def measure(framelog, mode, seconds, warmup):
     from confluent_kafka import OFFSET_END, Consumer, TopicPartition
