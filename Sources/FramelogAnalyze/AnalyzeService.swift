@@ -45,8 +45,11 @@ public final class AnalyzeService: Service, Sendable {
                     try await create(configuration.sheetsTopic, keeping: configuration.thumbnailsRetention)
                 }
             }
-            let producer = try Producer(
-                configuration: ProducerConfiguration(client: configuration.kafka), logger: logger)
+            var producerConfiguration = ProducerConfiguration(client: configuration.kafka)
+            // Events are small JSON records, one per batch, like the index: zstd (StreamTopics.compression).
+            // Thumbnails and sheets are JPEG, like media: none.
+            producerConfiguration.topicCompression = [configuration.eventsTopic: .zstd]
+            let producer = try Producer(configuration: producerConfiguration, logger: logger)
             do {
                 try await cancelWhenGracefulShutdown { try await self.analyze(reader: reader, producer: producer) }
             } catch {

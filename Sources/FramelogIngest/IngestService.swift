@@ -40,6 +40,7 @@ public final class IngestService: Service {
         producerConfiguration.client.clientID = "framelog-ingest-\(c.streamID)"
         producerConfiguration.maxMessageBytes = c.topicSettings.maxMessageBytes
         producerConfiguration.linger = .milliseconds(1)
+        producerConfiguration.topicCompression = StreamTopics.compression
         let sink: KafkaRecordSink
         let history: StreamHistory
         do {

@@ -20,6 +20,7 @@ public final class Producer: Sendable {
 
     let handle: RDHandle
     let flow: ProducerFlow
+    private let topics: TopicHandles
     private let poller: PollThread
     private let logger: Logger
 
@@ -28,6 +29,11 @@ public final class Producer: Sendable {
         self.logger = logger
         let flow = ProducerFlow(reportCapacity: configuration.maxBufferedMessages)
         self.flow = flow
+        // A codec passed through as a property is the user's word for every topic.
+        let passedThrough = configuration.client.properties.keys.contains {
+            $0 == "compression.codec" || $0 == "compression.type"
+        }
+        self.topics = TopicHandles(compression: passedThrough ? [:] : configuration.topicCompression)
         self.deliveryReports = DeliveryReports(flow: flow)
         self.handle = try RDHandle(
             type: RD_KAFKA_PRODUCER, properties: configuration.librdkafkaProperties(),
@@ -41,6 +47,7 @@ public final class Producer: Sendable {
 
     deinit {
         poller.stop()
+        topics.destroyAll()  // before the handle's rd_kafka_destroy
     }
 
     /// Sends one record and waits for the broker's acknowledgement.
@@ -134,6 +141,7 @@ public final class Producer: Sendable {
         topic: String, partition: Int32?, key: [UInt8]?, value: [UInt8], headers: [KafkaHeader],
         timestamp: Int64?, ticket: DeliveryTicket
     ) -> rd_kafka_resp_err_t {
+        guard topics.prepare(topic, in: handle.pointer) else { return RD_KAFKA_RESP_ERR__INVALID_ARG }
         let opaque = Unmanaged.passRetained(ticket).toOpaque()
         let err = Self.produceOnce(
             handle.pointer, topic: topic, partition: partition ?? framelog_partition_unassigned(), key: key,

@@ -389,6 +389,7 @@ actor StreamTranscoder: StreamWorker {
             producerConfiguration.client.clientID = "framelog-transcode-\(id)"
             producerConfiguration.maxMessageBytes = configuration.topics.maxMessageBytes
             producerConfiguration.linger = .milliseconds(1)
+            producerConfiguration.topicCompression = StreamTopics.compression
             let producer = try Producer(configuration: producerConfiguration, logger: logger)
             let history = try await StreamHistory.load(
                 streamID: id, kafka: configuration.kafka, admin: admin, logger: logger)

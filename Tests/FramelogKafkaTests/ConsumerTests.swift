@@ -138,6 +138,49 @@ struct ConsumerTests {
         }
     }
 
+    /// A topic named in `topicCompression` goes out compressed, every other topic as `compression` says,
+    /// and both read back intact; a codec passed through as a property applies to both. The bytes on the
+    /// wire come from the producer's own statistics.
+    @Test(arguments: [nil, "none"])
+    func topicCompressionAppliesToTheNamedTopicOnly(passedThrough: String?) async throws {
+        try await withLocalBroker { broker in
+            let (squeezed, plain) = (uniqueTopic("zstd"), uniqueTopic("plain"))
+            let admin = try Admin(
+                configuration: .init(bootstrapServers: [broker.bootstrapServers]), logger: quietLogger)
+            for topic in [squeezed, plain] { try await admin.createTopic(TopicSpec(name: topic, partitions: 1)) }
+            var config = producerConfig(broker.bootstrapServers)
+            config.client.statisticsInterval = .milliseconds(50)
+            config.topicCompression = [squeezed: .zstd]
+            config.client.properties["compression.codec"] = passedThrough
+            let producer = try Producer(configuration: config, logger: quietLogger)
+            let value = [UInt8](repeating: 7, count: 50_000)  // 40 of them: 2 MB that zstd makes tiny
+            func sentAfter(sending topic: String) async throws -> Int {
+                for _ in 0..<40 { try await producer.send(topic: topic, value: value) }
+                try await Task.sleep(for: .milliseconds(400))  // several statistics intervals
+                return producer.statistics?.bytesSent ?? 0
+            }
+            try await producer.send(topic: plain, value: [1])  // connections and metadata, out of the figures
+            try await Task.sleep(for: .milliseconds(400))
+            let start = producer.statistics?.bytesSent ?? 0
+            let afterSqueezed = try await sentAfter(sending: squeezed)
+            let afterPlain = try await sentAfter(sending: plain)
+            await producer.close()
+            if passedThrough == nil {
+                #expect(afterSqueezed - start < 200_000, "zstd topic: \(afterSqueezed - start) bytes sent")
+            } else {
+                #expect(afterSqueezed - start > 2_000_000, "passed through: \(afterSqueezed - start) bytes sent")
+            }
+            #expect(afterPlain - afterSqueezed > 2_000_000, "plain topic: \(afterPlain - afterSqueezed) bytes sent")
+
+            let consumer = try Consumer(configuration: consumerConfig(broker.bootstrapServers), logger: quietLogger)
+            try consumer.assign([TopicPartition(squeezed, 0): .beginning, TopicPartition(plain, 0): .beginning])
+            let records = try await collect(consumer, count: 81)
+            await consumer.close()
+            #expect(records.filter { $0.topic == squeezed }.allSatisfy { $0.value == value })
+            #expect(records.filter { $0.topic == plain && $0.value.count > 1 }.count == 40)
+        }
+    }
+
     @Test func statisticsArePublished() async throws {
         try await withLocalBroker { broker in
             var config = producerConfig(broker.bootstrapServers)
