@@ -47,11 +47,16 @@ public enum StreamTopics {
     }
 
     /// The media topic of stream `id`: one partition, records in stream order.
+    ///
+    /// Kafka deletes whole log segments, and a segment rolls at 1 GiB or 7 days by default: 48 minutes of a
+    /// 3 Mbit/s stream, hours of a slower one, all kept past the retention. `segment.ms` of a sixth of the
+    /// retention (at least a minute) bounds what is kept to about 1⅙ × the retention at any bitrate.
     public static func stream(_ id: String, _ settings: Settings) -> TopicSpec {
-        TopicSpec(
+        let retentionMs = settings.retention.components.seconds * 1000
+        return TopicSpec(
             name: StreamNames.streamTopic(id), replicationFactor: settings.replicationFactor,
             configs: [
-                "retention.ms": String(settings.retention.components.seconds * 1000),
+                "retention.ms": String(retentionMs), "segment.ms": String(max(retentionMs / 6, 60_000)),
                 "max.message.bytes": String(settings.maxMessageBytes), "cleanup.policy": "delete",
             ])
     }
