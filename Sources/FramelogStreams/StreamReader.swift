@@ -48,6 +48,10 @@ public final class StreamReader: Sendable {
         /// Records taken from the client per trip. Default 32: a group member hears of a rebalance only
         /// between trips, so a member working slowly through a large batch would hold its streams back.
         public var batchSize = 32
+        /// How long the broker may hold a fetch that finds nothing new (`ConsumerConfiguration.fetchWaitMax`).
+        /// Default 5 ms, for consumers at the live edge; one that need not be live saves broker CPU with
+        /// more (docs/kafka-settings.md).
+        public var fetchWaitMax: Duration = .milliseconds(5)
         /// Counter of records that are not Framelog records (skipped).
         public var malformedMetric = "framelog_reader_bad_records_total"
 
@@ -328,6 +332,7 @@ public final class StreamReader: Sendable {
     private func consumerConfiguration(group: String?) -> ConsumerConfiguration {
         var c = ConsumerConfiguration(client: configuration.kafka)
         c.batchSize = configuration.batchSize
+        c.fetchWaitMax = configuration.fetchWaitMax
         c.client.properties["topic.metadata.propagation.max.ms"] =
             c.client.properties["topic.metadata.propagation.max.ms"] ?? "2000"
         if let group {
