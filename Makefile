@@ -37,7 +37,7 @@ lint:
 	$(SWIFT) format lint --strict --recursive Sources Tests Package.swift
 	@for f in Sources/FramelogOrigin/Web/*.mjs; do node --check "$$f" || exit 1; done
 
-## bench: every benchmark in BENCHMARKS.md (about 80 minutes; writes nothing: copy figures there).
+## bench: every benchmark in BENCHMARKS.md (about 2 hours; writes nothing: copy figures there).
 bench: setup
 	@scripts/setup.sh --bench-tools
 	$(FRAMELOG) bench kafka
@@ -53,6 +53,10 @@ bench: setup
 	.venv/bin/python bench/glass.py --seconds 60
 	.venv/bin/python bench/glass.py --seconds 60 --source rtmp
 	.venv/bin/python bench/chunk_cost.py --seconds 30 --rounds 2
+	.venv/bin/python bench/kafka_settings.py --seconds 60 --rounds 3
+	.venv/bin/python bench/kafka_settings.py --source pattern --seconds 40 --rounds 2
+	.venv/bin/python bench/kafka_settings.py --source pattern --seconds 40 --rounds 2 --producer linger.ms=1,0,5,20
+	.venv/bin/python bench/kafka_settings.py --source pattern --seconds 40 --rounds 2 --consumer fetch.wait.max.ms=5,1,20,100
 	.venv/bin/python bench/analyze.py --seconds 60 --rounds 3
 	.venv/bin/python bench/analyze_density.py --counts 8,10,12 --moderation off,on
 
