@@ -57,7 +57,7 @@ public struct ProducerConfiguration: Sendable {
     /// 1,000,000 (Kafka's default). A larger record fails at once with `.messageTooLarge`.
     public var maxMessageBytes: Int = 1_000_000
     /// Batch compression (`compression.codec`) of every topic not in `topicCompression`. Default `.none`:
-    /// on Framelog's per-frame media records the best codec saved 1.8–3 % (BENCHMARKS.md, "Compression").
+    /// on Framelog's per-frame media records the best codec saved 1–3 % (BENCHMARKS.md, "Compression").
     public var compression: Compression = .none
     /// Compression of the named topics, overriding `compression` (librdkafka's per-topic setting). Ignored
     /// when `client.properties` sets `compression.codec` (or `compression.type`): a codec passed through

@@ -25,7 +25,7 @@ public enum StreamTopics {
 
     /// Batch compression of the control topics that a stream's producers write (registry and index): zstd.
     /// Each of their records goes alone in its batch (one per segment, or per change), and zstd shrank
-    /// index batches by 17 %, where lz4 and snappy saved 2–3 % (BENCHMARKS.md, "Compression"). Media topics
+    /// index batches by 17–20 %, where lz4 and snappy saved 2–3 % (BENCHMARKS.md, "Compression"). Media topics
     /// keep the producer's default, none.
     public static let compression: [String: ProducerConfiguration.Compression] = [
         StreamNames.registryTopic: .zstd, StreamNames.indexTopic: .zstd,
