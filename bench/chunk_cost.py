@@ -20,16 +20,13 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import FRAMELOG, cpu_seconds, percentile, stop_all, wait_line  # noqa: E402
+from stack import FRAMELOG, cpu_seconds, fresh_broker, percentile, poll_for, stop_all  # noqa: E402
+
 
 def measure(framelog, mode, seconds, warmup):
     from confluent_kafka import OFFSET_END, Consumer, TopicPartition
     with tempfile.TemporaryDirectory() as state:
-        env = dict(os.environ, FRAMELOG_STATE_DIR=state)
-        env.pop("FRAMELOG_BROKERS", None)
-        broker = subprocess.Popen([framelog, "broker", "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
-                                  text=True)
-        bootstrap = wait_line(broker, r"listening on (\S+)").group(1)
+        env, broker, bootstrap = fresh_broker(framelog, state)
         ingest = subprocess.Popen([framelog, "ingest", "--brokers", bootstrap, "--stream", "cost", "--test-pattern",
                                    "--chunks", mode, "--quiet", "--log-level", "warning"], env=env,
                                   stdout=subprocess.DEVNULL)
@@ -42,12 +39,7 @@ def measure(framelog, mode, seconds, warmup):
             video_delay, part_delay, part_start = [], [], {}
             cpu0 = (cpu_seconds(ingest.pid, False), cpu_seconds(broker.pid, True))
             start = time.time()
-            end = start + seconds
-            while time.time() < end:
-                m = c.poll(0.05)
-                if m is None or m.error():
-                    continue
-                now = time.time() * 1000
+            for m, now in poll_for(c, seconds):
                 h = {k: v.decode() for k, v in (m.headers() or [])}
                 records += 1
                 size += len(m.value() or b"")

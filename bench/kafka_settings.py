@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from stack import FRAMELOG, cpu_seconds, make_looped_source, percentile, stop_all, wait_line  # noqa: E402
+from stack import FRAMELOG, cpu_seconds, fresh_broker, make_looped_source, percentile, poll_for, stop_all  # noqa: E402
 
 CODEC_IDS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
 
@@ -126,11 +126,7 @@ def measure(framelog, source, side, name, value, seconds, warmup):
     inputs = ["--file", source, "--loop", "--copy"] if source else ["--test-pattern", "--size", "1280x720"]
     topics = {"media": f"framelog.stream.{stream}", "index": "framelog.index"}
     with tempfile.TemporaryDirectory() as state:
-        env = dict(os.environ, FRAMELOG_STATE_DIR=state)
-        env.pop("FRAMELOG_BROKERS", None)
-        broker = subprocess.Popen([framelog, "broker", "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
-                                  text=True)
-        bootstrap = wait_line(broker, r"listening on (\S+)").group(1)
+        env, broker, bootstrap = fresh_broker(framelog, state)
         ingest = subprocess.Popen([framelog, "ingest", "--brokers", bootstrap, "--stream", stream, *inputs,
                                    *producer_property, "--quiet",
                                    "--log-level", "warning"], env=env, stdout=subprocess.DEVNULL)
@@ -148,12 +144,7 @@ def measure(framelog, source, side, name, value, seconds, warmup):
             cpu0 = (cpu_seconds(ingest.pid, False), cpu_seconds(broker.pid, True))
             self0 = resource.getrusage(resource.RUSAGE_SELF)
             start = time.time()
-            end = start + seconds
-            while time.time() < end:
-                m = c.poll(0.05)
-                if m is None or m.error():
-                    continue
-                now = time.time() * 1000
+            for m, now in poll_for(c, seconds):
                 kind = kinds[m.topic()]
                 first_last = span[kind]
                 first_last[0] = m.offset() if first_last[0] is None else first_last[0]

@@ -68,14 +68,15 @@ def main():
         time.sleep(1)
         origin = stack.origin
         base = stack.base
-        playlist = urllib.request.urlopen(f"{base}/hls/bench/video/live.m3u8").read().decode()
+        track = "hls/bench/video"  # the video track's media playlist; its URIs are relative to it
+        playlist = urllib.request.urlopen(f"{base}/{track}/live.m3u8").read().decode()
         parts = re.findall(r'URI="(part/[^"]+)"', playlist)
         segments = [l for l in playlist.splitlines() if l.startswith("seg/")]
         docroot = os.path.join(work, "www")
         sizes = {}
         for path in parts + segments:
-            body = urllib.request.urlopen(f"{base}/hls/bench/{path}").read()
-            target = os.path.join(docroot, "hls/bench", path)
+            body = urllib.request.urlopen(f"{base}/{track}/{path}").read()
+            target = os.path.join(docroot, track, path)
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with open(target, "wb") as f:
                 f.write(body)
@@ -99,7 +100,7 @@ http {{ access_log off; sendfile on; tcp_nopush on; keepalive_requests 100000; o
         for kind, paths in [("parts", parts), ("segments", segments)]:
             listing = os.path.join(work, f"{kind}.txt")
             with open(listing, "w") as f:
-                f.write("\n".join(f"/hls/bench/{p}" for p in paths) + "\n")
+                f.write("\n".join(f"/{track}/{p}" for p in paths) + "\n")
             script = os.path.join(work, f"{kind}.lua")
             with open(script, "w") as f:
                 f.write(LUA % listing)

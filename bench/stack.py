@@ -158,6 +158,26 @@ def make_looped_source(path, size="1280x720"):
         "-c:a", "aac", "-b:a", "128k", path], check=True)
 
 
+def fresh_broker(framelog, state):
+    """A `framelog broker` of its own, recording its address under the folder `state`: (env for the
+    processes that use it, its process, its bootstrap address)."""
+    env = dict(os.environ, FRAMELOG_STATE_DIR=state)
+    env.pop("FRAMELOG_BROKERS", None)
+    broker = subprocess.Popen([framelog, "broker", "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
+                              text=True)
+    return env, broker, wait_line(broker, r"listening on (\S+)").group(1)
+
+
+def poll_for(consumer, seconds):
+    """Yields (message, arrival in ms since the epoch) for each record a confluent-kafka consumer gets in the
+    next `seconds`, errors skipped."""
+    end = time.time() + seconds
+    while time.time() < end:
+        m = consumer.poll(0.05)
+        if m is not None and not m.error():
+            yield m, time.time() * 1000
+
+
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
