@@ -9,11 +9,11 @@ import Synchronization
 struct IngestCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "ingest",
-        abstract: "Publish a live source to Kafka as CMAF parts (one record per ~200 ms part).",
+        abstract: "Publish a live source to Kafka as CMAF (a record per video frame and its audio).",
         discussion: """
             Runs ffmpeg on the source, encodes H.264/AAC (or remuxes with --copy) into fragmented MP4 with a \
-            keyframe every segment and a fragment every part, and publishes the init segment and every part to \
-            topic framelog.stream.<ID>. The source's resolution and frame rate are kept (never upscaled) unless \
+            keyframe every segment and a fragment every frame (every part with --chunks part), and publishes the \
+            init segments and every fragment to topic framelog.stream.<ID>, parts and segments marked in headers. The source's resolution and frame rate are kept (never upscaled) unless \
             --size or --fps say otherwise, and the bitrate suits them unless --bitrate says otherwise. The stream is registered in framelog.streams and its segments indexed \
             in framelog.index; the record format is in docs/record-format.md.
 
