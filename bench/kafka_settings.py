@@ -43,6 +43,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from stack import FRAMELOG, cpu_seconds, fresh_broker, make_looped_source, percentile, poll_for, stop_all  # noqa: E402
 
 CODEC_IDS = {0: "none", 1: "gzip", 2: "snappy", 3: "lz4", 4: "zstd"}
+DEFAULT = "compression.codec=none,gzip,snappy,lz4,zstd"
+KINDS = ("media", "index")
 
 
 class RawLog:
@@ -97,7 +99,7 @@ class RawLog:
         out, offset = [], 0
         while True:
             records, high = self._fetch(topic, offset)
-            pos = 0
+            start, pos = offset, 0
             while pos + 61 <= len(records):
                 base, length = struct.unpack_from(">qi", records, pos)
                 if pos + 12 + length > len(records):
@@ -106,11 +108,8 @@ class RawLog:
                 out.append((base, base + last_delta, 12 + length, CODEC_IDS.get(attributes & 7, "?")))
                 offset = base + last_delta + 1
                 pos += 12 + length
-            if offset >= high or not records:
+            if offset >= high or offset == start:  # the end, or a response with no whole batch
                 return out
-
-
-DEFAULT = "compression.codec=none,gzip,snappy,lz4,zstd"
 
 
 def record_bytes(m):
@@ -183,11 +182,16 @@ def measure(framelog, source, side, name, value, seconds, warmup):
     }
 
 
+def stored_ratio(row, kind):
+    """Bytes stored per byte of the records themselves."""
+    return row["stored"][kind] / max(row["payload"][kind], 1)
+
+
 def describe(row):
     parts = []
-    for kind in ("media", "index"):
-        ratio = row["stored"][kind] / max(row["payload"][kind], 1)
-        parts.append(f"{kind} {row['stored'][kind] / row['seconds'] / 1000:7.1f} kB/s stored = {ratio:.3f} of its "
+    for kind in KINDS:
+        parts.append(f"{kind} {row['stored'][kind] / row['seconds'] / 1000:7.1f} kB/s stored = "
+                     f"{stored_ratio(row, kind):.3f} of its "
                      f"{row['records'][kind]} records' bytes in {row['batches'][kind]} batches "
                      f"({','.join(row['codecs seen'][kind])})")
     return (f"{row['value']:>6}: " + "; ".join(parts) + f"; CPU producer {row['producer cpu'] * 100:4.1f} % "
@@ -231,10 +235,8 @@ def main():
         base = next(x for x in rows if x["round"] == r and x["value"] == values[0])
         for row in (x for x in rows if x["round"] == r):
             line = f"round {r} {row['value']:>6}:"
-            for kind in ("media", "index"):
-                ratio = row["stored"][kind] / max(row["payload"][kind], 1)
-                base_ratio = base["stored"][kind] / max(base["payload"][kind], 1)
-                line += f" {kind} saves {100 * (1 - ratio / base_ratio):5.1f} %;"
+            for kind in KINDS:
+                line += f" {kind} saves {100 * (1 - stored_ratio(row, kind) / stored_ratio(base, kind)):5.1f} %;"
             line += (f" producer {100 * (row['producer cpu'] - base['producer cpu']):+5.1f}, "
                      f"broker {100 * (row['broker cpu'] - base['broker cpu']):+5.1f}, "
                      f"consumer {100 * (row['consumer cpu'] - base['consumer cpu']):+5.1f} points; "
